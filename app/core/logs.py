@@ -1,0 +1,129 @@
+"""The rotating log file, and the redaction that keeps tokens and URL signatures out of every log line.
+
+`redact` replaces presigned-URL signatures and credentials, ``Authorization`` header values, ``Bearer``
+tokens and every secret passed to `register_secret` with ``REDACTED``. `setup_logging` installs a
+rotating file handler (and optionally a console handler) on the root logger, each with a
+`RedactingFilter`, so records of every library (requests, urllib3, keyring…) are redacted too.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+from app.core.paths import log_dir
+
+REDACTED = "REDACTED"
+LOG_FILENAME = "s3up.log"
+MAX_LOG_BYTES = 2 * 1024 * 1024
+LOG_BACKUPS = 5
+MIN_SECRET_LENGTH = 6
+_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
+
+_QUERY_SECRET = re.compile(
+    r"(?i)\b(X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|Credential|AWSAccessKeyId)"
+    r"=[^&\s\"'<>,]+"
+)
+# S3's SignatureDoesNotMatch answer repeats the signature and the access key in XML.
+_XML_SECRET = re.compile(r"(?i)<(SignatureProvided|AWSAccessKeyId|X-Amz-Security-Token)>[^<]*</\1>")
+# A header line ("Authorization: …") or a header in a dict or JSON ("'Authorization': '…'").
+_HEADER_SECRET = re.compile(r"(?i)(\b(?:authorization|x-amz-security-token)[\"']?\s*:\s*[\"']?)[^\"'\r\n,}]+")
+_BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9\-._~+/]+=*")
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(secret: str) -> None:
+    """Make `redact` hide `secret` (and its URL-encoded form) from now on, in this process only.
+
+    This set is the only place a token is kept for logging purposes; it is never written anywhere.
+    Strings shorter than `MIN_SECRET_LENGTH` are ignored: they are no real secret, and replacing them
+    everywhere would garble every line.
+    """
+    secret = secret.strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        return
+    with _secrets_lock:
+        _secrets.update({secret, quote(secret, safe="")})
+
+
+def redact(text: str) -> str:
+    """`text` with signatures, credentials, authorization values and registered secrets replaced."""
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    text = _QUERY_SECRET.sub(rf"\1={REDACTED}", text)
+    text = _XML_SECRET.sub(rf"<\1>{REDACTED}</\1>", text)
+    text = _HEADER_SECRET.sub(rf"\1{REDACTED}", text)
+    return _BEARER.sub(f"Bearer {REDACTED}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record in place: its message merged with its args, its traceback and its stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep what there is, redacted
+            message = f"{record.msg} {record.args}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+_installed: list[logging.Handler] = []
+_installed_lock = threading.Lock()
+
+
+def setup_logging(
+    directory: Path | None = None,
+    level: int = logging.INFO,
+    console: bool = False,
+    *,
+    max_bytes: int = MAX_LOG_BYTES,
+    backups: int = LOG_BACKUPS,
+) -> Path:
+    """Log to ``<directory or log_dir()>/s3up.log`` (rotating, `backups` × `max_bytes`) and return its path.
+
+    Idempotent: calling it again replaces the handlers it installed before (no duplicate lines).
+    The file is readable by its owner only, where the OS allows.
+    """
+    directory = directory if directory is not None else log_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOG_FILENAME
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    if os.name == "posix":
+        os.chmod(path, 0o600)
+    handlers: list[logging.Handler] = [file_handler]
+    if console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    formatter = logging.Formatter(_FORMAT)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    with _installed_lock:
+        for old in _installed:
+            root.removeHandler(old)
+            old.close()
+        _installed[:] = handlers
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+    return path

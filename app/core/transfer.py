@@ -1,0 +1,223 @@
+"""Sends one part's bytes to a presigned URL, straight from the file, and checks what S3 stored.
+
+The body is read from disk in small chunks while it is sent, so memory is one chunk per connection
+whatever the part size. The MD5 is computed on the way and compared with the ETag S3 returns. A send
+can be stopped from another thread (`PartStopper.stop()`): the socket is shut down, so even a send
+blocked on a stalled connection ends at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from app.core.bandwidth import BandwidthLimiter
+from app.core.errors import IntegrityError, ServerError, UploadError, UploadGoneError
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 256 * 1024
+_ETAG_MD5 = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
+
+
+class PartStopped(Exception):
+    """The send was stopped on purpose (pause, cancel, shutdown); nothing is wrong."""
+
+
+class UrlExpiredError(UploadError):
+    """S3 refused the presigned URL as expired (or its signature as stale): sign it again."""
+
+    transient = True
+
+
+@dataclass(frozen=True)
+class SentPart:
+    etag: str
+    md5_hex: str
+
+
+class PartStopper:
+    """Lets another thread stop the sends of one upload; reusable after `reset()`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._sockets: set[socket.socket] = set()
+
+    @property
+    def event(self) -> threading.Event:
+        return self._stopped
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped.set()
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stopped.clear()
+
+    def _track(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.add(sock)
+            if self._stopped.is_set():
+                raise PartStopped()
+
+    def _untrack(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sockets.discard(sock)  # type: ignore[arg-type]
+
+
+class ConnectionCache:
+    """Keep-alive HTTP connections of one worker thread, by (scheme, host, port)."""
+
+    def __init__(self, timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._timeout = timeout
+        self._ssl_context = ssl_context
+        self._connections: dict[tuple[str, str, int | None], http.client.HTTPConnection] = {}
+
+    def get(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
+        key = (scheme, host, port)
+        connection = self._connections.get(key)
+        if connection is None:
+            if scheme == "https":
+                context = self._ssl_context or default_ssl_context()
+                connection = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=context)
+            else:
+                connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
+            self._connections[key] = connection
+        return connection
+
+    def discard(self, scheme: str, host: str, port: int | None) -> None:
+        connection = self._connections.pop((scheme, host, port), None)
+        if connection is not None:
+            connection.close()
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """The system's CA store, or certifi's when the system has none (frozen apps)."""
+    context = ssl.create_default_context()
+    if not context.get_ca_certs():
+        try:
+            import certifi
+
+            context.load_verify_locations(certifi.where())
+        except ImportError:
+            pass
+    return context
+
+
+def send_part(
+    url: str,
+    file: BinaryIO,
+    offset: int,
+    length: int,
+    *,
+    connections: ConnectionCache,
+    stopper: PartStopper,
+    on_progress: Callable[[int], None],
+    limiter: BandwidthLimiter | None = None,
+) -> SentPart:
+    """PUT `length` bytes of `file` from `offset` to the presigned `url`; return S3's ETag.
+
+    `on_progress(n)` is called with each chunk's size as it is handed to the socket. Raises
+    PartStopped, UrlExpiredError, UploadGoneError, IntegrityError (the ETag is an MD5 other than the
+    bytes sent), ServerError (worth a retry) or UploadError (permanent).
+    """
+    target = urlsplit(url)
+    path = target.path + (f"?{target.query}" if target.query else "")
+    connection = connections.get(target.scheme, target.hostname or "", target.port)
+    digest = hashlib.md5(usedforsecurity=False)
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    sock: socket.socket | None = None
+    try:
+        connection.putrequest("PUT", path, skip_accept_encoding=True)
+        connection.putheader("Content-Length", str(length))
+        connection.endheaders()
+        sock = connection.sock
+        stopper._track(sock)
+        file.seek(offset)
+        remaining = length
+        while remaining:
+            if stopper.event.is_set():
+                raise PartStopped()
+            size = min(CHUNK_SIZE, remaining)
+            if limiter is not None:
+                limiter.acquire(size, stopper.event)
+            read = file.readinto(view[:size])  # type: ignore[attr-defined]
+            if not read:
+                raise UploadError("The file became shorter while it was being uploaded.")
+            chunk = view[:read]
+            digest.update(chunk)
+            connection.send(chunk)
+            remaining -= read
+            on_progress(read)
+        response = connection.getresponse()
+        body = response.read(65536)
+        status, etag = response.status, response.getheader("ETag")
+        if response.will_close:
+            connections.discard(target.scheme, target.hostname or "", target.port)
+    except PartStopped:
+        connections.discard(target.scheme, target.hostname or "", target.port)
+        raise
+    except (OSError, http.client.HTTPException) as error:
+        connections.discard(target.scheme, target.hostname or "", target.port)
+        if stopper.event.is_set():
+            raise PartStopped() from error
+        raise ServerError(f"The connection to S3 failed ({type(error).__name__}: {error}).") from error
+    except BaseException:
+        connections.discard(target.scheme, target.hostname or "", target.port)
+        raise
+    finally:
+        stopper._untrack(sock)
+    return _check_answer(status, etag, body, digest.hexdigest())
+
+
+def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str) -> SentPart:
+    if status == 200:
+        if not etag:
+            raise ServerError("S3 accepted a part but returned no ETag; it will be sent again.")
+        match = _ETAG_MD5.match(etag)
+        if match and match.group(1).lower() != md5_hex:
+            raise IntegrityError("S3 stored different bytes than were sent for a part; it will be sent again.")
+        return SentPart(etag=etag, md5_hex=md5_hex)
+    fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace")))
+    code, message = fields.get("Code", ""), fields.get("Message", "")
+    described = f"S3 answered {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
+    if _is_expired(status, code, message):
+        raise UrlExpiredError(f"{described} (the part's URL expired; it is signed again).", status=status)
+    if status == 404 or code == "NoSuchUpload":
+        raise UploadGoneError("S3 no longer has this multipart upload (it was aborted or expired).", status=status)
+    if status in (408, 429) or status >= 500 or code in ("SlowDown", "RequestTimeout", "InternalError"):
+        raise ServerError(f"{described}; the part will be sent again.", status=status)
+    raise UploadError(f"{described}.", status=status)
+
+
+def _is_expired(status: int, code: str, message: str) -> bool:
+    text = f"{code} {message}".lower()
+    if status in (400, 403) and ("expired" in text or code in ("ExpiredToken", "AccessDenied") and "expir" in text):
+        return True
+    # A signature S3 no longer accepts (e.g. signed before a clock correction) is re-signed too.
+    return status == 403 and code in ("SignatureDoesNotMatch", "RequestTimeTooSkewed")

@@ -1,0 +1,145 @@
+"""The engine's working state for one upload: which parts are done, in flight, waiting or backing off.
+
+An `ActiveUpload` is guarded by the manager's lock; nothing here locks or does I/O by itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from app.core.api import PresignedUrl
+from app.core.journal import JournalPart, JournalUpload
+from app.core.models import UploadState, UploadStatus
+from app.core.planner import PartPlan
+from app.core.progress import SpeedMeter, eta_seconds
+from app.core.transfer import PartStopper
+
+
+@dataclass
+class ActiveUpload:
+    """One upload as the engine works on it. Mutated only under the manager's lock."""
+
+    record: JournalUpload
+    plan: PartPlan
+    done: dict[int, JournalPart]
+    state: UploadState
+    message: str | None = None
+    upload_id: str | None = None
+    url: str | None = None
+    link_verified: bool | None = None
+    finished_at: float | None = None
+    # Scheduling
+    prepared: bool = False  # initialized or reconciled with the server in this run
+    busy: bool = False  # a prepare or finalize step is running
+    pending: deque[int] = field(default_factory=deque)  # parts to send, lowest first
+    in_flight: dict[int, int] = field(default_factory=dict)  # part number -> bytes sent so far
+    attempts: dict[int, int] = field(default_factory=dict)  # part number -> failed attempts
+    retry_at: dict[int, float] = field(default_factory=dict)  # part number -> monotonic time
+    step_attempts: int = 0  # failed prepare/finalize attempts
+    step_retry_at: float = 0.0
+    plan_generation: int = 0  # bumped when the part size changes before any part is sent
+    urls: dict[int, PresignedUrl] = field(default_factory=dict)
+    presign_lock: threading.Lock = field(default_factory=threading.Lock)  # one signing call at a time
+    expirations: dict[int, int] = field(default_factory=dict)  # part number -> expired URLs in a row
+    stopper: PartStopper = field(default_factory=PartStopper)
+    meter: SpeedMeter = field(default_factory=SpeedMeter)
+    progress_dirty: bool = False
+
+    @property
+    def id(self) -> int:
+        return self.record.id
+
+    @property
+    def bytes_done(self) -> int:
+        return sum(part.size for part in self.done.values()) + sum(self.in_flight.values())
+
+    @property
+    def complete(self) -> bool:
+        """Every part is recorded as sent."""
+        return len(self.done) == self.plan.count
+
+    def rebuild_pending(self) -> None:
+        """Queue every part that is not done, in order (after a plan, a reconcile or a resume)."""
+        self.pending = deque(n for n in range(1, self.plan.count + 1) if n not in self.done)
+        self.retry_at.clear()
+
+    def take_part(self, now: float) -> int | None:
+        """Take the next part to send: a part whose backoff is over first, then the lowest waiting one."""
+        for number, at in sorted(self.retry_at.items()):
+            if at <= now:
+                del self.retry_at[number]
+                return number
+        while self.pending:
+            number = self.pending.popleft()
+            if number not in self.done and number not in self.in_flight:
+                return number
+        return None
+
+    def put_back(self, number: int) -> None:
+        """A part taken but not sent (stopped): it goes first next time."""
+        self.pending.appendleft(number)
+
+    def earliest_retry(self) -> float | None:
+        """When the next part in backoff may go, if any waits."""
+        return min(self.retry_at.values()) if self.retry_at else None
+
+    @property
+    def has_unsent_parts(self) -> bool:
+        return bool(self.pending) or bool(self.retry_at)
+
+    def reset_for_resume(self) -> None:
+        """Forget failures and backoffs so that a resumed upload starts afresh."""
+        self.attempts.clear()
+        self.expirations.clear()
+        self.rebuild_pending()
+        self.step_attempts = 0
+        self.step_retry_at = 0.0
+        self.message = None
+        self.stopper = PartStopper()
+        self.meter.reset()
+
+    def snapshot(self) -> UploadStatus:
+        speed = self.meter.speed() if self.state is UploadState.UPLOADING else 0.0
+        bytes_done = self.bytes_done
+        return UploadStatus(
+            id=self.id,
+            path=self.record.path,
+            key=self.record.key,
+            api_url=self.record.api_url,
+            size=self.record.size,
+            bytes_done=bytes_done,
+            state=self.state,
+            parts_done=len(self.done),
+            parts_total=self.plan.count,
+            speed=speed,
+            eta=eta_seconds(self.record.size - bytes_done, speed) if self.state is UploadState.UPLOADING else None,
+            url=self.url,
+            link_verified=self.link_verified,
+            message=self.message,
+            upload_id=self.upload_id,
+            created_at=self.record.created_at,
+            finished_at=self.finished_at,
+        )
+
+
+def status_from_record(record: JournalUpload, bytes_done: int | None = None, parts_done: int = 0) -> UploadStatus:
+    """A snapshot of an upload that is only in the journal (history)."""
+    done = record.size if bytes_done is None else bytes_done
+    return UploadStatus(
+        id=record.id,
+        path=record.path,
+        key=record.key,
+        api_url=record.api_url,
+        size=record.size,
+        bytes_done=done,
+        state=record.state,
+        parts_done=parts_done,
+        url=record.url,
+        link_verified=record.link_verified,
+        message=record.message,
+        upload_id=record.upload_id,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+    )

@@ -1,0 +1,449 @@
+"""The main window: the upload queue, its details, the toolbar and menus, and the flows between them
+(drop → metadata → add; 401 → sign-in → continue; batch done → notification)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDropEvent,
+    QGuiApplication,
+)
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QToolBar, QWidget
+
+from app.core.models import UploadRequest, UploadState, UploadStatus
+from app.gui.actions import Actions, create_actions
+from app.gui.bridge import AddOutcome, UploadBridge
+from app.gui.details_pane import DetailsPane
+from app.gui.file_collector import Collection, collect_files
+from app.gui.formatting import human_duration, human_size, human_speed, plural
+from app.gui.metadata_dialog import Batch, MetadataDialog
+from app.gui.notifier import Notifier
+from app.gui.resources import app_icon
+from app.gui.session import Session
+from app.gui.settings_dialog import SettingsDialog
+from app.gui.sign_in_dialog import SignInDialog, SignInResult
+from app.gui.upload_table_model import UploadTableModel
+from app.gui.upload_view import UploadView
+
+HISTORY_LIMIT = 200
+TERMINAL = (UploadState.DONE, UploadState.CANCELLED, UploadState.FAILED, UploadState.FILE_CHANGED)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, bridge: UploadBridge, session: Session, window_state: QSettings) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.session = session
+        self._window_state = window_state
+        self._batch_ids: set[int] = set()
+        self._waiting_for_sign_in: set[int] = set()
+        self._pending_files: Collection | None = None  # dropped before signing in
+        self.sign_in_dialog: SignInDialog | None = None
+        self.metadata_dialog: MetadataDialog | None = None
+
+        self.setWindowTitle(session.window_title())
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1080, 680)
+        self.actions = create_actions(self)
+        self.model = UploadTableModel(self)
+        self.view = UploadView(self.model, self.actions)
+        self.details = DetailsPane()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.view)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 1)
+        splitter.setCollapsible(0, False)
+        splitter.setSizes([500, 170])
+        self.splitter = splitter
+        self.setCentralWidget(splitter)
+        self.notifier = Notifier(self)
+        self.totals_label = QLabel()
+        self.api_label = QLabel()
+        self.api_label.setObjectName("apiLabel")
+        self.statusBar().addWidget(self.totals_label, 1)
+        self.statusBar().addPermanentWidget(self.api_label)
+        self._build_menus(self.actions)
+        self._build_toolbar(self.actions)
+        self._connect(self.actions)
+        self._restore_window_state()
+        self._refresh()
+
+    # --- building ---------------------------------------------------------------------------------
+
+    def _build_menus(self, a: Actions) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([a.add_files, a.add_folder])
+        file_menu.addSeparator()
+        file_menu.addActions([a.settings, a.quit])
+        transfers = bar.addMenu("&Transfers")
+        transfers.addActions([a.pause_all, a.resume_all])
+        transfers.addSeparator()
+        for action in a.row_actions():
+            transfers.addSeparator() if action is None else transfers.addAction(action)
+        account = bar.addMenu("&Account")
+        account.addActions([a.sign_in, a.sign_out])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([a.open_log_folder, a.about])
+
+    def _build_toolbar(self, a: Actions) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addActions([a.add_files, a.add_folder])
+        toolbar.addSeparator()
+        toolbar.addActions([a.pause_all, a.resume_all])
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred)
+        toolbar.addWidget(spacer)
+        toolbar.addActions([a.sign_in, a.sign_out, a.settings])
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _connect(self, a: Actions) -> None:
+        a.add_files.triggered.connect(self.choose_files)
+        a.add_folder.triggered.connect(self.choose_folder)
+        a.pause_all.triggered.connect(self.bridge.pause_all)
+        a.resume_all.triggered.connect(self.bridge.resume_all)
+        a.sign_in.triggered.connect(lambda: self.show_sign_in())
+        a.sign_out.triggered.connect(self.sign_out)
+        a.settings.triggered.connect(self.show_settings)
+        a.quit.triggered.connect(self.close)
+        for name in ("pause", "resume", "cancel", "retry"):
+            getattr(a, name).triggered.connect(lambda _=False, name=name: self._on_selection(name))
+        a.remove.triggered.connect(self.remove_selected)
+        a.copy_link.triggered.connect(lambda: self.copy_link(self._selected_link()))
+        a.open_link.triggered.connect(lambda: self.open_link(self._selected_link()))
+        a.show_in_folder.triggered.connect(self.show_selected_in_folder)
+        a.open_log_folder.triggered.connect(self.open_log_folder)
+        a.about.triggered.connect(self.show_about)
+        self.view.selectionModel().selectionChanged.connect(self._refresh)
+        self.view.doubleClicked.connect(lambda _: self._on_double_click())
+        self.details.command.connect(lambda name, upload_id: self.bridge.command(name, [upload_id]))
+        self.details.copy_requested.connect(self.copy_link)
+        self.details.open_requested.connect(self.open_link)
+        self.bridge.statuses_changed.connect(self.on_statuses)
+        self.bridge.error_occurred.connect(lambda text: self.statusBar().showMessage(text, 12000))
+        self.session.changed.connect(self._refresh)
+
+    # --- start ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load unfinished uploads and history (off the GUI thread); ask to sign in when needed."""
+        self.bridge.load_queue(HISTORY_LIMIT, self._queue_loaded)
+        self.session.check(on_missing=lambda: self.show_sign_in())
+
+    def _queue_loaded(self, loaded: tuple[list[UploadStatus], list[UploadStatus]]) -> None:
+        restored, history = loaded
+        self.model.update_statuses(sorted(history, key=lambda s: s.finished_at or s.created_at))
+        self.model.update_statuses(restored)
+        if restored:
+            self.statusBar().showMessage(
+                f"{plural(len(restored), 'unfinished upload')} from last time, paused. "
+                "Choose Resume All to continue.",
+                15000,
+            )
+        self._refresh()
+
+    # --- adding files -----------------------------------------------------------------------------
+
+    def choose_files(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, "Add Files", str(Path.home()))
+        if names:
+            self.add_paths([Path(name) for name in names])
+
+    def choose_folder(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Add Folder", str(Path.home()))
+        if name:
+            self.add_paths([Path(name)])
+
+    def add_paths(self, paths: list[Path]) -> None:
+        """Walk the paths on a worker, then ask for the metadata of the batch."""
+        self.statusBar().showMessage("Looking at the files…")
+        self.bridge.submit(lambda: collect_files(paths), on_result=self._files_collected)
+
+    def _files_collected(self, collection: Collection) -> None:
+        self.statusBar().clearMessage()
+        if collection.problems:
+            QMessageBox.warning(self, "Some files were skipped", "\n\n".join(collection.problems[:10]))
+        if not collection.files:
+            return
+        if not self.session.signed_in:
+            self._pending_files = collection
+            self.show_sign_in("Sign in to upload these files.")
+            return
+        self._ask_metadata(collection)
+
+    def _ask_metadata(self, collection: Collection) -> None:
+        settings = self.session.settings
+        dialog = MetadataDialog(
+            collection.files,
+            metadata_text=settings.last_metadata,
+            template=settings.key_template,
+            overwrite=settings.overwrite,
+            destination=self.session.api_description(),
+            parent=self,
+        )
+        dialog.accepted.connect(lambda: self._start_batch(dialog.batch()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.metadata_dialog = dialog
+        dialog.open()
+
+    def _start_batch(self, batch: Batch | None) -> None:
+        if batch is None:
+            return
+        session = self.session
+        session.update_settings(
+            replace(
+                session.settings,
+                last_metadata=batch.metadata_text,
+                key_template=batch.template,
+                overwrite=batch.overwrite,
+            )
+        )
+        requests = [
+            UploadRequest(
+                path=picked.path,
+                api_url=session.api_url,
+                key=key,
+                metadata=batch.metadata,
+                overwrite=batch.overwrite,
+                accelerate=session.settings.accelerate,
+                cdn_base_url=session.cdn_base_url or None,
+            )
+            for picked, key in zip(batch.files, batch.keys, strict=True)
+        ]
+        self.bridge.add_many(requests, self._added)
+
+    def _added(self, outcome: AddOutcome) -> None:
+        self.model.update_statuses(outcome.added)
+        self._batch_ids.update(status.id for status in outcome.added)
+        if outcome.refused:
+            lines = [f"{request.path.name}: {error.message}" for request, error in outcome.refused[:10]]
+            QMessageBox.warning(self, f"{plural(len(outcome.refused), 'file')} not added", "\n\n".join(lines))
+        self._refresh()
+
+    # --- drag and drop ----------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _local_paths(event.mimeData().urls()):
+            event.acceptProposedAction()
+            self.view.set_drop_active(True)
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.view.set_drop_active(False)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.view.set_drop_active(False)
+        paths = _local_paths(event.mimeData().urls())
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    # --- status events ----------------------------------------------------------------------------
+
+    def on_statuses(self, statuses: list[UploadStatus]) -> None:
+        self.model.update_statuses(statuses)
+        waiting_before = bool(self._waiting_for_sign_in)
+        for status in statuses:
+            if status.state is UploadState.NEEDS_SIGN_IN:
+                self._waiting_for_sign_in.add(status.id)
+            else:
+                self._waiting_for_sign_in.discard(status.id)
+        if self._waiting_for_sign_in and not waiting_before:
+            self.show_sign_in(
+                "The API no longer accepts your token. Sign in again; the uploads continue by themselves."
+            )
+        self._check_batch_done()
+        self._refresh()
+
+    def _check_batch_done(self) -> None:
+        if not self._batch_ids:
+            return
+        batch = [self.model.status(i) for i in self._batch_ids]
+        if any(s is not None and s.state not in TERMINAL for s in batch):
+            return
+        finished = [s for s in batch if s is not None]
+        self._batch_ids.clear()
+        done = sum(1 for s in finished if s.state is UploadState.DONE)
+        failed = sum(1 for s in finished if s.state in (UploadState.FAILED, UploadState.FILE_CHANGED))
+        if not done and not failed:
+            return
+        text = f"{plural(done, 'file')} uploaded" + (f", {failed} failed" if failed else "") + "."
+        self.statusBar().showMessage(text, 15000)
+        if self.session.settings.notify_when_done:
+            self.notifier.notify("Uploads finished" if not failed else "Uploads finished with problems", text)
+
+    # --- row commands -----------------------------------------------------------------------------
+
+    def _on_selection(self, name: str) -> None:
+        self.bridge.command(name, [s.id for s in self.view.selected_statuses()])
+
+    def _on_double_click(self) -> None:
+        selected = self.view.selected_statuses()
+        if selected and selected[0].url:
+            self.open_link(selected[0].url)
+        elif selected and selected[0].state.can_resume:
+            self.bridge.command("resume", [selected[0].id])
+
+    def remove_selected(self) -> None:
+        selected = self.view.selected_statuses()
+        unfinished = [s for s in selected if not s.state.is_finished]
+        if unfinished:
+            answer = QMessageBox.question(
+                self,
+                "Remove from List",
+                f"{plural(len(unfinished), 'upload')} not finished will be cancelled and the parts already "
+                "sent deleted. Remove anyway?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        for status in selected:
+            self.model.forget(status.id)
+        self.bridge.command("remove", [s.id for s in selected])
+        self._refresh()
+
+    def _selected_link(self) -> str:
+        selected = self.view.selected_statuses()
+        return selected[0].url or "" if selected else ""
+
+    def copy_link(self, url: str) -> None:
+        if url:
+            QGuiApplication.clipboard().setText(url)
+            self.statusBar().showMessage("Link copied.", 4000)
+
+    def open_link(self, url: str) -> None:
+        if url:
+            QDesktopServices.openUrl(QUrl(url))
+
+    def show_selected_in_folder(self) -> None:
+        selected = self.view.selected_statuses()
+        if selected:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(selected[0].path.parent)))
+
+    # --- sign-in, settings, help ------------------------------------------------------------------
+
+    def show_sign_in(self, reason: str | None = None) -> None:
+        if self.sign_in_dialog is not None:
+            self.sign_in_dialog.raise_()
+            return
+        dialog = SignInDialog(
+            self.bridge,
+            self.session.credentials,
+            api_url=self.session.api_url,
+            cdn_base_url=self.session.cdn_base_url,
+            reason=reason,
+            parent=self,
+        )
+        dialog.signed_in.connect(self._signed_in)
+        dialog.finished.connect(self._sign_in_closed)
+        self.sign_in_dialog = dialog
+        dialog.open()
+
+    def _sign_in_closed(self) -> None:
+        if self.sign_in_dialog is not None:
+            self.sign_in_dialog.deleteLater()
+        self.sign_in_dialog = None
+        self._pending_files = None
+
+    def _signed_in(self, result: SignInResult) -> None:
+        self.session.signed_in_with(result)
+        self.statusBar().showMessage(self.session.sign_in_summary(result), 15000)
+        self.bridge.credentials_changed(result.api_url)
+        pending, self._pending_files = self._pending_files, None
+        if pending is not None:
+            self._ask_metadata(pending)
+
+    def sign_out(self) -> None:
+        self.session.sign_out(
+            on_done=lambda: self.statusBar().showMessage("Signed out; the token was deleted.", 8000)
+        )
+
+    def show_settings(self) -> None:
+        dialog = SettingsDialog(self.session.settings, self)
+        dialog.accepted.connect(lambda: self.session.update_settings(dialog.settings(), apply=True))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.log_folder)))
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About s3up",
+            "<h3>s3up</h3><p>Uploads very large files to Amazon S3 through your upload API, in parts "
+            "that resume after a pause, a lost connection or a restart.</p>"
+            f"<p>Log folder: {self.session.log_folder}</p>",
+        )
+
+    # --- refresh ----------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Totals, the API label, the details pane and which actions apply, from the model's state."""
+        totals = self.model.totals()
+        if not totals.files:
+            self.totals_label.setText("No uploads yet")
+        else:
+            parts = [plural(totals.files, "file")]
+            if totals.size:
+                parts.append(f"{human_size(totals.done)} of {human_size(totals.size)}")
+            if totals.active:
+                parts.append(human_speed(totals.speed) or "starting…")
+                if totals.eta is not None:
+                    parts.append(f"{human_duration(totals.eta)} left")
+            self.totals_label.setText("  ·  ".join(parts))
+        self.api_label.setText(self.session.status_text())
+        self.setWindowTitle(self.session.window_title())
+        selected = self.view.selected_statuses()
+        self.details.setVisible(totals.files > 0)
+        self.details.show_status(selected[0] if len(selected) == 1 else None)
+        a = self.actions
+        a.pause.setEnabled(any(s.state.is_active for s in selected))
+        a.resume.setEnabled(any(s.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN) for s in selected))
+        a.retry.setEnabled(any(s.state in (UploadState.FAILED, UploadState.FILE_CHANGED) for s in selected))
+        a.cancel.setEnabled(any(not s.state.is_finished for s in selected))
+        a.copy_link.setEnabled(bool(self._selected_link()))
+        a.open_link.setEnabled(bool(self._selected_link()))
+        a.show_in_folder.setEnabled(bool(selected))
+        a.remove.setEnabled(bool(selected))
+        statuses = self.model.statuses()
+        a.pause_all.setEnabled(any(s.state.is_active for s in statuses))
+        a.resume_all.setEnabled(any(s.state.can_resume for s in statuses))
+        a.sign_in.setVisible(not self.session.signed_in)
+        a.sign_out.setVisible(self.session.signed_in and not self.session.local)
+
+    # --- window state -----------------------------------------------------------------------------
+
+    def _restore_window_state(self) -> None:
+        for key, restore in (
+            ("geometry", self.restoreGeometry),
+            ("windowState", self.restoreState),
+            ("columns", self.view.horizontalHeader().restoreState),
+            ("splitter", self.splitter.restoreState),
+        ):
+            value = self._window_state.value(key)
+            if isinstance(value, QByteArray):
+                restore(value)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._window_state.setValue("geometry", self.saveGeometry())
+        self._window_state.setValue("windowState", self.saveState())
+        self._window_state.setValue("columns", self.view.horizontalHeader().saveState())
+        self._window_state.setValue("splitter", self.splitter.saveState())
+        self._window_state.sync()
+        self.notifier.hide()
+        super().closeEvent(event)
+
+
+def _local_paths(urls: list[QUrl]) -> list[Path]:
+    return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]

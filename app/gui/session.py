@@ -1,0 +1,173 @@
+"""Who the app talks to: the API URL, the CDN base URL, whether a token is there, and the settings.
+
+Every keyring or settings-file access runs on the bridge's workers; the GUI reads the cached answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.credentials import CredentialStore, KeyringUnavailableError
+from app.core.errors import UploadError
+from app.core.settings import AppSettings, SettingsError, save_settings, to_transfer_settings
+from app.gui.bridge import UploadBridge
+from app.gui.sign_in_dialog import SignInResult
+
+
+class Session(QObject):
+    """`changed` is emitted whenever the sign-in state, the API or the settings change."""
+
+    changed = Signal()
+
+    def __init__(
+        self,
+        bridge: UploadBridge,
+        credentials: CredentialStore,
+        settings: AppSettings,
+        *,
+        log_folder: Path,
+        local_label: str | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.credentials = credentials
+        self.settings = settings
+        self.log_folder = log_folder
+        self.local = local_label is not None
+        self._local_label = local_label
+        self.api_url = settings.api_url
+        self.cdn_base_url = settings.cdn_base_url
+        self.signed_in = False
+        self.principal: str | None = None
+
+    @classmethod
+    def for_local_stack(
+        cls,
+        bridge: UploadBridge,
+        credentials: CredentialStore,
+        settings: AppSettings,
+        *,
+        api_url: str,
+        cdn_base_url: str,
+        token: str,
+        log_folder: Path,
+    ) -> Session:
+        """Signed in to an in-process local stack: the token lives in memory, nothing is saved."""
+        credentials.remember_for_session(api_url, token)
+        session = cls(
+            bridge,
+            credentials,
+            settings,
+            log_folder=log_folder,
+            local_label=f"Local test API ({urlsplit(api_url).netloc})",
+        )
+        session.api_url, session.cdn_base_url, session.signed_in = api_url, cdn_base_url, True
+        return session
+
+    # --- sign-in state ------------------------------------------------------------------------------
+
+    def check(self, on_missing: Callable[[], None]) -> None:
+        """Look for a stored token (off the GUI thread); call `on_missing` when there is none."""
+        if self.local:
+            return
+        if not self.api_url:
+            on_missing()
+            return
+        api_url = self.api_url
+
+        def lookup() -> bool:
+            try:
+                return self.credentials.get(api_url) is not None
+            except KeyringUnavailableError as error:
+                raise UploadError(f"{error.title}: {error.message}") from error
+
+        def found(present: bool) -> None:
+            self.signed_in = present
+            self.changed.emit()
+            if not present:
+                on_missing()
+
+        self.bridge.submit(
+            lookup,
+            on_result=found,
+            on_error=lambda error: (self.bridge.error_occurred.emit(error.message), on_missing()),
+        )
+
+    def signed_in_with(self, result: SignInResult) -> None:
+        self.api_url, self.cdn_base_url = result.api_url, result.cdn_base_url
+        self.signed_in = True
+        self.principal = result.info.principal
+        if not self.local:
+            self.update_settings(
+                replace(self.settings, api_url=result.api_url, cdn_base_url=result.cdn_base_url)
+            )
+        self.changed.emit()
+
+    def sign_out(self, on_done: Callable[[], None]) -> None:
+        """Delete the token (keyring and session memory)."""
+        api_url = self.api_url
+
+        def delete() -> None:
+            try:
+                self.credentials.delete(api_url)
+            except KeyringUnavailableError as error:
+                raise UploadError(f"{error.title}: {error.message}") from error
+
+        self.signed_in = False
+        self.principal = None
+        self.changed.emit()
+        self.bridge.submit(delete, on_result=lambda _: on_done())
+
+    # --- settings -----------------------------------------------------------------------------------
+
+    def update_settings(self, settings: AppSettings, *, apply: bool = False) -> None:
+        """Keep `settings`, save them off the GUI thread and (with `apply`) pass them to the engine."""
+        self.settings = settings
+        if not self.local:  # the local stack's CDN stays in use; the user's own is only saved
+            self.cdn_base_url = settings.cdn_base_url
+
+        def save() -> None:
+            try:
+                save_settings(settings)
+                if apply:
+                    self.bridge.update_settings(to_transfer_settings(settings))
+            except SettingsError as error:
+                raise UploadError(error.message) from error
+
+        self.bridge.submit(save)
+        self.changed.emit()
+
+    # --- texts --------------------------------------------------------------------------------------
+
+    def api_description(self) -> str:
+        if self._local_label:
+            return self._local_label.lower().replace("local test api", "the local test API")
+        return urlsplit(self.api_url).netloc or "the API"
+
+    def status_text(self) -> str:
+        if self._local_label:
+            return self._local_label
+        if not self.signed_in:
+            return "Not signed in"
+        who = f" as {self.principal}" if self.principal else ""
+        return f"Signed in to {urlsplit(self.api_url).netloc}{who}"
+
+    def window_title(self) -> str:
+        return f"s3up — {self._local_label}" if self._local_label else "s3up"
+
+    def sign_in_summary(self, result: SignInResult) -> str:
+        """What the status bar says after signing in: where the token is, and what the API can do."""
+        pieces = [f"Signed in to {urlsplit(result.api_url).netloc}."]
+        if not result.in_keyring:
+            pieces.append("No keyring is available, so the token is kept only until you quit.")
+        if not result.info.token_verified:
+            pieces.append("This API cannot check a token before an upload; the first upload will.")
+        if not result.info.extended and not result.cdn_base_url:
+            pieces.append("It does not return links: set a CDN base URL in Settings to get them.")
+        return " ".join(pieces)

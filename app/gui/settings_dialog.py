@@ -1,0 +1,115 @@
+"""Settings: how hard uploads push (connections, part size, bandwidth, acceleration) and where they go."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.keys import KeyTemplateError, check_template
+from app.core.settings import AppSettings
+from app.gui.widgets import NoteLabel
+
+MAX_PART_MIB = 5 * 1024
+AUTOMATIC = 4  # the part-size box shows "Automatic" at its minimum, one below S3's 5 MiB
+
+
+def _hint(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    return label
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; `settings()` returns the edited copy after `accepted`."""
+
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._original = settings
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(520)
+
+        self.connections = QSpinBox(minimum=1, maximum=64, value=settings.max_connections)
+        self.per_file = QSpinBox(minimum=1, maximum=32, value=settings.per_file_connections)
+        self.part_size = QSpinBox(minimum=AUTOMATIC, maximum=MAX_PART_MIB, suffix=" MiB")
+        self.part_size.setSpecialValueText("Automatic")
+        self.part_size.setValue(settings.part_size_mib if settings.part_size_mib else AUTOMATIC)
+        self.bandwidth = QSpinBox(minimum=0, maximum=100_000, suffix=" MiB/s")
+        self.bandwidth.setSpecialValueText("Unlimited")
+        self.bandwidth.setValue(int(settings.bandwidth_limit_mib or 0))
+        self.accelerate = QCheckBox("Use S3 Transfer Acceleration")
+        self.accelerate.setChecked(settings.accelerate)
+        self.notify = QCheckBox("Notify me when a batch of uploads finishes")
+        self.notify.setChecked(settings.notify_when_done)
+
+        transfers = QGroupBox("Transfers")
+        form = QFormLayout(transfers)
+        form.addRow("Connections in total:", self.connections)
+        form.addRow("Connections per file:", self.per_file)
+        form.addRow("Part size:", self.part_size)
+        form.addRow("", _hint("Automatic picks a size that suits each file; large files get larger parts."))
+        form.addRow("Bandwidth limit:", self.bandwidth)
+        form.addRow("", self.accelerate)
+        form.addRow("", _hint("Faster over long distances when the bucket has acceleration enabled."))
+
+        self.template = QLineEdit(settings.key_template)
+        self.cdn = QLineEdit(settings.cdn_base_url or "")
+        self.cdn.setPlaceholderText("https://d111111abcdef8.cloudfront.net")
+        destination = QGroupBox("Destination")
+        dest_form = QFormLayout(destination)
+        dest_form.addRow("Key template:", self.template)
+        dest_form.addRow("", _hint("For example {filename} or uploads/{date}/{relpath}."))
+        dest_form.addRow("CDN base URL:", self.cdn)
+        dest_form.addRow("", _hint("Used to build links when the API does not return them."))
+        for each in (form, dest_form):
+            each.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+
+        self.note = NoteLabel()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self._save)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(transfers)
+        layout.addWidget(destination)
+        layout.addWidget(self.notify)
+        layout.addWidget(self.note)
+        layout.addWidget(self.buttons)
+
+    def _save(self) -> None:
+        try:
+            check_template(self.template.text().strip())
+        except KeyTemplateError as error:
+            self.note.show_error(error.message)
+            self.template.setFocus()
+            return
+        self.accept()
+
+    def settings(self) -> AppSettings:
+        """The settings as edited (the original object is left untouched)."""
+        part = self.part_size.value()
+        return replace(
+            self._original,
+            max_connections=self.connections.value(),
+            per_file_connections=min(self.per_file.value(), self.connections.value()),
+            part_size_mib=0 if part == AUTOMATIC else part,
+            bandwidth_limit_mib=self.bandwidth.value(),
+            accelerate=self.accelerate.isChecked(),
+            key_template=self.template.text().strip() or self._original.key_template,
+            cdn_base_url=self.cdn.text().strip().rstrip("/"),
+            notify_when_done=self.notify.isChecked(),
+        )

@@ -1,0 +1,205 @@
+"""The upload queue as a Qt table model: one row per upload, updated one row at a time."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from app.core.models import UploadState, UploadStatus
+from app.gui.formatting import human_duration, human_size, human_speed
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class Column(enum.IntEnum):
+    NAME = 0
+    SIZE = 1
+    PROGRESS = 2
+    SPEED = 3
+    ETA = 4
+    STATE = 5
+    LINK = 6
+
+
+HEADERS = {
+    Column.NAME: "Name",
+    Column.SIZE: "Size",
+    Column.PROGRESS: "Progress",
+    Column.SPEED: "Speed",
+    Column.ETA: "Time Left",
+    Column.STATE: "Status",
+    Column.LINK: "Link",
+}
+
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's UploadStatus
+ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the upload's id (int)
+FRACTION_ROLE = Qt.ItemDataRole.UserRole + 3  # progress from 0.0 to 1.0
+
+# States whose text stands out: they wait for the user.
+ATTENTION_COLORS = {
+    UploadState.FAILED: QColor("#c62f2f"),
+    UploadState.FILE_CHANGED: QColor("#b86200"),
+    UploadState.NEEDS_SIGN_IN: QColor("#b86200"),
+}
+
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the status bar sums up over the queue."""
+
+    files: int
+    active: int  # queued, uploading or finalizing
+    size: int  # bytes of the unfinished and active uploads
+    done: int  # bytes of those already sent
+    speed: float  # bytes per second, all uploads together
+    eta: float | None
+
+
+def state_text(status: UploadStatus) -> str:
+    """The status cell: the state's word, with a hint when a finished link could not be checked."""
+    if status.state is UploadState.DONE and status.link_verified is False:
+        return "Done (link unchecked)"
+    return status.state.label
+
+
+class UploadTableModel(QAbstractTableModel):
+    """Rows keep their order of arrival; an update repaints only its own row."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[UploadStatus] = []
+        self._row_of: dict[int, int] = {}
+        self._forgotten: set[int] = set()
+
+    # --- Qt interface -----------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if section in (Column.SIZE, Column.SPEED, Column.ETA) else _LEFT
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        status = self._rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(status, column)
+        if role == STATUS_ROLE:
+            return status
+        if role == ID_ROLE:
+            return status.id
+        if role == FRACTION_ROLE:
+            return status.fraction
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in (Column.SIZE, Column.SPEED, Column.ETA) else _LEFT
+        if role == Qt.ItemDataRole.ForegroundRole and column is Column.STATE:
+            return ATTENTION_COLORS.get(status.state)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(status, column)
+        return None
+
+    # --- updates ----------------------------------------------------------------------------------
+
+    def update_statuses(self, statuses: Iterable[UploadStatus]) -> None:
+        """Insert new uploads at the end and refresh known ones (one `dataChanged` per changed row)."""
+        for status in statuses:
+            if status.id in self._forgotten:
+                continue
+            row = self._row_of.get(status.id)
+            if row is None:
+                self._append(status)
+            elif self._rows[row] != status:
+                self._rows[row] = status
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    def forget(self, upload_id: int) -> None:
+        """Remove the row and ignore late events for this upload (it was removed from the list)."""
+        self._forgotten.add(upload_id)
+        row = self._row_of.get(upload_id)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self._row_of = {status.id: position for position, status in enumerate(self._rows)}
+        self.endRemoveRows()
+
+    def _append(self, status: UploadStatus) -> None:
+        row = len(self._rows)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._rows.append(status)
+        self._row_of[status.id] = row
+        self.endInsertRows()
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def status(self, upload_id: int) -> UploadStatus | None:
+        row = self._row_of.get(upload_id)
+        return None if row is None else self._rows[row]
+
+    def status_at(self, row: int) -> UploadStatus:
+        return self._rows[row]
+
+    def row_of(self, upload_id: int) -> int | None:
+        return self._row_of.get(upload_id)
+
+    def statuses(self) -> list[UploadStatus]:
+        return list(self._rows)
+
+    def totals(self) -> Totals:
+        """Sums over the uploads that are not finished yet (done ones only count as files)."""
+        pending = [s for s in self._rows if not s.state.is_finished]
+        active = [s for s in pending if s.state.is_active]
+        size = sum(s.size for s in pending)
+        done = sum(min(s.bytes_done, s.size) for s in pending)
+        speed = sum(s.speed for s in active)
+        remaining = sum(s.size - min(s.bytes_done, s.size) for s in active)
+        eta = remaining / speed if active and speed > 0 else None
+        return Totals(files=len(self._rows), active=len(active), size=size, done=done, speed=speed, eta=eta)
+
+
+def _display(status: UploadStatus, column: Column) -> str:
+    moving = status.state is UploadState.UPLOADING
+    if column is Column.NAME:
+        return status.path.name
+    if column is Column.SIZE:
+        return human_size(status.size)
+    if column is Column.PROGRESS:
+        return f"{status.fraction * 100:.0f} %"
+    if column is Column.SPEED:
+        return human_speed(status.speed) if moving else ""
+    if column is Column.ETA:
+        return human_duration(status.eta) if moving else ""
+    if column is Column.STATE:
+        return state_text(status)
+    return status.url or ""
+
+
+def _tooltip(status: UploadStatus, column: Column) -> str | None:
+    if column is Column.NAME:
+        return f"{status.path}\nKey: {status.key}"
+    if column is Column.STATE:
+        return status.message
+    if column is Column.PROGRESS and status.parts_total:
+        return f"{status.parts_done} of {status.parts_total} parts"
+    if column is Column.LINK and status.url:
+        return status.url
+    return None

@@ -1,0 +1,126 @@
+"""The queue's table view: progress bars, a drop hint while empty, a context menu per row."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QContextMenuEvent, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
+
+from app.core.models import UploadStatus
+from app.gui.actions import Actions
+from app.gui.progress_delegate import ProgressDelegate
+from app.gui.resources import icon
+from app.gui.upload_table_model import STATUS_ROLE, Column, UploadTableModel
+
+DEFAULT_WIDTHS = {
+    Column.NAME: 260,
+    Column.SIZE: 80,
+    Column.PROGRESS: 170,
+    Column.SPEED: 90,
+    Column.ETA: 90,
+    Column.STATE: 120,
+}
+
+
+class UploadView(QTableView):
+    """Shows `UploadTableModel`; `drop_active` highlights the drop hint while files are dragged over."""
+
+    def __init__(self, model: UploadTableModel, actions: Actions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._actions = actions
+        self.drop_active = False
+        self.setModel(model)
+        self.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(30)
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        header.setSectionsMovable(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in DEFAULT_WIDTHS.items():
+            header.resizeSection(column, width)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
+        model.rowsInserted.connect(self.viewport().update)
+        model.rowsRemoved.connect(self.viewport().update)
+
+    def selected_statuses(self) -> list[UploadStatus]:
+        rows = sorted({index.row() for index in self.selectionModel().selectedRows()})
+        return [self.model().index(row, 0).data(STATUS_ROLE) for row in rows]
+
+    def set_drop_active(self, active: bool) -> None:
+        self.drop_active = active
+        self.viewport().update()
+
+    # --- painting ---------------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.model().rowCount() == 0 or self.drop_active:
+            self._paint_drop_hint()
+
+    def _paint_drop_hint(self) -> None:
+        painter = QPainter(self.viewport())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        area = QRectF(self.viewport().rect()).adjusted(18, 18, -18, -18)
+        accent = QColor("#2f7bf0")
+        text_color = self.palette().color(QPalette.ColorRole.Text)
+        if self.drop_active:
+            fill = QColor(accent)
+            fill.setAlphaF(0.08)
+            painter.setBrush(fill)
+            painter.setPen(QPen(accent, 2, Qt.PenStyle.DashLine))
+        else:
+            border = QColor(text_color)
+            border.setAlphaF(0.18)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(border, 1.5, Qt.PenStyle.DashLine))
+        painter.drawRoundedRect(area, 14, 14)
+        if self.model().rowCount() and self.drop_active:
+            painter.end()
+            return
+
+        center = area.center().toPoint()
+        icon("drop").paint(painter, QRect(center - QPoint(40, 78), QSize(80, 80)))
+        title = painter.font()
+        title.setPointSizeF(title.pointSizeF() * 1.45)
+        title.setWeight(title.Weight.DemiBold)
+        painter.setFont(title)
+        faded = QColor(text_color)
+        faded.setAlphaF(0.8)
+        painter.setPen(faded)
+        line = QRect(int(area.left()), center.y() + 10, int(area.width()), 32)
+        painter.drawText(line, int(Qt.AlignmentFlag.AlignCenter), "Drop files or folders here")
+        body = self.font()
+        painter.setFont(body)
+        faded.setAlphaF(0.55)
+        painter.setPen(faded)
+        shortcut = self._actions.add_files.shortcut().toString()
+        hint = f"or choose Add Files… ({shortcut}) — large files are fine, uploads resume after a restart"
+        painter.drawText(line.translated(0, 34), int(Qt.AlignmentFlag.AlignCenter), hint)
+        painter.end()
+
+    # --- context menu -----------------------------------------------------------------------------
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        index = self.indexAt(event.pos())
+        if not index.isValid():
+            return
+        if not self.selectionModel().isRowSelected(index.row()):
+            self.selectRow(index.row())
+        menu = QMenu(self)
+        for action in self._actions.row_actions():
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+        menu.exec(event.globalPos())

@@ -1,0 +1,174 @@
+"""The local HTTP server: `/<stage>/<route>` to the API Gateway stand-in, `/cdn/<key>` to the CDN one.
+
+Binds when constructed (so the URL is known before anything is configured), serves after
+`start`, and `stop` leaves no thread behind: it stops accepting, closes idle keep-alive
+connections and joins every request thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from backend.local.cdn import CdnAnswer
+from backend.local.events import HttpCall
+from backend.local.gateway import MAX_BODY_BYTES, Answer, ApiGateway
+from backend.logs import redact
+
+log = logging.getLogger(__name__)
+
+CdnFetch = Callable[[str, str | None, bool], CdnAnswer]  # (key, Range header, is HEAD)
+IDLE_TIMEOUT = 60.0
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False  # so that server_close() joins every request thread
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.gateway: ApiGateway | None = None
+        self.cdn: CdnFetch | None = None
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed by the client
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        try:
+            if url.path.startswith("/cdn/"):
+                self._cdn(unquote(url.path[len("/cdn/") :]))
+            else:
+                self._api(url.path, url.query)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _api(self, path: str, query: str) -> None:
+        gateway = self.server.gateway
+        assert gateway is not None, "the server was not started"
+        length_header = self.headers.get("Content-Length", "0").strip() or "0"
+        if not length_header.isdigit():
+            self.close_connection = True
+            self._send(Answer(400, {"Content-Type": "application/json"}, b'{"message":"Bad Request"}'))
+            return
+        length = int(length_header)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body must not be taken for a request
+            self._send(gateway.too_large())
+            return
+        body = self.rfile.read(length) if length else b""
+        stage, _, rest = path.lstrip("/").partition("/")
+        call = HttpCall(
+            method=self.command,
+            stage=stage,
+            resource="/" + rest.rstrip("/"),
+            headers=list(self.headers.items()),
+            query=query,
+            body=body,
+            source_ip=self.client_address[0],
+            host=self.headers.get("Host", ""),
+        )
+        answer = gateway.handle(call)
+        answer.headers.setdefault("x-amzn-RequestId", call.request_id)
+        self._send(answer)
+
+    def _cdn(self, key: str) -> None:
+        cdn = self.server.cdn
+        assert cdn is not None, "the server was not started"
+        if self.command not in ("GET", "HEAD"):
+            self._send(
+                Answer(405, {"Allow": "GET, HEAD", "Content-Type": "text/plain"}, b"Method Not Allowed")
+            )
+            return
+        try:
+            answer = cdn(key, self.headers.get("Range"), self.command == "HEAD")
+        except Exception:
+            log.exception("the CDN stand-in failed for %s", redact(key))
+            self._send(Answer(502, {"Content-Type": "text/plain"}, b"Bad Gateway"))
+            return
+        self._send_stream(answer.status, answer.headers, answer.body)
+
+    def _send(self, answer: Answer) -> None:
+        headers = {**answer.headers, "Content-Length": str(len(answer.body))}
+        self._send_stream(answer.status, headers, [answer.body])
+
+    def _send_stream(self, status: int, headers: dict[str, str], body: Iterable[bytes]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            for chunk in body:
+                self.wfile.write(chunk)
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.client_address[0], redact(format % args))
+
+
+class LocalServer:
+    """The stack's one listening socket on `host:port` (port 0 picks a free one)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server((host, port))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        if host in ("0.0.0.0", ""):  # listening everywhere: this machine reaches it on loopback
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
+
+    def start(self, gateway: ApiGateway, cdn: CdnFetch) -> None:
+        """Serve requests on a background thread."""
+        self._server.gateway = gateway
+        self._server.cdn = cdn
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="s3up-local-gateway"
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and join every thread; safe to call more than once."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.close_connections()
+        self._server.server_close()

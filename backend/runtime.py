@@ -1,0 +1,140 @@
+"""What every handler runs on: `Services` (config + boto3 clients) and the Lambda entry glue.
+
+A route is `handle(request, services) -> dict` (the JSON answer). `run_route` turns a proxy
+event into a proxy answer around it: `ApiError` becomes its 4xx answer, anything else
+propagates (on AWS that is API Gateway's 502). `lambda_handler(handle)` builds the
+`handler(event, context)` AWS calls, with `Services` from the environment, cached per `Config`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+
+from backend.apigw import ApiError, ApiRequest, error_response, json_response
+from backend.config import Config
+from backend.files import FileStore
+from backend.s3 import client_config
+from backend.tokens import TokenStore
+
+DEFAULT_REGION = "us-east-1"
+LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+
+
+class Services:
+    """A `Config` and the clients built from it, created on first use (thread-safe) and reused."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        s3_session: boto3.Session | None = None,
+        dynamodb_session: boto3.Session | None = None,
+    ) -> None:
+        self.config = config
+        self._s3_session = s3_session
+        self._dynamodb_session = dynamodb_session
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def bucket(self) -> str:
+        return self.config.require_bucket()
+
+    @property
+    def region(self) -> str:
+        return self.config.region or DEFAULT_REGION
+
+    def _client(self, name: str, factory: Callable[[], Any]) -> Any:
+        with self._lock:  # boto3 sessions are not safe to build clients from concurrently
+            if name not in self._clients:
+                self._clients[name] = factory()
+            return self._clients[name]
+
+    def _s3_client(self, endpoint: str | None, *, accelerate: bool = False) -> Any:
+        session = self._s3_session or boto3.Session()
+        return session.client(
+            "s3",
+            region_name=self.region,
+            endpoint_url=endpoint,
+            config=client_config(local=self.config.is_local, accelerate=accelerate),
+        )
+
+    @property
+    def s3(self) -> Any:
+        """S3 client for the API calls the handlers make."""
+        return self._client("s3", lambda: self._s3_client(self.config.s3_endpoint_url))
+
+    @property
+    def presigner(self) -> Any:
+        """S3 client whose presigned URLs name the endpoint clients reach."""
+        if self.config.presign_endpoint_url == self.config.s3_endpoint_url:
+            return self.s3
+        return self._client("presigner", lambda: self._s3_client(self.config.presign_endpoint_url))
+
+    @property
+    def accelerated_presigner(self) -> Any:
+        """Presigns through S3 Transfer Acceleration on AWS; the plain presigner locally."""
+        if self.config.is_local:
+            return self.presigner
+        return self._client("accelerated", lambda: self._s3_client(None, accelerate=True))
+
+    @property
+    def dynamodb(self) -> Any:
+        def build() -> Any:
+            session = self._dynamodb_session or boto3.Session()
+            return session.client(
+                "dynamodb", region_name=self.region, endpoint_url=self.config.dynamodb_endpoint_url
+            )
+
+        return self._client("dynamodb", build)
+
+    @property
+    def files(self) -> FileStore:
+        return FileStore(self.dynamodb, self.config.files_table)
+
+    @property
+    def tokens(self) -> TokenStore:
+        return TokenStore(self.dynamodb, self.config.tokens_table)
+
+    def close(self) -> None:
+        """Close every client made so far (their pooled connections with them)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+
+@functools.lru_cache(maxsize=4)
+def _services_for(config: Config) -> Services:
+    return Services(config)
+
+
+def services_from_env() -> Services:
+    """`Services` for the current environment; reused while the environment is unchanged."""
+    return _services_for(Config.from_env())
+
+
+Route = Callable[[ApiRequest, Services], dict[str, Any]]
+
+
+def run_route(handle: Route, event: Mapping[str, Any], services: Services) -> dict[str, Any]:
+    """Parse the event, run the route, answer 200 with its JSON or the `ApiError`'s 4xx."""
+    try:
+        return json_response(200, handle(ApiRequest.from_event(event), services))
+    except ApiError as error:
+        return error_response(error)
+
+
+def lambda_handler(handle: Route) -> LambdaHandler:
+    """The AWS Lambda entry point for a route: `handler(event, context)`."""
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return run_route(handle, event, services_from_env())
+
+    handler.__doc__ = handle.__doc__
+    return handler

@@ -1,0 +1,214 @@
+"""API tokens: issued at random, stored only as SHA-256 hashes in the tokens table.
+
+Table layout (partition key `tokenHash`, a string): `principal`, `organizationId`, `keyPrefix`,
+`expiresAt` (epoch seconds, absent when the token never expires), `revoked`, `createdAt`.
+A token itself is never stored and never logged; `TokenRecord.short_id` is what logs may name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from backend.keys import check_prefix
+
+TOKEN_PREFIX = "s3up_"
+MIN_TOKEN_LENGTH = 8
+MAX_TOKEN_LENGTH = 512
+MIN_ID_PREFIX = 8
+_BEARER = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
+
+
+def generate_token() -> str:
+    """A new token: `s3up_` and 43 URL-safe characters (256 random bits)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 of the token, which is all the table keeps."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_from_header(value: str | None) -> str:
+    """The token in an `Authorization` value: `<token>` and `Bearer <token>` both work."""
+    return _BEARER.sub("", value or "").strip()
+
+
+def check_token_text(token: str) -> str:
+    """Validate a token an admin chose (`--token`); raises ValueError saying what is wrong."""
+    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
+        raise ValueError(f"a token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} characters long")
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ValueError("a token must not contain spaces or control characters")
+    return token
+
+
+class Rejection(StrEnum):
+    """Why a token was refused (for logs; clients only ever see 401)."""
+
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class TokenRejectedError(Exception):
+    def __init__(self, reason: Rejection, short_id: str) -> None:
+        super().__init__(f"token {short_id} rejected: {reason.value}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """One stored token (its hash, never the token)."""
+
+    token_hash: str
+    principal: str
+    organization_id: str = ""
+    key_prefix: str = ""
+    expires_at: int | None = None
+    revoked: bool = False
+    created_at: int = 0
+
+    @property
+    def short_id(self) -> str:
+        """The first 12 hex digits of the hash: enough to name the token in a list or a log."""
+        return self.token_hash[:12]
+
+    def rejection(self, now: float) -> Rejection | None:
+        if self.revoked:
+            return Rejection.REVOKED
+        if self.expires_at is not None and now >= self.expires_at:
+            return Rejection.EXPIRED
+        return None
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "tokenHash": {"S": self.token_hash},
+            "principal": {"S": self.principal},
+            "organizationId": {"S": self.organization_id},
+            "keyPrefix": {"S": self.key_prefix},
+            "revoked": {"BOOL": self.revoked},
+            "createdAt": {"N": str(self.created_at)},
+        }
+        if self.expires_at is not None:
+            item["expiresAt"] = {"N": str(self.expires_at)}
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> TokenRecord:
+        expires = item.get("expiresAt", {}).get("N")
+        return cls(
+            token_hash=item["tokenHash"]["S"],
+            principal=item["principal"]["S"],
+            organization_id=item.get("organizationId", {}).get("S", ""),
+            key_prefix=item.get("keyPrefix", {}).get("S", ""),
+            expires_at=int(float(expires)) if expires is not None else None,
+            revoked=bool(item.get("revoked", {}).get("BOOL", False)),
+            created_at=int(float(item.get("createdAt", {}).get("N", "0"))),
+        )
+
+
+def _check_name(value: str, what: str, *, allow_empty: bool) -> str:
+    if not value and not allow_empty:
+        raise ValueError(f"the {what} must not be empty")
+    if len(value) > 256 or any(not ch.isprintable() for ch in value):
+        raise ValueError(f"the {what} must be at most 256 printable characters")
+    return value
+
+
+class TokenStore:
+    """Create, look up, list and revoke tokens in one DynamoDB table (low-level boto3 client)."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._db = dynamodb
+        self.table = table
+
+    def create(
+        self,
+        principal: str,
+        organization_id: str = "",
+        key_prefix: str = "",
+        expires_at: int | None = None,
+        token: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        """Store a new token (a random one unless `token` is given) and return it with its record.
+
+        Raises ValueError for a bad principal, organisation, prefix or token, or a token that exists.
+        """
+        token = check_token_text(token) if token is not None else generate_token()
+        record = TokenRecord(
+            token_hash=hash_token(token),
+            principal=_check_name(principal, "principal", allow_empty=False),
+            organization_id=_check_name(organization_id, "organisation", allow_empty=True),
+            key_prefix=check_prefix(key_prefix),
+            expires_at=expires_at,
+            created_at=int(time.time()),
+        )
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=record.to_item(),
+                ConditionExpression="attribute_not_exists(tokenHash)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            raise ValueError("that token is already registered") from None
+        return token, record
+
+    def get(self, token: str) -> TokenRecord | None:
+        """The record of `token`, or None (a strongly consistent read)."""
+        if not token:
+            return None
+        answer = self._db.get_item(
+            TableName=self.table, Key={"tokenHash": {"S": hash_token(token)}}, ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return TokenRecord.from_item(item) if item else None
+
+    def verify(self, token: str, now: float | None = None) -> TokenRecord:
+        """The record of a usable token; raises `TokenRejectedError` if unknown, expired or revoked."""
+        record = self.get(token)
+        if record is None:
+            raise TokenRejectedError(Rejection.UNKNOWN, hash_token(token)[:12] if token else "(empty)")
+        reason = record.rejection(time.time() if now is None else now)
+        if reason is not None:
+            raise TokenRejectedError(reason, record.short_id)
+        return record
+
+    def list_all(self) -> list[TokenRecord]:
+        """Every stored token, oldest first."""
+        records: list[TokenRecord] = []
+        for page in self._db.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
+            records.extend(TokenRecord.from_item(item) for item in page.get("Items", []))
+        return sorted(records, key=lambda r: (r.created_at, r.token_hash))
+
+    def find(self, id_prefix: str) -> TokenRecord:
+        """The one token whose hash starts with `id_prefix` (≥ 8 hex digits); raises LookupError."""
+        wanted = id_prefix.strip().lower()
+        if len(wanted) < MIN_ID_PREFIX or not re.fullmatch(r"[0-9a-f]+", wanted):
+            raise LookupError(f"give at least {MIN_ID_PREFIX} hex digits of the token's id (see `list`)")
+        matches = [r for r in self.list_all() if r.token_hash.startswith(wanted)]
+        if len(matches) != 1:
+            raise LookupError(
+                f"{len(matches)} tokens have an id starting with {wanted}; give more digits"
+                if matches
+                else f"no token has an id starting with {wanted}"
+            )
+        return matches[0]
+
+    def revoke(self, token_hash: str) -> None:
+        """Mark a token revoked; the authorizer refuses it from then on. Raises LookupError if absent."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"tokenHash": {"S": token_hash}},
+                UpdateExpression="SET revoked = :yes",
+                ConditionExpression="attribute_exists(tokenHash)",
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            raise LookupError("no such token") from None

@@ -1,0 +1,163 @@
+"""The Lambda functions: one per handler module of ``backend/handlers``, each with only its own grants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from s3up_infra.config import StackConfig
+
+# The asset is the repository's ``backend`` package alone (the runtime provides boto3):
+# not the local stack, tests, caches or dotfiles. Glob rules, matched like .gitignore lines.
+ASSET_EXCLUDE = (
+    "*",
+    "!backend",
+    "!backend/**",
+    "backend/local",
+    "**/tests",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.*",
+)
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+API_GATEWAY_TIMEOUT = 29  # seconds a REST API waits for its integration by default
+
+# DynamoDB actions, as backend/files.py and backend/tokens.py use them: every route finds an upload
+# with one GetItem on its pointer (no Query, no Scan); initialize bumps the counter (UpdateItem) and
+# puts two items in a transaction (PutItem); finalize and abort update both items' state (UpdateItem).
+_GET = "dynamodb:GetItem"
+_PUT = "dynamodb:PutItem"
+_UPDATE = "dynamodb:UpdateItem"
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One Lambda function: its handler module and exactly what it may do."""
+
+    name: str
+    object_actions: tuple[str, ...] = ()
+    list_bucket: bool = False
+    files: tuple[str, ...] = ()
+    tokens: tuple[str, ...] = ()
+    presign: bool = False
+    """Signs part URLs: its timeout is the ``functionTimeout`` context value, and it gets more CPU."""
+    timeout_seconds: int = API_GATEWAY_TIMEOUT
+    """API Gateway stops waiting then: longer would only bill for answers nobody reads."""
+
+    @property
+    def handler(self) -> str:
+        """The Lambda handler string, ``backend.handlers.<name>.handler``."""
+        return f"backend.handlers.{self.name}.handler"
+
+
+HANDLERS: tuple[HandlerSpec, ...] = (
+    HandlerSpec("authorizer", tokens=(_GET,), timeout_seconds=10),
+    # CreateMultipartUpload is s3:PutObject; HeadObject (the 409 check) is s3:GetObject, and
+    # s3:ListBucket makes a missing key answer 404 instead of 403; a failed record aborts the upload.
+    HandlerSpec(
+        "initialize",
+        object_actions=("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"),
+        list_bucket=True,
+        files=(_UPDATE, _PUT),
+    ),
+    # Presigning UploadPart needs the signer to hold s3:PutObject; nothing is called at signing time.
+    HandlerSpec("presign", object_actions=("s3:PutObject",), files=(_GET,), presign=True),
+    HandlerSpec("presign_accelerated", object_actions=("s3:PutObject",), files=(_GET,), presign=True),
+    # CompleteMultipartUpload is s3:PutObject; HeadObject for the size is s3:GetObject.
+    HandlerSpec("finalize", object_actions=("s3:PutObject", "s3:GetObject"), files=(_GET, _UPDATE)),
+    HandlerSpec("list_parts", object_actions=("s3:ListMultipartUploadParts",), files=(_GET,)),
+    HandlerSpec("abort_upload", object_actions=("s3:AbortMultipartUpload",), files=(_GET, _UPDATE)),
+    HandlerSpec("session"),
+)
+
+
+class Functions(Construct):
+    """Creates every handler's function, log group and grants; ``by_name`` maps module name → function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        asset_root: Path,
+        bucket: s3.IBucket,
+        files: dynamodb.ITable,
+        tokens: dynamodb.ITable,
+        cdn_base_url: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        code = lambda_.Code.from_asset(str(asset_root), exclude=list(ASSET_EXCLUDE))
+        environment = {
+            "BUCKET_NAME": bucket.bucket_name,
+            "FILES_TABLE": files.table_name,
+            "TOKENS_TABLE": tokens.table_name,
+            "URL_EXPIRY": str(config.url_expiry),
+            "CDN_BASE_URL": cdn_base_url,
+        }
+        if config.function_timeout > API_GATEWAY_TIMEOUT:
+            Annotations.of(self).add_warning_v2(
+                "s3up:functionTimeout",
+                f"functionTimeout={config.function_timeout} s: API Gateway answers 504 after "
+                f"{API_GATEWAY_TIMEOUT} s unless the account's integration timeout quota was raised",
+            )
+        self.by_name: dict[str, lambda_.Function] = {}
+        for spec in HANDLERS:
+            function = self._function(spec, code, environment, config)
+            _grant(function, spec, bucket, files, tokens)
+            self.by_name[spec.name] = function
+
+    def _function(
+        self,
+        spec: HandlerSpec,
+        code: lambda_.Code,
+        environment: Mapping[str, str],
+        config: StackConfig,
+    ) -> lambda_.Function:
+        construct_id = spec.name.title().replace("_", "")
+        log_group = logs.LogGroup(
+            self, f"{construct_id}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        timeout = config.function_timeout if spec.presign else spec.timeout_seconds
+        return lambda_.Function(
+            self,
+            construct_id,
+            description=f"s3up {config.env}: {spec.handler}",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=spec.handler,
+            code=code,
+            # CPU grows with memory; signing hundreds of URLs in one call wants more of it.
+            memory_size=512 if spec.presign else 256,
+            timeout=Duration.seconds(timeout),
+            environment=dict(environment),
+            log_group=log_group,
+        )
+
+
+def _grant(
+    function: lambda_.Function,
+    spec: HandlerSpec,
+    bucket: s3.IBucket,
+    files: dynamodb.ITable,
+    tokens: dynamodb.ITable,
+) -> None:
+    if spec.object_actions:
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(spec.object_actions), resources=[bucket.arn_for_objects("*")])
+        )
+    if spec.list_bucket:
+        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+    if spec.files:
+        files.grant(function, *spec.files)
+    if spec.tokens:
+        tokens.grant(function, *spec.tokens)

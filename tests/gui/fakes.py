@@ -1,0 +1,103 @@
+"""A stand-in for `UploadManager` with the same public surface, driven by the test instead of threads."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from app.core.errors import InvalidRequestError
+from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
+
+
+class FakeManager:
+    """Records every call; `push(status)` plays the engine reporting a change (from any thread)."""
+
+    def __init__(self, restored: list[UploadStatus] | None = None, history: list[UploadStatus] | None = None):
+        self.calls: list[tuple[str, object]] = []
+        self.requests: list[UploadRequest] = []
+        self.refuse: set[str] = set()  # file names whose add() raises
+        self._restored = restored or []
+        self._history = history or []
+        self._subscribers: list[Callable[[UploadStatus], None]] = []
+        self._statuses: dict[int, UploadStatus] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.shut_down = False
+
+    def subscribe(self, callback: Callable[[UploadStatus], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def push(self, status: UploadStatus) -> None:
+        with self._lock:
+            self._statuses[status.id] = status
+        for callback in list(self._subscribers):
+            callback(status)
+
+    def set_state(self, upload_id: int, state: UploadState, **changes: object) -> UploadStatus:
+        status = replace(self._statuses[upload_id], state=state, **changes)  # type: ignore[arg-type]
+        self.push(status)
+        return status
+
+    def add(self, request: UploadRequest) -> UploadStatus:
+        self.calls.append(("add", request.path))
+        if request.path.name in self.refuse:
+            raise InvalidRequestError(f"{request.path.name} cannot be read (permission denied).")
+        self.requests.append(request)
+        status = UploadStatus(
+            id=next(self._ids), path=request.path, key=request.key, api_url=request.api_url,
+            size=request.path.stat().st_size, bytes_done=0, state=UploadState.QUEUED,
+        )  # fmt: skip
+        with self._lock:
+            self._statuses[status.id] = status
+        return status
+
+    def _command(self, name: str, upload_id: int) -> None:
+        self.calls.append((name, upload_id))
+
+    def pause(self, upload_id: int) -> None:
+        self._command("pause", upload_id)
+        self.set_state(upload_id, UploadState.PAUSED)
+
+    def resume(self, upload_id: int) -> None:
+        self._command("resume", upload_id)
+        self.set_state(upload_id, UploadState.QUEUED)
+
+    def cancel(self, upload_id: int) -> None:
+        self._command("cancel", upload_id)
+        self.set_state(upload_id, UploadState.CANCELLED)
+
+    def retry(self, upload_id: int) -> None:
+        self._command("retry", upload_id)
+
+    def remove(self, upload_id: int) -> None:
+        self._command("remove", upload_id)
+
+    def pause_all(self) -> None:
+        self.calls.append(("pause_all", None))
+
+    def resume_all(self) -> None:
+        self.calls.append(("resume_all", None))
+
+    def statuses(self) -> list[UploadStatus]:
+        with self._lock:
+            return list(self._statuses.values())
+
+    def restore(self) -> list[UploadStatus]:
+        for status in self._restored:
+            self._statuses[status.id] = status
+        return list(self._restored)
+
+    def history(self, limit: int = 500) -> list[UploadStatus]:
+        return self._history[:limit]
+
+    def credentials_changed(self, api_url: str) -> None:
+        self.calls.append(("credentials_changed", api_url))
+
+    def update_settings(self, settings: TransferSettings) -> None:
+        self.calls.append(("update_settings", settings))
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self.shut_down = True

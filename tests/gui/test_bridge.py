@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.core.errors import AuthError
+from app.core.models import UploadState, UploadStatus
+from app.gui.bridge import UploadBridge
+from tests.gui.fakes import FakeManager
+
+
+def make_status(upload_id: int, done: int) -> UploadStatus:
+    return UploadStatus(
+        id=upload_id, path=Path(f"/f{upload_id}"), key="k", api_url="https://a/prod", size=1000,
+        bytes_done=done, state=UploadState.UPLOADING,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def bridge(qtbot, fake_manager: FakeManager):
+    bridge = UploadBridge(fake_manager, flush_interval_ms=100)
+    yield bridge
+    bridge.shutdown()
+
+
+def test_statuses_from_worker_threads_arrive_coalesced_in_the_gui_thread(qtbot, bridge, fake_manager) -> None:
+    batches: list[list[UploadStatus]] = []
+    gui_thread = threading.current_thread()
+    seen_threads: set[threading.Thread] = set()
+
+    def record(batch: list[UploadStatus]) -> None:
+        seen_threads.add(threading.current_thread())
+        batches.append(batch)
+
+    bridge.statuses_changed.connect(record)
+
+    def pump(upload_id: int) -> None:
+        for done in range(1, 501):
+            fake_manager.push(make_status(upload_id, done))
+
+    workers = [threading.Thread(target=pump, args=(i,)) for i in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    qtbot.waitUntil(
+        lambda: (
+            any(s.bytes_done == 500 for b in batches for s in b if s.id == 1)
+            and any(s.bytes_done == 500 for b in batches for s in b if s.id == 2)
+        ),
+        timeout=3000,
+    )
+    assert seen_threads == {gui_thread}
+    assert len(batches) <= 5  # 1,000 events, a handful of repaints
+    assert all(len({s.id for s in batch}) == len(batch) for batch in batches)  # one snapshot per upload
+
+
+def test_results_and_errors_come_back_to_the_gui_thread(qtbot, bridge) -> None:
+    results: list[object] = []
+    errors: list[str] = []
+    bridge.submit(lambda: threading.current_thread().name, on_result=results.append)
+    qtbot.waitUntil(lambda: bool(results), timeout=3000)
+    assert str(results[0]).startswith("s3up-gui-io")
+
+    def reject() -> None:
+        raise AuthError("The token was rejected; sign in again.")
+
+    bridge.submit(reject, on_error=lambda error: errors.append(error.message))
+    qtbot.waitUntil(lambda: bool(errors), timeout=3000)
+    assert errors == ["The token was rejected; sign in again."]
+
+    reported: list[str] = []
+    bridge.error_occurred.connect(reported.append)
+    bridge.submit(lambda: 1 / 0)
+    qtbot.waitUntil(lambda: bool(reported), timeout=3000)
+    assert "log file" in reported[0]
+
+
+def test_commands_run_in_order_off_the_gui_thread(qtbot, bridge, fake_manager, tmp_path) -> None:
+    file = tmp_path / "a.bin"
+    file.write_bytes(b"x" * 10)
+    from app.core.models import UploadRequest
+
+    outcomes = []
+    bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
+    qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
+    upload_id = outcomes[0].added[0].id
+    bridge.command("pause", [upload_id])
+    bridge.command("resume", [upload_id])
+    bridge.pause_all()
+    qtbot.waitUntil(lambda: len(fake_manager.calls) == 4, timeout=3000)
+    assert [name for name, _ in fake_manager.calls] == ["add", "pause", "resume", "pause_all"]
+
+
+def test_nothing_is_delivered_after_shutdown(qtbot, fake_manager) -> None:
+    bridge = UploadBridge(fake_manager)
+    received: list[object] = []
+    bridge.statuses_changed.connect(received.append)
+    bridge.shutdown()
+    assert fake_manager._subscribers == []  # unsubscribed
+    bridge._on_status(make_status(1, 1))  # a callback already under way when shutdown began
+    qtbot.wait(150)
+    assert received == []

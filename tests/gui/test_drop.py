@@ -1,0 +1,121 @@
+"""Dropping files and folders on the window adds rows, after the metadata dialog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.core.models import UploadState
+from app.gui.main_window import MainWindow
+from app.gui.upload_table_model import Column
+
+
+def drop(window: MainWindow, paths: list[Path]) -> None:
+    """Send the drag-enter and drop events a file manager would send, at the middle of the window."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    position = QPointF(window.width() / 2, window.height() / 2)
+    actions = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(
+        position, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    assert window.view.drop_active
+    event = QDropEvent(position, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    assert event.isAccepted()
+
+
+def start_batch(qtbot, window: MainWindow) -> None:
+    qtbot.waitUntil(
+        lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible(), timeout=5000
+    )
+    dialog = window.metadata_dialog
+    assert dialog.start_button.isEnabled()
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+
+
+def test_dropping_files_adds_a_row_per_file(qtbot, make_window, fake_manager, tmp_path) -> None:
+    files = []
+    for name, size in (("a.bin", 10), ("b.mov", 2048)):
+        files.append(tmp_path / name)
+        files[-1].write_bytes(b"x" * size)
+    window = make_window(fake_manager)
+    drop(window, files)
+    assert not window.view.drop_active
+    start_batch(qtbot, window)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
+    assert [window.model.index(r, Column.NAME).data() for r in range(2)] == ["a.bin", "b.mov"]
+    assert [r.key for r in fake_manager.requests] == ["a.bin", "b.mov"]
+    assert fake_manager.requests[0].metadata == {"organizationId": "org-7", "objectRecordId": "rec-42"}
+    assert window.details.isVisible()
+
+
+def test_dropping_a_folder_keeps_the_relative_paths_in_the_keys(
+    qtbot, make_window, fake_manager, tmp_path
+) -> None:
+    folder = tmp_path / "shoot"
+    (folder / "day1").mkdir(parents=True)
+    (folder / "day2").mkdir()
+    (folder / "day1" / "img.raw").write_bytes(b"1")
+    (folder / "day2" / "img.raw").write_bytes(b"22")
+    (folder / ".DS_Store").write_bytes(b"junk")
+    window = make_window(fake_manager)
+    drop(window, [folder])
+    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+    dialog = window.metadata_dialog
+    # The default template {filename} would give both files the same key: Start is blocked until fixed.
+    assert not dialog.start_button.isEnabled()
+    assert "{relpath}" in dialog.key_note.text()
+    dialog.template_edit.setText("uploads/{relpath}")
+    dialog.validate()
+    start_batch(qtbot, window)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
+    assert sorted(r.key for r in fake_manager.requests) == [
+        "uploads/shoot/day1/img.raw",
+        "uploads/shoot/day2/img.raw",
+    ]
+    assert window.session.settings.key_template == "uploads/{relpath}"  # remembered for next time
+
+
+def test_a_refused_file_is_reported_and_the_others_still_start(
+    qtbot, make_window, fake_manager, tmp_path, monkeypatch
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", lambda parent, title, text: warnings.append(f"{title}: {text}")
+    )
+    good, bad = tmp_path / "good.bin", tmp_path / "bad.bin"
+    good.write_bytes(b"1")
+    bad.write_bytes(b"2")
+    fake_manager.refuse.add("bad.bin")
+    window = make_window(fake_manager)
+    drop(window, [good, bad])
+    start_batch(qtbot, window)
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert window.model.rowCount() == 1
+    assert "bad.bin: bad.bin cannot be read (permission denied)." in warnings[0]
+
+
+def test_unfinished_uploads_are_listed_paused_at_start(qtbot, make_window, tmp_path) -> None:
+    from tests.gui.fakes import FakeManager
+    from tests.gui.test_upload_table_model import status
+
+    restored = [
+        status(7, state=UploadState.PAUSED, bytes_done=30 * 1024 * 1024),
+        status(8, state=UploadState.FILE_CHANGED, message="The file was changed since its upload began."),
+    ]
+    manager = FakeManager(restored=restored, history=[status(3, state=UploadState.DONE, url="https://cdn/x")])
+    window = make_window(manager)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)
+    assert window.model.index(1, Column.STATE).data() == "Paused"
+    assert window.model.index(1, Column.PROGRESS).data() == "30 %"
+    assert window.model.index(2, Column.STATE).data() == "File changed"
+    assert "unfinished upload" in window.statusBar().currentMessage()
+    assert window.actions.resume_all.isEnabled()
+    qtbot.mouseClick(window.toolbar.widgetForAction(window.actions.resume_all), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ("resume_all", None) in manager.calls, timeout=3000)
