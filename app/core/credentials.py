@@ -38,7 +38,7 @@ _FRIENDLY_NAMES = {
 }
 
 _HOW_TO_FIX = {
-    "darwin": "Check that your login Keychain is available and unlocked (Keychain Access), then sign in again.",
+    "darwin": "Check that your login Keychain is unlocked (in Keychain Access), then sign in again.",
     "win32": "Check that the Windows Credential Manager works for your account, then sign in again.",
 }.get(
     sys.platform,

@@ -1,0 +1,180 @@
+"""End to end through the real manager and the local stack: drop → upload → link; pause/resume from
+the buttons; a revoked token → sign-in → the uploads go on; unfinished uploads listed at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import requests
+from PySide6.QtCore import Qt
+
+from app.core.models import MIB, TransferSettings, UploadState
+from app.gui.main_window import MainWindow
+from app.gui.upload_table_model import Column
+from tests.gui.test_drop import drop, start_batch
+
+pytestmark = pytest.mark.slow
+
+
+def make_files(folder: Path, sizes: list[int], prefix: str = "file") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, size in enumerate(sizes):
+        path = folder / f"{prefix}-{number}.bin"
+        path.write_bytes(os.urandom(size))
+        paths.append(path)
+    return paths
+
+
+def state_of(window: MainWindow, row: int) -> UploadState:
+    return window.model.status_at(row).state
+
+
+def select_row(qtbot, window: MainWindow, row: int) -> None:
+    window.view.selectRow(row)
+    qtbot.waitUntil(lambda: window.details.current_id() == window.model.status_at(row).id, timeout=2000)
+
+
+def test_files_upload_to_100_percent_and_their_links_serve_the_same_bytes(
+    qtbot, make_window, make_manager, local_stack, stack_token, tmp_path
+) -> None:
+    files = make_files(tmp_path / "src", [12 * MIB + 123, 3 * MIB, 0])
+    window = make_window(
+        make_manager(), api_url=local_stack.api_url, cdn_base_url=local_stack.cdn_base_url, token=stack_token
+    )
+    drop(window, files)
+    window_dialog_template = "e2e/{filename}"
+    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+    window.metadata_dialog.template_edit.setText(window_dialog_template)
+    window.metadata_dialog.validate()
+    start_batch(qtbot, window)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
+    qtbot.waitUntil(lambda: all(state_of(window, r) is UploadState.DONE for r in range(3)), timeout=60000)
+
+    for row, path in enumerate(files):
+        assert window.model.index(row, Column.PROGRESS).data() == "100 %"
+        link = window.model.index(row, Column.LINK).data()
+        assert link.endswith(f"/e2e/{path.name}")
+        select_row(qtbot, window, row)
+        assert window.details.link_edit.text() == link
+        assert window.details.copy_button.isEnabled()
+        answer = requests.get(link, timeout=30)
+        assert answer.status_code == 200
+        assert answer.content == path.read_bytes()
+    qtbot.waitUntil(lambda: window.notifier.last_message is not None, timeout=5000)
+    assert window.notifier.last_message[1] == "3 files uploaded."
+
+    qtbot.mouseClick(window.details.copy_button, Qt.MouseButton.LeftButton)
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == window.details.link_edit.text()
+
+
+def test_pause_and_resume_from_the_buttons(
+    qtbot, make_window, make_manager, local_stack, stack_token, tmp_path
+):
+    (path,) = make_files(tmp_path / "src", [24 * MIB], prefix="pause")
+    slow = TransferSettings(part_size=5 * MIB, bandwidth_limit=6 * MIB)
+    window = make_window(
+        make_manager(slow),
+        api_url=local_stack.api_url,
+        cdn_base_url=local_stack.cdn_base_url,
+        token=stack_token,
+    )
+    drop(window, [path])
+    start_batch(qtbot, window)
+    qtbot.waitUntil(
+        lambda: window.model.rowCount() == 1 and state_of(window, 0) is UploadState.UPLOADING, timeout=10000
+    )
+    select_row(qtbot, window, 0)
+    qtbot.waitUntil(lambda: window.details.pause_button.isVisible(), timeout=2000)
+    qtbot.mouseClick(window.details.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(window, 0) is UploadState.PAUSED, timeout=5000)
+    paused_at = window.model.status_at(0).bytes_done
+    assert paused_at < path.stat().st_size
+    qtbot.wait(600)
+    assert window.model.status_at(0).bytes_done == paused_at  # nothing moves while paused
+    assert window.details.resume_button.isVisible()
+    qtbot.mouseClick(window.details.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(window, 0) is UploadState.DONE, timeout=60000)
+    assert requests.get(window.model.status_at(0).url, timeout=30).content == path.read_bytes()
+
+
+def test_a_revoked_token_asks_to_sign_in_once_and_the_uploads_go_on(
+    qtbot, make_window, make_manager, local_stack, stack_token, tmp_path, memory_keyring
+) -> None:
+    files = make_files(tmp_path / "src", [16 * MIB, 16 * MIB], prefix="revoked")
+    slow = TransferSettings(
+        part_size=5 * MIB, per_file_connections=1, max_connections=2, bandwidth_limit=6 * MIB
+    )
+    window = make_window(
+        make_manager(slow),
+        api_url=local_stack.api_url,
+        cdn_base_url=local_stack.cdn_base_url,
+        token=stack_token,
+    )
+    drop(window, files)
+    start_batch(qtbot, window)
+    qtbot.waitUntil(
+        lambda: window.model.rowCount() == 2 and state_of(window, 0) is UploadState.UPLOADING, timeout=10000
+    )
+    local_stack.revoke_token(stack_token)
+
+    qtbot.waitUntil(
+        lambda: window.sign_in_dialog is not None and window.sign_in_dialog.isVisible(), timeout=30000
+    )
+    qtbot.waitUntil(
+        lambda: any(state_of(window, r) is UploadState.NEEDS_SIGN_IN for r in range(2)), timeout=30000
+    )
+    dialog = window.sign_in_dialog
+    assert dialog.api_url_edit.text() == local_stack.api_url
+    assert "Needs sign-in" in {window.model.index(r, Column.STATE).data() for r in range(2)}
+    first_dialog = dialog
+
+    new_token = local_stack.issue_token(principal="tester", organization_id="org-7")
+    dialog.token_edit.setText(new_token)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.sign_in_dialog is None, timeout=15000)
+    assert [secret for secret in memory_keyring.secrets.values()] == [new_token]
+
+    qtbot.waitUntil(lambda: all(state_of(window, r) is UploadState.DONE for r in range(2)), timeout=90000)
+    assert window.sign_in_dialog is None and first_dialog is not None  # it came up once
+    for row, path in enumerate(files):
+        assert requests.get(window.model.status_at(row).url, timeout=30).content == path.read_bytes()
+
+
+def test_unfinished_uploads_are_shown_paused_at_the_next_start_and_resume(
+    qtbot, make_window, make_manager, local_stack, stack_token, tmp_path
+) -> None:
+    (path,) = make_files(tmp_path / "src", [20 * MIB], prefix="restart")
+    slow = TransferSettings(
+        part_size=5 * MIB, per_file_connections=1, max_connections=1, bandwidth_limit=8 * MIB
+    )
+    first = make_window(
+        make_manager(slow),
+        api_url=local_stack.api_url,
+        cdn_base_url=local_stack.cdn_base_url,
+        token=stack_token,
+    )
+    drop(first, [path])
+    start_batch(qtbot, first)
+    qtbot.waitUntil(
+        lambda: first.model.rowCount() == 1 and first.model.status_at(0).parts_done >= 1, timeout=20000
+    )
+    qtbot.mouseClick(first.toolbar.widgetForAction(first.actions.pause_all), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(first, 0) is UploadState.PAUSED, timeout=5000)
+    first.close()
+
+    second = make_window(
+        make_manager(), api_url=local_stack.api_url, cdn_base_url=local_stack.cdn_base_url, token=stack_token
+    )
+    qtbot.waitUntil(lambda: second.model.rowCount() == 1, timeout=5000)
+    restored = second.model.status_at(0)
+    assert restored.state is UploadState.PAUSED
+    assert 0 < restored.bytes_done < restored.size
+    assert second.model.index(0, Column.PROGRESS).data() != "0 %"
+    qtbot.mouseClick(second.toolbar.widgetForAction(second.actions.resume_all), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(second, 0) is UploadState.DONE, timeout=60000)
+    assert requests.get(second.model.status_at(0).url, timeout=30).content == path.read_bytes()
