@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backend.config import DEFAULT_TOKENS_TABLE, DEFAULT_URL_EXPIRY
 from backend.logs import RedactingFilter
+from backend.runtime import new_session
 from backend.tokens import TokenRecord, TokenStore, hash_token
 
 DEFAULT_PORT = 8750
@@ -105,13 +105,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _token_store(args: argparse.Namespace) -> TokenStore:
-    session = boto3.Session(region_name=args.region)
+    session = new_session(region_name=args.region)
     if args.endpoint_url:  # a local stack: any region and any key will do
         region = session.region_name or "us-east-1"
         if session.get_credentials() is None:
-            session = boto3.Session(region_name=region, **_LOCAL_CREDENTIALS)
+            session = new_session(region_name=region, **_LOCAL_CREDENTIALS)
         else:
-            session = boto3.Session(region_name=region)
+            session = new_session(region_name=region)
     return TokenStore(session.client("dynamodb", endpoint_url=args.endpoint_url), args.table)
 
 

@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from app.core.api import normalize_api_url
 from app.core.logs import register_secret
 
 if TYPE_CHECKING:
@@ -57,11 +58,6 @@ class KeyringUnavailableError(Exception):
         super().__init__(f"{title}: {message}")
         self.title = title
         self.message = message
-
-
-def normalise_api_url(api_url: str) -> str:
-    """The keyring account for an API URL: trimmed, without trailing slashes."""
-    return api_url.strip().rstrip("/")
 
 
 def _acceptable(backend: KeyringBackend) -> bool:
@@ -154,7 +150,7 @@ class CredentialStore:
         Returns None when there is no usable keyring (nothing can be stored there); raises
         `KeyringUnavailableError` when the keyring exists but fails (e.g. it is locked).
         """
-        account = normalise_api_url(api_url)
+        account = normalize_api_url(api_url)
         with self._lock:
             if account in self._session:
                 return self._session[account]
@@ -176,7 +172,7 @@ class CredentialStore:
         """
         register_secret(token)
         backend = self._require_backend()
-        account = normalise_api_url(api_url)
+        account = normalize_api_url(api_url)
         try:
             backend.set_password(SERVICE, account, token)
         except Exception as error:
@@ -185,7 +181,7 @@ class CredentialStore:
 
     def delete(self, api_url: str) -> None:
         """Forget the token, in the session memory and in the keyring. A missing token is fine."""
-        account = normalise_api_url(api_url)
+        account = normalize_api_url(api_url)
         self.forget_session(account)
         backend = self._backend()
         if backend is None:
@@ -203,9 +199,9 @@ class CredentialStore:
         """Keep the token in this process only (never on disk); `get` returns it before the keyring's."""
         register_secret(token)
         with self._lock:
-            self._session[normalise_api_url(api_url)] = token
+            self._session[normalize_api_url(api_url)] = token
 
     def forget_session(self, api_url: str) -> None:
         """Drop the session-only token for this API, if any."""
         with self._lock:
-            self._session.pop(normalise_api_url(api_url), None)
+            self._session.pop(normalize_api_url(api_url), None)

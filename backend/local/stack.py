@@ -22,8 +22,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-import boto3
-
 from backend.config import DEFAULT_FILES_TABLE, DEFAULT_TOKENS_TABLE, DEFAULT_URL_EXPIRY, Config
 from backend.handlers import (
     abort_upload,
@@ -39,7 +37,7 @@ from backend.local import cdn, resources
 from backend.local.events import LambdaContext
 from backend.local.gateway import ApiGateway, LambdaFn
 from backend.local.server import LocalServer
-from backend.runtime import Route, Services, run_route
+from backend.runtime import Route, Services, new_session, run_route
 from backend.tokens import hash_token
 
 log = logging.getLogger(__name__)
@@ -178,7 +176,7 @@ class LocalStack:
             region=self.region,
             core_only=self.core_only,
         )
-        moto_session = boto3.Session(region_name=self.region, **_DUMMY_CREDENTIALS)
+        moto_session = new_session(region_name=self.region, **_DUMMY_CREDENTIALS)
         self._services = Services(
             config, s3_session=self._s3_session(moto_session), dynamodb_session=moto_session
         )
@@ -205,15 +203,15 @@ class LocalStack:
             lambda key, byte_range, head: cdn.fetch(self.s3, self.bucket, key, byte_range, head=head),
         )
 
-    def _s3_session(self, moto_session: boto3.Session) -> boto3.Session:
+    def _s3_session(self, moto_session: Any) -> Any:
         if self._external_s3 is None:
             return moto_session
         if self._s3_credentials is not None:
             key_id, secret = self._s3_credentials
-            return boto3.Session(
+            return new_session(
                 region_name=self.region, aws_access_key_id=key_id, aws_secret_access_key=secret
             )
-        session = boto3.Session(region_name=self.region)
+        session = new_session(region_name=self.region)
         if session.get_credentials() is None:
             raise RuntimeError(
                 f"no AWS credentials for the S3 endpoint {self._external_s3}: set AWS_ACCESS_KEY_ID "

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,42 +23,7 @@ from backend.config import Config
 from backend.local import LocalStack
 from backend.local.resources import create_tables
 from backend.runtime import Route, Services, run_route
-
-MIB = 1024 * 1024
-UNIT_BUCKET = "unit-bucket"
-CDN = "https://cdn.example.test"
-
-
-def seed_body(key: str, **extra: Any) -> dict[str, Any]:
-    """`/initialize`'s body exactly as the seed's web frontend sends it."""
-    payload = {"organizationId": "org-7", "objectRecordId": "rec-42", "imageKey": key}
-    return {"plugin": "upload-s3", "pluginPayload": payload, **extra}
-
-
-def proxy_event(body: Any, caller: Caller | None, *, raw: str | None = None) -> dict[str, Any]:
-    """A minimal REST proxy event as API Gateway would send after the authorizer."""
-    authorizer = None
-    if caller is not None:
-        authorizer = {
-            "principalId": caller.principal,
-            "principal": caller.principal,
-            "organizationId": caller.organization_id,
-            "keyPrefix": caller.key_prefix,
-        }
-    return {
-        "httpMethod": "POST",
-        "path": "/test",
-        "headers": {"Content-Type": "application/json"},
-        "body": raw if raw is not None else json.dumps(body),
-        "isBase64Encoded": False,
-        "requestContext": {"authorizer": authorizer, "identity": {"sourceIp": "127.0.0.1"}},
-    }
-
-
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any]
+from tests.backend.support import ALICE, CDN, UNIT_BUCKET, Api, Flows, RcloneS3, Reply, free_port, proxy_event
 
 
 @pytest.fixture
@@ -75,15 +38,13 @@ def services() -> Iterator[Services]:
         svc.close()
 
 
-ALICE = Caller("alice", "org-7", "")
-BOB = Caller("bob", "org-2", "")
-
-
 @pytest.fixture
 def call(services: Services) -> Callable[..., Reply]:
     """Run a route in-process: `call(route, body, caller=ALICE) -> Reply(status, json)`."""
 
-    def run(route: Route, body: Any = None, *, caller: Caller | None = ALICE, raw: str | None = None) -> Reply:
+    def run(
+        route: Route, body: Any = None, *, caller: Caller | None = ALICE, raw: str | None = None
+    ) -> Reply:
         answer = run_route(route, proxy_event(body, caller, raw=raw), services)
         return Reply(answer["statusCode"], json.loads(answer["body"]))
 
@@ -96,44 +57,11 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-class Api:
-    """A `requests` session on a stack's API that sends the stack's token unless told otherwise."""
-
-    def __init__(self, api_url: str, token: str | None) -> None:
-        self.url = api_url
-        self.token = token
-        self.http = requests.Session()
-
-    def post(self, route: str, body: Any = None, *, token: str | None = "", **kwargs: Any) -> requests.Response:
-        token = self.token if token == "" else token
-        headers = {"Authorization": token} if token is not None else {}
-        if body is not None:
-            kwargs["json"] = body
-        return self.http.post(f"{self.url}{route}", headers=headers, timeout=30, **kwargs)
-
-    def ok(self, route: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        answer = self.post(route, body, **kwargs)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-
 @pytest.fixture
 def api(stack: LocalStack) -> Iterator[Api]:
     client = Api(stack.api_url, stack.token)
     yield client
     client.http.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class RcloneS3:
-    endpoint: str
-    credentials: tuple[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +75,16 @@ def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneS3]:
     port = free_port()
     credentials = ("rclone-key-id", "rclone-secret-key")
     process = subprocess.Popen(
-        [rclone, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", ",".join(credentials), str(root)],
+        [
+            rclone,
+            "serve",
+            "s3",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--auth-key",
+            ",".join(credentials),
+            str(root),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=log_path.open("wb"),
         env={**os.environ, "RCLONE_CONFIG": str(log_path.with_name("rclone.conf"))},
@@ -173,55 +110,6 @@ def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneS3]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-
-
-class Flows:
-    """The client side of an upload, in the exact request shapes of the seed's frontend."""
-
-    @staticmethod
-    def put_parts(urls: list[dict[str, Any]], chunks: dict[int, bytes]) -> list[dict[str, Any]]:
-        """PUT each part's bytes to its URL (only a Content-Length); `[{"PartNumber", "ETag"}]`."""
-        done = []
-        with requests.Session() as http:
-            for entry in urls:
-                number = entry["PartNumber"]
-                answer = http.put(entry["signedUrl"], data=chunks[number], timeout=30)
-                assert answer.status_code == 200, answer.text
-                done.append({"PartNumber": number, "ETag": answer.headers["ETag"]})
-        return done
-
-    @staticmethod
-    def chunks(data: bytes, part_size: int = 5 * MIB) -> dict[int, bytes]:
-        return {i // part_size + 1: data[i : i + part_size] for i in range(0, len(data), part_size)}
-
-    def seed(self, api: Api, key: str, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-        """initialize → getPreSignedUrls(parts=N) → PUTs → finalize; (initialize answer, finalize answer)."""
-        started = api.ok("/initialize", seed_body(key))
-        chunks = self.chunks(data)
-        signed = api.ok(
-            "/getPreSignedUrls", {"fileId": started["fileId"], "fileKey": started["fileKey"], "parts": len(chunks)}
-        )
-        assert [p["PartNumber"] for p in signed["parts"]] == list(chunks)
-        parts = self.put_parts(signed["parts"], chunks)
-        finished = api.ok("/finalize", {"fileId": started["fileId"], "fileKey": started["fileKey"], "parts": parts})
-        return started, finished
-
-    def batched(self, api: Api, key: str, data: bytes, batch: int = 2) -> dict[str, Any]:
-        """The same upload, signing `batch` parts at a time with `partNumbers`, checked with listParts."""
-        started = api.ok("/initialize", seed_body(key, contentType="application/x-test", fileSize=len(data)))
-        ids = {"fileId": started["fileId"], "fileKey": started["fileKey"]}
-        chunks = self.chunks(data)
-        numbers = list(chunks)
-        parts: list[dict[str, Any]] = []
-        for first in range(0, len(numbers), batch):
-            signed = api.ok("/getPreSignedUrls", {**ids, "partNumbers": numbers[first : first + batch]})
-            assert signed["expiresIn"] > 0
-            parts += self.put_parts(signed["parts"], chunks)
-        listed = api.ok("/listParts", ids)["parts"]
-        assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in listed] == [
-            (p["PartNumber"], p["ETag"], len(chunks[p["PartNumber"]])) for p in parts
-        ]
-        return api.ok("/finalize", {**ids, "parts": parts})
 
 
 @pytest.fixture

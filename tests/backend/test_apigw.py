@@ -10,7 +10,9 @@ import pytest
 from backend.apigw import ApiError, ApiRequest, Caller, ErrorType, error_response, field_int, json_response
 
 
-def event(body: str | None, *, b64: bool = False, headers: dict[str, str] | None = None, auth: dict | None = None):
+def event(
+    body: str | None, *, b64: bool = False, headers: dict[str, str] | None = None, auth: dict | None = None
+):
     return {
         "httpMethod": "POST",
         "path": "/initialize",

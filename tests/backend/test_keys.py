@@ -33,17 +33,20 @@ def test_good_keys(key: str) -> None:
 )
 def test_bad_keys(key: str, says: str) -> None:
     problem = key_problem(key)
-    assert problem is not None and says in problem
+    assert problem is not None
+    assert says in problem
     with pytest.raises(ApiError) as caught:
         check_key(key, field="imageKey")
-    assert caught.value.status == 400 and caught.value.message.startswith('"imageKey" ')
+    assert caught.value.status == 400
+    assert caught.value.message.startswith('"imageKey" ')
 
 
 def test_prefix_is_enforced_with_403() -> None:
     assert check_key("alice/x.jpg", field="k", prefix="alice/") == "alice/x.jpg"
     with pytest.raises(ApiError) as caught:
         check_key("bob/x.jpg", field="k", prefix="alice/")
-    assert caught.value.status == 403 and "alice/" in caught.value.message
+    assert caught.value.status == 403
+    assert "alice/" in caught.value.message
 
 
 @pytest.mark.parametrize("prefix", ["/root/", "a/../", "back\\slash/"])

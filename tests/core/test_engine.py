@@ -134,7 +134,7 @@ def test_expired_urls_are_signed_again_without_spending_retries(
 def test_revoked_token_waits_for_sign_in_then_finishes(
     journal: Journal, make_manager: MakeManager, make_file: MakeFile
 ) -> None:
-    with LocalStack(port=0) as local:
+    with LocalStack(port=0, principal="alice") as local:
         tokens = {"current": local.token}
         path = make_file("revoked.bin", 25 * MIB)
         manager = make_manager(journal, lambda _url: tokens["current"], bandwidth_limit=8 * MIB,
@@ -145,7 +145,7 @@ def test_revoked_token_waits_for_sign_in_then_finishes(
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.NEEDS_SIGN_IN
         assert "token" in (status.message or "")
-        tokens["current"] = local.issue_token(principal=local.principal, organization_id="org-7")
+        tokens["current"] = local.issue_token(principal="alice", organization_id="org-7")
         manager.credentials_changed(local.api_url)
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.DONE, status.message
@@ -259,9 +259,10 @@ def test_existing_deployment_timeout_replans_with_fewer_parts(
         upload_ref = manager.add(request(path, f"{api.url}/prod", "replan/replan.bin")).id
         status = wait_for(manager, upload_ref, STOPPED, timeout=90)
         assert status.state is UploadState.DONE, status.message
-        assert status.parts_total == 2  # 40 MiB: 3 parts of 16 MiB first, then 2 of 20 MiB
+        assert status.parts_total == 1  # 40 MiB: 3 parts of 16 MiB first, then half as many: 1 of 40 MiB
         assert status.url is None  # no CDN base URL configured, and this API returns none
-        assert journal.get(upload_ref).part_size == 20 * MIB  # type: ignore[union-attr]
+        assert journal.get(upload_ref).part_size == 40 * MIB  # type: ignore[union-attr]
+        assert len(sizes) == 2  # the failed call, then one for the new plan
 
 
 @pytest.mark.parametrize("connections", [1, 3])

@@ -56,7 +56,7 @@ def test_the_gui_stays_responsive_while_8_files_upload(
     qtbot, make_window, make_manager, local_stack, stack_token, tmp_path
 ) -> None:
     files = make_files(tmp_path / "src", [FILE_SIZE] * FILES, prefix="busy")
-    manager = make_manager(TransferSettings(part_size=5 * MIB, max_connections=8, per_file_connections=2))
+    manager = make_manager(TransferSettings(part_size=5 * MIB, max_connections=8, per_file_connections=1))
     window = make_window(
         manager, api_url=local_stack.api_url, cdn_base_url=local_stack.cdn_base_url, token=stack_token
     )
@@ -68,7 +68,7 @@ def test_the_gui_stays_responsive_while_8_files_upload(
 
     def on_changed(top, _bottom) -> None:
         status = window.model.status_at(top.row())
-        if status.state is UploadState.UPLOADING:
+        if status.state is UploadState.UPLOADING and status.bytes_done > 0:
             updates[status.id].append(time.perf_counter())
 
     window.model.dataChanged.connect(on_changed)
@@ -88,13 +88,13 @@ def test_the_gui_stays_responsive_while_8_files_upload(
     for times in updates.values():
         if len(times) >= 3:
             rates.append((len(times) - 1) / (times[-1] - times[0]))
-    assert len(rates) == FILES, f"every row refreshed while uploading ({len(rates)} of {FILES})"
     slowest = min(rates)
     print(
         f"\n{FILES} × {FILE_SIZE // MIB} MiB in {elapsed:.1f} s ({FILES * FILE_SIZE / MIB / elapsed:.0f} MiB/s); "
         f"longest event-loop stall {probe.worst_ms:.1f} ms over {probe.ticks} ticks; "
         f"row refresh rate while uploading: slowest {slowest:.1f} Hz, median {sorted(rates)[len(rates) // 2]:.1f} Hz"
     )
+    assert len(rates) == FILES, f"every row refreshed while uploading ({len(rates)} of {FILES})"
     assert probe.worst_ms <= MAX_STALL_MS
     assert slowest >= MIN_REFRESH_HZ
     assert max(rates) <= 15, "rows repaint at most ~10 times a second"
