@@ -75,14 +75,16 @@ def client_engine(args: argparse.Namespace) -> None:
             manager.shutdown()
 
 
-def _s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+def _s3_client(endpoint: str, checksums: bool = False):  # type: ignore[no-untyped-def]
+    """A boto3 client on the rclone server; `checksums` keeps boto3's default CRC32 on every part."""
     import boto3
     from botocore.config import Config
 
+    when = "when_supported" if checksums else "when_required"
     return boto3.client(
         "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET, region_name="us-east-1",
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                      request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                      request_checksum_calculation=when, response_checksum_validation=when,
                       max_pool_connections=max(10, args_concurrency())),
     )
 
@@ -91,10 +93,10 @@ def args_concurrency() -> int:
     return int(os.environ.get("BENCH_CONCURRENCY", "8"))
 
 
-def client_s3transfer(args: argparse.Namespace) -> None:
+def client_s3transfer(args: argparse.Namespace, checksums: bool = False) -> None:
     from boto3.s3.transfer import TransferConfig
 
-    client = _s3_client(args.s3)
+    client = _s3_client(args.s3, checksums)
     config = TransferConfig(multipart_threshold=args.part_mib * MIB, multipart_chunksize=args.part_mib * MIB,
                             max_concurrency=args.concurrency, use_threads=True)
     client.upload_file(args.file, args.bucket, args.key, Config=config)
@@ -116,7 +118,12 @@ def client_single_put(args: argparse.Namespace) -> None:
         assert response.status == 200, response.status
 
 
-CLIENTS = {"engine": client_engine, "s3transfer": client_s3transfer, "single-put": client_single_put}
+CLIENTS = {
+    "engine": client_engine,
+    "s3transfer": client_s3transfer,
+    "s3transfer-crc32": lambda args: client_s3transfer(args, checksums=True),
+    "single-put": client_single_put,
+}
 
 
 def run_client(args: argparse.Namespace) -> None:
@@ -124,7 +131,16 @@ def run_client(args: argparse.Namespace) -> None:
     CLIENTS[args.client](args)
     elapsed = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"seconds": elapsed, "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}))
+    print(json.dumps({"seconds": elapsed, "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": peak_rss_kib()}))
+
+
+def peak_rss_kib() -> int:
+    """This process's own peak RSS (VmHWM). ru_maxrss is no good here: a child started with fork+exec
+    inherits its parent's high-water mark, and the parent runs the local API and moto."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # --- the orchestrator ---------------------------------------------------------------------------------

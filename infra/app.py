@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from aws_cdk import App
-
 from s3up_infra.config import ConfigError
 from s3up_infra.stack import build
 

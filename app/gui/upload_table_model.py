@@ -7,7 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QColor
 
 from app.core.models import UploadState, UploadStatus
@@ -36,9 +43,9 @@ HEADERS = {
     Column.LINK: "Link",
 }
 
-STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's UploadStatus
-ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the upload's id (int)
-FRACTION_ROLE = Qt.ItemDataRole.UserRole + 3  # progress from 0.0 to 1.0
+STATUS_ROLE = int(Qt.ItemDataRole.UserRole) + 1  # the row's UploadStatus
+ID_ROLE = int(Qt.ItemDataRole.UserRole) + 2  # the upload's id (int)
+FRACTION_ROLE = int(Qt.ItemDataRole.UserRole) + 3  # progress from 0.0 to 1.0
 
 # States whose text stands out: they wait for the user.
 ATTENTION_COLORS = {
@@ -49,6 +56,11 @@ ATTENTION_COLORS = {
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_RIGHT_ALIGNED = (Column.SIZE, Column.SPEED, Column.ETA)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,7 @@ class UploadTableModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[UploadStatus] = []
+        self._cells: list[list[dict[int, Any]]] = []  # per row and column: role → value, made on update
         self._row_of: dict[int, int] = {}
         self._forgotten: set[int] = set()
 
@@ -93,29 +106,21 @@ class UploadTableModel(QAbstractTableModel):
         if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[Column(section)]
         if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if section in (Column.SIZE, Column.SPEED, Column.ETA) else _LEFT
+            return _RIGHT if section in _RIGHT_ALIGNED else _LEFT
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        status = self._rows[index.row()]
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _display(status, column)
-        if role == STATUS_ROLE:
-            return status
-        if role == ID_ROLE:
-            return status.id
-        if role == FRACTION_ROLE:
-            return status.fraction
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column in (Column.SIZE, Column.SPEED, Column.ETA) else _LEFT
-        if role == Qt.ItemDataRole.ForegroundRole and column is Column.STATE:
-            return ATTENTION_COLORS.get(status.state)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(status, column)
-        return None
+        return self._cells[index.row()][index.column()].get(int(role))
+
+    def multiData(self, index: Index, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:
+        """All the roles a view asks for one cell in a single call (one Python call per cell painted)."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return
+        cell = self._cells[index.row()][index.column()]
+        for role_data in roleDataSpan:  # type: ignore[union-attr]
+            role_data.setData(cell.get(role_data.role()))
 
     # --- updates ----------------------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ class UploadTableModel(QAbstractTableModel):
                 self._append(status)
             elif self._rows[row] != status:
                 self._rows[row] = status
+                self._cells[row] = _cells(status)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
     def forget(self, upload_id: int) -> None:
@@ -139,6 +145,7 @@ class UploadTableModel(QAbstractTableModel):
             return
         self.beginRemoveRows(QModelIndex(), row, row)
         del self._rows[row]
+        del self._cells[row]
         self._row_of = {status.id: position for position, status in enumerate(self._rows)}
         self.endRemoveRows()
 
@@ -146,6 +153,7 @@ class UploadTableModel(QAbstractTableModel):
         row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
         self._rows.append(status)
+        self._cells.append(_cells(status))
         self._row_of[status.id] = row
         self.endInsertRows()
 
@@ -174,6 +182,26 @@ class UploadTableModel(QAbstractTableModel):
         remaining = sum(s.size - min(s.bytes_done, s.size) for s in active)
         eta = remaining / speed if active and speed > 0 else None
         return Totals(files=len(self._rows), active=len(active), size=size, done=done, speed=speed, eta=eta)
+
+
+def _cells(status: UploadStatus) -> list[dict[int, Any]]:
+    """Every role's value for each column of this status, computed once per update (not per paint)."""
+    cells = []
+    for column in Column:
+        cell: dict[int, Any] = {
+            _DISPLAY: _display(status, column),
+            _ALIGNMENT: _RIGHT if column in _RIGHT_ALIGNED else _LEFT,
+            STATUS_ROLE: status,
+            ID_ROLE: status.id,
+            FRACTION_ROLE: status.fraction,
+        }
+        tooltip = _tooltip(status, column)
+        if tooltip:
+            cell[_TOOLTIP] = tooltip
+        if column is Column.STATE and status.state in ATTENTION_COLORS:
+            cell[_FOREGROUND] = ATTENTION_COLORS[status.state]
+        cells.append(cell)
+    return cells
 
 
 def _display(status: UploadStatus, column: Column) -> str:

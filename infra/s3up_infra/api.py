@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from s3up_infra.log_groups import log_group
 
 STAGE = "prod"
 # route → handler module (docs/ARCHITECTURE.md)
@@ -61,9 +62,7 @@ class UploadApi(Construct):
         whitelist: Sequence[str] | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
+        access_logs = log_group(self, "AccessLogs")
         self.rest_api = apigw.RestApi(
             self,
             "Api",
@@ -132,7 +131,9 @@ def whitelist_policy(networks: Sequence[str]) -> iam.PolicyDocument:
     every_method = ["execute-api:/*"]
     return iam.PolicyDocument(
         statements=[
-            iam.PolicyStatement(effect=iam.Effect.ALLOW, principals=anyone, actions=invoke, resources=every_method),
+            iam.PolicyStatement(
+                effect=iam.Effect.ALLOW, principals=anyone, actions=invoke, resources=every_method
+            ),
             iam.PolicyStatement(
                 effect=iam.Effect.DENY,
                 principals=anyone,

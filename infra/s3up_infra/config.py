@@ -75,9 +75,7 @@ def parse_config(get: Callable[[str], Any]) -> StackConfig:
             get("abortIncompleteUploadDays"), "abortIncompleteUploadDays", 1, 3650
         ),
         object_expiration_days=(
-            None
-            if expiration in (None, "")
-            else _integer(expiration, "objectExpirationDays", 1, 36500)
+            None if expiration in (None, "") else _integer(expiration, "objectExpirationDays", 1, 36500)
         ),
     )
 
@@ -103,7 +101,9 @@ def parse_whitelist(value: Any) -> tuple[str, ...] | None:
         else:
             value = text.split(",")
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"context 'whitelistip' must be a CIDR, a comma list or a list of CIDRs, got {value!r}")
+        raise ConfigError(
+            f"context 'whitelistip' must be a CIDR, a comma list or a list of CIDRs, got {value!r}"
+        )
     entries = [item.strip() for item in value]
     if not entries or not all(entries):
         raise ConfigError(
@@ -132,7 +132,9 @@ def _integer(value: Any, key: str, low: int, high: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"context '{key}' must be a whole number from {low} to {high}, got {value!r}") from None
+        raise ConfigError(
+            f"context '{key}' must be a whole number from {low} to {high}, got {value!r}"
+        ) from None
     if not low <= number <= high:
         raise ConfigError(f"context '{key}' must be from {low} to {high}, got {number}")
     return number
@@ -146,4 +148,11 @@ def _boolean(value: Any, key: str) -> bool:
     raise ConfigError(f"context '{key}' must be true or false, got {value!r}")
 
 
-_BOOLEANS: Mapping[str, bool] = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+_BOOLEANS: Mapping[str, bool] = {
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "yes": True,
+    "no": False,
+}

@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from s3up_infra.config import StackConfig
+from s3up_infra.log_groups import log_group
 
 # The asset is the repository's ``backend`` package alone (the runtime provides boto3):
 # not the local stack, tests, caches or dotfiles. Glob rules, matched like .gitignore lines.
@@ -28,7 +28,6 @@ ASSET_EXCLUDE = (
     "**/*.pyc",
     "**/.*",
 )
-LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 API_GATEWAY_TIMEOUT = 29  # seconds a REST API waits for its integration by default
 
 # DynamoDB actions, as backend/files.py and backend/tokens.py use them: every route finds an upload
@@ -124,9 +123,6 @@ class Functions(Construct):
         config: StackConfig,
     ) -> lambda_.Function:
         construct_id = spec.name.title().replace("_", "")
-        log_group = logs.LogGroup(
-            self, f"{construct_id}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-        )
         timeout = config.function_timeout if spec.presign else spec.timeout_seconds
         return lambda_.Function(
             self,
@@ -140,7 +136,7 @@ class Functions(Construct):
             memory_size=512 if spec.presign else 256,
             timeout=Duration.seconds(timeout),
             environment=dict(environment),
-            log_group=log_group,
+            log_group=log_group(self, f"{construct_id}Logs"),
         )
 
 
@@ -156,7 +152,9 @@ def _grant(
             iam.PolicyStatement(actions=list(spec.object_actions), resources=[bucket.arn_for_objects("*")])
         )
     if spec.list_bucket:
-        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+        )
     if spec.files:
         files.grant(function, *spec.files)
     if spec.tokens:

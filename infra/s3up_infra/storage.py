@@ -22,9 +22,7 @@ class UploadBucket(Construct):
         ]
         if config.object_expiration_days is not None:
             rules.append(
-                s3.LifecycleRule(
-                    id="expire-objects", expiration=Duration.days(config.object_expiration_days)
-                )
+                s3.LifecycleRule(id="expire-objects", expiration=Duration.days(config.object_expiration_days))
             )
         self.bucket = s3.Bucket(
             self,

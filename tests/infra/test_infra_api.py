@@ -47,7 +47,10 @@ def test_authorizer_reads_the_authorization_header_and_caches_a_minute(default_s
 
 
 def gateway_responses(synth: Synth) -> dict[str, dict[str, Any]]:
-    return {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+    return {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
 
 
 def test_gateway_answers_have_the_contract_bodies(default_synth: Synth) -> None:
@@ -103,7 +106,12 @@ def test_no_allow_list_means_no_resource_policy_and_no_ip_condition(default_synt
 def test_allow_list_denies_every_other_caller(custom_synth: Synth) -> None:
     policy = custom_synth.one("AWS::ApiGateway::RestApi")["Policy"]
     allow, deny = policy["Statement"]
-    assert allow == {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+    assert allow == {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "execute-api:Invoke",
+        "Resource": "execute-api:/*",
+    }
     assert deny == {
         "Effect": "Deny",
         "Principal": {"AWS": "*"},
@@ -115,7 +123,9 @@ def test_allow_list_denies_every_other_caller(custom_synth: Synth) -> None:
 
 def test_allow_list_change_redeploys_the_stage(default_synth: Synth, custom_synth: Synth) -> None:
     # A policy edit reaches callers only through a new deployment.
-    assert set(default_synth.resources("AWS::ApiGateway::Deployment")) != set(custom_synth.resources("AWS::ApiGateway::Deployment"))
+    assert set(default_synth.resources("AWS::ApiGateway::Deployment")) != set(
+        custom_synth.resources("AWS::ApiGateway::Deployment")
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,4 +141,3 @@ def test_each_allow_list_form_reaches_the_template(
     policy = synth({"whitelistip": value}, asset_root, tmp_path).one("AWS::ApiGateway::RestApi")["Policy"]
     (deny,) = deny_statements(policy)
     assert deny["Condition"] == {"NotIpAddress": {"aws:SourceIp": networks}}
-

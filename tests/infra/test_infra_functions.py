@@ -44,7 +44,10 @@ EXPECTED_GRANTS: dict[str, dict[str, Any]] = {
 
 def granted(synth: Synth, module: str) -> dict[str, Any]:
     """action → resource over every Allow on the function's role (tables shown by construct name)."""
-    tables = {logical_id: resource["Properties"]["TableName"] for logical_id, resource in synth.resources("AWS::DynamoDB::Table").items()}
+    tables = {
+        logical_id: resource["Properties"]["TableName"]
+        for logical_id, resource in synth.resources("AWS::DynamoDB::Table").items()
+    }
     table_names = {"Files-dev": "Files", "UploadTokens-dev": "Tokens"}
     grants: dict[str, Any] = {}
     for statement in synth.role_statements(module):
@@ -109,7 +112,10 @@ def test_function_timeout_applies_to_the_presign_functions(default_synth: Synth,
 
 def test_each_function_logs_to_its_own_group_with_retention(default_synth: Synth) -> None:
     groups = default_synth.resources("AWS::Logs::LogGroup")
-    used = [f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in default_synth.resources("AWS::Lambda::Function").values()]
+    used = [
+        f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for f in default_synth.resources("AWS::Lambda::Function").values()
+    ]
     assert len(set(used)) == len(HANDLERS)
     assert all(groups[g]["Properties"]["RetentionInDays"] == 30 for g in used)
     default_synth.template.resource_count_is("Custom::LogRetention", 0)

@@ -40,7 +40,15 @@ def test_only_the_distribution_may_read_the_bucket(default_synth: Synth) -> None
 
 def test_outputs_name_what_the_app_and_operators_need(default_synth: Synth) -> None:
     outputs = default_synth.json["Outputs"]
-    assert set(outputs) == {"ApiUrl", "CdnDomain", "CdnBaseUrl", "BucketName", "FilesTableName", "TokensTableName", "Region"}
+    assert set(outputs) == {
+        "ApiUrl",
+        "CdnDomain",
+        "CdnBaseUrl",
+        "BucketName",
+        "FilesTableName",
+        "TokensTableName",
+        "Region",
+    }
     assert outputs["ApiUrl"]["Value"]["Fn::Join"][1][-1] == "/prod"
 
 
@@ -79,14 +87,15 @@ def test_cdk_json_defaults() -> None:
 def load_app_module() -> ModuleType:
     """infra/app.py under another name: a plain `import app` would shadow the repository's app package."""
     spec = importlib.util.spec_from_file_location("s3up_cdk_app", INFRA_DIR / "app.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_app_deploys_the_repository_backend() -> None:
-    assert load_app_module().REPO_ROOT == INFRA_DIR.parent
+    assert load_app_module().REPO_ROOT == INFRA_DIR.parent  # noqa: SIM300  (actual == expected)
 
 
 def test_bad_cidr_stops_synthesis_with_a_clear_message(tmp_path: Path) -> None:
