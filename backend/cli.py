@@ -105,14 +105,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _token_store(args: argparse.Namespace) -> TokenStore:
-    session = new_session(region_name=args.region)
-    if args.endpoint_url:  # a local stack: any region and any key will do
-        region = session.region_name or "us-east-1"
-        if session.get_credentials() is None:
-            session = new_session(region_name=region, **_LOCAL_CREDENTIALS)
-        else:
-            session = new_session(region_name=region)
+    region, credentials = args.region, {}
+    if args.endpoint_url:  # e.g. the local stack's, which takes any region and any key
+        probe = new_session(region_name=region)
+        region = probe.region_name or "us-east-1"
+        if probe.get_credentials() is None:
+            credentials = _LOCAL_CREDENTIALS
+    session = new_session(region_name=region, **credentials)
     return TokenStore(session.client("dynamodb", endpoint_url=args.endpoint_url), args.table)
+
+
+def _expiry(args: argparse.Namespace) -> int | None:
+    if args.expires_at is not None:
+        return int(args.expires_at)
+    return int(time.time()) + args.expires_in if args.expires_in else None
 
 
 def _describe(record: TokenRecord) -> str:
@@ -126,12 +132,7 @@ def _describe(record: TokenRecord) -> str:
 def _tokens(args: argparse.Namespace) -> int:
     store = _token_store(args)
     if args.action == "create":
-        expires = (
-            args.expires_at
-            if args.expires_at is not None
-            else (int(time.time()) + args.expires_in if args.expires_in else None)
-        )
-        token, record = store.create(args.principal, args.org, args.prefix, expires, token=args.token)
+        token, record = store.create(args.principal, args.org, args.prefix, _expiry(args), token=args.token)
         print(token)
         print(
             f"Created {_describe(record)}.\nThe token is shown only this once: store it now.", file=sys.stderr
@@ -157,10 +158,9 @@ def _tokens(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from backend.local import LocalStack  # needs the `local` extra (moto)
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # our own loggers only: botocore's debug output is full of credentials
+        logging.getLogger("backend").setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
     stop = threading.Event()
@@ -182,6 +182,12 @@ def _serve(args: argparse.Namespace) -> int:
         files_table="Files",
         tokens_table=DEFAULT_TOKENS_TABLE,
     )
+    try:
+        stack.start()
+    except OSError as exc:
+        raise OSError(
+            f"cannot serve on {args.host}:{args.port} ({exc.strerror}); choose another --port"
+        ) from exc
     with stack:
         mode = "core routes only (the existing deployment)" if args.core_only else "all routes"
         print(

@@ -21,6 +21,14 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024**3
 MAX_OBJECT_SIZE = 5 * 1024**4
 LIST_PAGE_SIZE = 1000
+# botocore ≥ 1.36 adds checksum parameters to requests and presigned URLs unless told to do so only
+# when an operation requires it; older versions (e.g. one bundled with a Lambda runtime) lack both
+# the behaviour and the options, so the options are passed only where they exist.
+_CHECKSUMS_WHEN_REQUIRED = {
+    name: "when_required"
+    for name in ("request_checksum_calculation", "response_checksum_validation")
+    if name in BotoConfig.OPTION_DEFAULTS
+}
 
 
 def client_config(*, local: bool, accelerate: bool = False) -> BotoConfig:
@@ -31,9 +39,8 @@ def client_config(*, local: bool, accelerate: bool = False) -> BotoConfig:
     return BotoConfig(
         signature_version="s3v4",
         s3=s3,
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
         retries={"max_attempts": 3, "mode": "standard"},
+        **_CHECKSUMS_WHEN_REQUIRED,
     )
 
 

@@ -7,14 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QModelRoleData,
-    QModelRoleDataSpan,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.core.models import UploadState, UploadStatus
@@ -113,14 +106,6 @@ class UploadTableModel(QAbstractTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         return self._cells[index.row()][index.column()].get(int(role))
-
-    def multiData(self, index: Index, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:
-        """All the roles a view asks for one cell in a single call (one Python call per cell painted)."""
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return
-        cell = self._cells[index.row()][index.column()]
-        for role_data in roleDataSpan:  # type: ignore[union-attr]
-            role_data.setData(cell.get(role_data.role()))
 
     # --- updates ----------------------------------------------------------------------------------
 

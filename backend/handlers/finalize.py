@@ -19,9 +19,9 @@ from backend.s3 import MAX_PARTS, complete_upload, object_size
 
 def requested_parts(body: dict[str, Any]) -> list[tuple[int, str]]:
     """`(PartNumber, ETag)` pairs, which must be numbered 1, 2, 3, … in order."""
-    parts = body.get("parts")
     if "parts" not in body:
         raise bad_request('"parts" is missing: list every part as {"PartNumber": n, "ETag": "..."}')
+    parts = body["parts"]
     if not isinstance(parts, list) or not parts:
         raise bad_request(
             f'"parts" must be a non-empty array of {{"PartNumber", "ETag"}}, not {describe(parts)}'
@@ -43,15 +43,9 @@ def requested_parts(body: dict[str, Any]) -> list[tuple[int, str]]:
             raise bad_request(
                 f'"{label}.ETag" must be the ETag S3 answered for the part, not {describe(etag)}'
             )
-        expected = index + 1
+        expected = index + 1  # parts[0:index] are exactly 1..index, checked below
         if number != expected:
-            problem = (
-                f"part {number} is listed twice"
-                if any(number == n for n, _ in pairs)
-                else f"part {expected} is missing"
-                if number > expected
-                else f"part {number} comes after part {pairs[-1][0]}"
-            )
+            problem = f"part {number} is listed twice" if number < expected else f"part {expected} is missing"
             raise bad_request(f'"parts" must be numbered 1, 2, 3, … in order: {problem} (at {label})')
         pairs.append((number, etag))
     return pairs

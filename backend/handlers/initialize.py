@@ -63,11 +63,11 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
         raise bad_request(f'"overwrite" must be true or false, not {describe(overwrite)}')
 
     request_json = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    limit = services.config.max_metadata_bytes
-    if len(request_json.encode("utf-8")) > limit:
+    size_in_bytes, limit = len(request_json.encode("utf-8")), services.config.max_metadata_bytes
+    if size_in_bytes > limit:
         raise ApiError(
             ErrorType.REQUEST_TOO_LARGE,
-            f"the request's metadata is {len(request_json.encode('utf-8'))} bytes; at most {limit} are kept",
+            f"the request's metadata is {size_in_bytes} bytes; at most {limit} are kept",
         )
     core_only = services.config.core_only
     if not overwrite and not core_only and object_exists(services.s3, services.bucket, key):

@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.client_address[0], redact(format % args))
+        log.info("%s %s", self.client_address[0], redact(format % args))
 
 
 class LocalServer:

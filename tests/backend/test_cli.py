@@ -90,55 +90,65 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_serve_prints_what_to_use_and_stops_cleanly(stop_signal: signal.Signals) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # serve needs no credentials
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend",
-            "serve",
-            "--port",
-            "0",
-            "--token",
-            "cli-serve-token",
-            "--core-only",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
+class Served:
+    """A `python -m backend serve` subprocess and what it printed."""
 
-    def read() -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(line)
+    def __init__(self, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # serve needs no credentials
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "backend", "serve", "--port", "0", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:  # type: ignore[union-attr]
+            self.lines.append(line)
             if line.startswith("Press Ctrl-C"):
-                ready.set()
+                self.ready.set()
 
-    reader = threading.Thread(target=read)
-    reader.start()
+    def printed(self, label: str) -> str:
+        assert self.ready.wait(30), "".join(self.lines)
+        match = re.search(rf"{label}: +(\S+)", "".join(self.lines))
+        assert match, "".join(self.lines)
+        return match.group(1)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self.reader.join(5)
+        self.process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_serve_prints_what_to_use_and_stops_cleanly_on_sigint_and_sigterm() -> None:
+    full, core = Served("--token", "cli-serve-token"), Served("--core-only")
     try:
-        assert ready.wait(30), "".join(lines) + process.stderr.read()  # type: ignore[union-attr]
-        printed = "".join(lines)
-        api_url = re.search(r"API URL: +(\S+)", printed).group(1)  # type: ignore[union-attr]
-        assert re.search(r"CDN base URL: +http://127\.0\.0\.1:\d+/cdn", printed)
-        assert "Token:        cli-serve-token" in printed
+        api_url = full.printed("API URL")
         assert api_url.startswith("http://127.0.0.1:")
-        answer = requests.post(
+        assert api_url.endswith("/prod")
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/cdn", full.printed("CDN base URL"))
+        assert full.printed("Token") == "cli-serve-token"
+        session = requests.post(
             f"{api_url}/session", json={}, headers={"Authorization": "cli-serve-token"}, timeout=10
         )
-        assert answer.status_code == 403  # --core-only: no /session, as on the existing deployment
-        process.send_signal(stop_signal)
-        assert process.wait(15) == 0
+        assert session.json()["principal"] == "local-user"
+        core_url, core_token = core.printed("API URL"), core.printed("Token")
+        hidden = requests.post(
+            f"{core_url}/session", json={}, headers={"Authorization": core_token}, timeout=10
+        )
+        assert hidden.status_code == 403  # --core-only: no /session, as on the existing deployment
+        full.process.send_signal(signal.SIGINT)
+        core.process.send_signal(signal.SIGTERM)
+        assert full.process.wait(15) == 0
+        assert core.process.wait(15) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-        reader.join(5)
-        process.stdout.close()  # type: ignore[union-attr]
-        process.stderr.close()  # type: ignore[union-attr]
+        full.close()
+        core.close()

@@ -17,6 +17,18 @@ def timed(cls, name):
             stats[f"{cls.__name__}.{name}"].append((time.perf_counter() - t) * 1000)
     setattr(cls, name, wrapper)
 
+import os
+from app.gui import main_window as mw
+_orig_init = mw.MainWindow.__init__
+def _init(self, *a, **k):
+    _orig_init(self, *a, **k)
+    if os.environ.get("NODELEGATE"):
+        from PySide6.QtWidgets import QStyledItemDelegate
+        self.view.setItemDelegateForColumn(2, QStyledItemDelegate(self.view))
+    if os.environ.get("NOPAINT"):
+        self.view.setUpdatesEnabled(False)
+mw.MainWindow.__init__ = _init
+
 @pytest.fixture(autouse=True)
 def patch(monkeypatch):
     for cls, name in ((MainWindow, "on_statuses"), (ProgressDelegate, "paint"), (UploadView, "paintEvent"), (MainWindow, "_refresh")):
