@@ -124,7 +124,10 @@ class FaultProxy:
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
-                    upstream.request(self.command, self.path, body=body or None, headers=headers)
+                    try:
+                        upstream.request(self.command, self.path, body=body or None, headers=headers)
+                    except OSError:
+                        pass  # the server answered early (e.g. refused the URL) and closed: relay its answer
                     response = upstream.getresponse()
                     data = response.read()
                     self.send_response(response.status)

@@ -9,12 +9,14 @@ blocked on a stalled connection ends at once.
 from __future__ import annotations
 
 import hashlib
+import html
 import http.client
 import logging
 import re
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -130,6 +132,7 @@ def default_ssl_context() -> ssl.SSLContext:
 
 def send_part(
     url: str,
+    expires_at: float,
     file: BinaryIO,
     offset: int,
     length: int,
@@ -140,6 +143,8 @@ def send_part(
     limiter: BandwidthLimiter | None = None,
 ) -> SentPart:
     """PUT `length` bytes of `file` from `offset` to the presigned `url`; return S3's ETag.
+
+    `expires_at` (time.time()) is when the URL expires: past it, any 400/403 counts as an expired URL.
 
     `on_progress(n)` is called with each chunk's size as it is handed to the socket. Raises
     PartStopped, UrlExpiredError, UploadGoneError, IntegrityError (the ETag is an MD5 other than the
@@ -183,19 +188,33 @@ def send_part(
         connections.discard(target.scheme, target.hostname or "", target.port)
         raise
     except (OSError, http.client.HTTPException) as error:
+        early = None if stopper.event.is_set() else _early_answer(connection)
         connections.discard(target.scheme, target.hostname or "", target.port)
         if stopper.event.is_set():
             raise PartStopped() from error
+        if early is not None:  # S3 refused the request before reading the whole body, and said why
+            return _check_answer(*early, digest.hexdigest(), url_expired=time.time() >= expires_at)
         raise ServerError(f"The connection to S3 failed ({type(error).__name__}: {error}).") from error
     except BaseException:
         connections.discard(target.scheme, target.hostname or "", target.port)
         raise
     finally:
         stopper._untrack(sock)
-    return _check_answer(status, etag, body, digest.hexdigest())
+    return _check_answer(status, etag, body, digest.hexdigest(), url_expired=time.time() >= expires_at)
 
 
-def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str) -> SentPart:
+def _early_answer(connection: http.client.HTTPConnection) -> tuple[int, str | None, bytes] | None:
+    """The error answer a server sent before it stopped reading the body, if there is one."""
+    try:
+        if connection.sock is not None:
+            connection.sock.settimeout(5)
+        response = connection.getresponse()
+        return response.status, response.getheader("ETag"), response.read(65536)
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, url_expired: bool) -> SentPart:
     if status == 200:
         if not etag:
             raise ServerError("S3 accepted a part but returned no ETag; it will be sent again.")
@@ -204,9 +223,9 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str) -> S
             raise IntegrityError("S3 stored different bytes than were sent for a part; it will be sent again.")
         return SentPart(etag=etag, md5_hex=md5_hex)
     fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace")))
-    code, message = fields.get("Code", ""), fields.get("Message", "")
+    code, message = fields.get("Code", ""), html.unescape(fields.get("Message", ""))
     described = f"S3 answered {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
-    if _is_expired(status, code, message):
+    if _is_expired(status, code, message) or (url_expired and status in (400, 403)):
         raise UrlExpiredError(f"{described} (the part's URL expired; it is signed again).", status=status)
     if status == 404 or code == "NoSuchUpload":
         raise UploadGoneError("S3 no longer has this multipart upload (it was aborted or expired).", status=status)
@@ -216,8 +235,8 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str) -> S
 
 
 def _is_expired(status: int, code: str, message: str) -> bool:
-    text = f"{code} {message}".lower()
-    if status in (400, 403) and ("expired" in text or code in ("ExpiredToken", "AccessDenied") and "expir" in text):
-        return True
-    # A signature S3 no longer accepts (e.g. signed before a clock correction) is re-signed too.
-    return status == 403 and code in ("SignatureDoesNotMatch", "RequestTimeTooSkewed")
+    """S3 says "Request has expired" (403); other servers speak of the request time (400)."""
+    if status not in (400, 403):
+        return False
+    text = message.lower()
+    return "expired" in text or "request time" in text or code in ("ExpiredToken", "RequestTimeTooSkewed")

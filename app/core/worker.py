@@ -146,6 +146,7 @@ class Worker(threading.Thread):
             with upload.record.path.open("rb") as file:
                 sent = send_part(
                     url.url,
+                    url.expires_at,
                     file,
                     part.offset,
                     part.length,
