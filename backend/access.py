@@ -10,6 +10,8 @@ from backend.apigw import ApiError, ApiRequest, Caller, ErrorType, bad_request, 
 from backend.files import UploadPointer
 from backend.runtime import Services
 
+MAX_UPLOAD_ID = 256  # S3's are ~100 characters; DynamoDB keys may not exceed 2048 bytes
+
 
 def caller(request: ApiRequest, services: Services) -> Caller | None:
     """The authorized caller; None only in core-only mode, where most routes are unprotected."""
@@ -33,7 +35,7 @@ def open_upload(request: ApiRequest, services: Services) -> UploadPointer:
     """The upload named by the body's `fileId` and `fileKey`, checked against the caller."""
     body = request.json
     who = caller(request, services)
-    upload_id = field_str(body, "fileId")
+    upload_id = field_str(body, "fileId", max_len=MAX_UPLOAD_ID)
     file_key = field_str(body, "fileKey")
     pointer = services.files.find(upload_id)
     if pointer is None:

@@ -163,6 +163,10 @@ def _parse_body(raw: Any, is_base64: bool) -> dict[str, Any] | None:
         raise bad_request(f"the request body is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise bad_request(f"the request body must be a JSON object, not {describe(value)}")
+    try:  # "\ud800" escapes decode to lone surrogates, which no store or header accepts
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request("the request body contains an unpaired surrogate (\\ud800-\\udfff)") from None
     return value
 
 

@@ -13,6 +13,7 @@ DynamoDB endpoint `serve` prints). A new token is printed once, alone on stdout.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import re
@@ -185,10 +186,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         stack.start()
     except OSError as exc:
-        raise OSError(
-            f"cannot serve on {args.host}:{args.port} ({exc.strerror}); choose another --port"
-        ) from exc
-    with stack:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise OSError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror}); try another --port"
+            ) from exc
+        raise
+    try:
         mode = "core routes only (the existing deployment)" if args.core_only else "all routes"
         print(
             f"s3up local API is running ({mode}), started in {stack.startup_seconds:.2f} s\n"
@@ -200,8 +203,13 @@ def _serve(args: argparse.Namespace) -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
-        stop.wait()
+        # A signal may land on another thread, and then only wakes the main thread when it runs
+        # Python code again: wake up regularly rather than block for good.
+        while not stop.wait(0.2):
+            pass
         print("Stopping…", file=sys.stderr, flush=True)
+    finally:
+        stack.stop()
     return 0
 
 

@@ -14,7 +14,9 @@ from backend.apigw import ApiError, ErrorType, bad_request
 
 MAX_KEY_BYTES = 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&.+^-]*/[\w!#$&.+^-]+(\s*;\s*[\w.+-]+=[\w.+\-\"]+)*$")
+_CONTENT_TYPE = re.compile(
+    r"^[A-Za-z0-9][\w!#$&.+^-]*/[\w!#$&.+^-]+(\s*;\s*[\w.+-]+=[\w.+\-\"]+)*$", re.ASCII
+)
 # Python's built-in table only (not the machine's /etc/mime.types, so every host answers alike),
 # plus formats common among very large files that the table lacks.
 _TYPES = mimetypes.MimeTypes(filenames=())

@@ -1,13 +1,20 @@
-"""The window's actions (menus, toolbar, context menu), with their icons and shortcuts."""
+"""The window's actions with their icons and shortcuts, the menus and toolbar that show them, and
+which of them apply to the current selection."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenuBar, QSizePolicy, QToolBar, QWidget
 
+from app.core.models import UploadState, UploadStatus
 from app.gui.resources import icon
+
+if TYPE_CHECKING:
+    from app.gui.session import Session
 
 Key = QKeySequence.StandardKey
 
@@ -95,3 +102,61 @@ def create_actions(parent: QWidget) -> Actions:
     for field in fields(actions):
         parent.addAction(getattr(actions, field.name))
     return actions
+
+
+def build_menus(bar: QMenuBar, a: Actions) -> None:
+    file_menu = bar.addMenu("&File")
+    file_menu.addActions([a.add_files, a.add_folder])
+    file_menu.addSeparator()
+    file_menu.addActions([a.settings, a.quit])
+    transfers = bar.addMenu("&Transfers")
+    transfers.addActions([a.pause_all, a.resume_all])
+    transfers.addSeparator()
+    for action in a.row_actions():
+        if action is None:
+            transfers.addSeparator()
+        else:
+            transfers.addAction(action)
+    account = bar.addMenu("&Account")
+    account.addActions([a.sign_in, a.sign_out])
+    help_menu = bar.addMenu("&Help")
+    help_menu.addActions([a.open_log_folder, a.about])
+
+
+def build_toolbar(a: Actions) -> QToolBar:
+    toolbar = QToolBar("Main")
+    toolbar.setObjectName("mainToolbar")
+    toolbar.setMovable(False)
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    toolbar.addActions([a.add_files, a.add_folder])
+    toolbar.addSeparator()
+    toolbar.addActions([a.pause_all, a.resume_all])
+    spacer = QWidget()
+    spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    toolbar.addWidget(spacer)
+    toolbar.addActions([a.sign_in, a.sign_out, a.settings])
+    return toolbar
+
+
+def selected_link(selected: list[UploadStatus]) -> str:
+    """The link of the first selected upload, or "" when it has none."""
+    return (selected[0].url or "") if selected else ""
+
+
+def update_actions(
+    a: Actions, selected: list[UploadStatus], queue: list[UploadStatus], session: Session
+) -> None:
+    """Enable what applies to the selection and the queue; show Sign In or Sign Out."""
+    a.pause.setEnabled(any(s.state.is_active for s in selected))
+    a.resume.setEnabled(any(s.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN) for s in selected))
+    a.retry.setEnabled(any(s.state in (UploadState.FAILED, UploadState.FILE_CHANGED) for s in selected))
+    a.cancel.setEnabled(any(not s.state.is_finished for s in selected))
+    link = bool(selected_link(selected))
+    a.copy_link.setEnabled(link)
+    a.open_link.setEnabled(link)
+    a.show_in_folder.setEnabled(bool(selected))
+    a.remove.setEnabled(bool(selected))
+    a.pause_all.setEnabled(any(s.state.is_active for s in queue))
+    a.resume_all.setEnabled(any(s.state.can_resume for s in queue))
+    a.sign_in.setVisible(not session.signed_in)
+    a.sign_out.setVisible(session.signed_in and not session.local)

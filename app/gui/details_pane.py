@@ -19,12 +19,25 @@ from app.gui.formatting import human_duration, human_size, human_speed
 from app.gui.resources import icon
 from app.gui.upload_table_model import ATTENTION_COLORS, state_text
 
+# What the user can do about a state that waits for them.
+NEXT_STEP = {
+    UploadState.PAUSED: "Choose Resume to continue where it stopped.",
+    UploadState.FAILED: "Choose Retry to continue where it stopped; the parts already sent are kept.",
+    UploadState.NEEDS_SIGN_IN: "Sign in again (Account ▸ Sign In…): the upload then continues by itself.",
+    UploadState.FILE_CHANGED: (
+        "Put the original file back and choose Retry, or remove this upload and add the file again "
+        "to upload it as it is now."
+    ),
+}
+
 
 def describe(status: UploadStatus) -> str:
     """One line on where the upload stands, e.g. "Uploading — 42 % of 1.2 GB · 12 of 30 parts · 45 MB/s"."""
     pieces = [f"{state_text(status)} — {status.fraction * 100:.0f} % of {human_size(status.size)}"]
     if status.parts_total:
         pieces.append(f"{status.parts_done} of {status.parts_total} parts")
+    if status.state is UploadState.DONE and status.link_verified is not None:
+        pieces.append("link checked" if status.link_verified else "the link did not answer yet")
     if status.state is UploadState.UPLOADING:
         pieces += [text for text in (human_speed(status.speed), human_duration(status.eta)) if text]
         if status.eta is not None:
@@ -99,10 +112,12 @@ class DetailsPane(QFrame):
         self.content = QWidget()
         content_layout = QVBoxLayout(self.content)
         content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(6)
         content_layout.addLayout(top)
         content_layout.addWidget(self.state_label)
         content_layout.addWidget(self.message_label)
         content_layout.addLayout(grid)
+        content_layout.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 12)
         layout.addWidget(self.content)
@@ -123,8 +138,9 @@ class DetailsPane(QFrame):
         self.state_label.setText(describe(status))
         color = ATTENTION_COLORS.get(status.state)
         self.state_label.setStyleSheet(f"color: {color.name()};" if color else "")
-        self.message_label.setText(status.message or "")
-        self.message_label.setVisible(bool(status.message))
+        advice = " ".join(text for text in (status.message, NEXT_STEP.get(status.state)) if text)
+        self.message_label.setText(advice)
+        self.message_label.setVisible(bool(advice))
         self.key_label.setText(status.key)
         self.path_label.setText(str(status.path))
         if self.link_edit.text() != (status.url or ""):

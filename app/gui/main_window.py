@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
+from PySide6.QtCore import QSettings, Qt, QUrl
 from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
@@ -15,25 +15,25 @@ from PySide6.QtGui import (
     QDropEvent,
     QGuiApplication,
 )
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QToolBar, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app.core.models import UploadRequest, UploadState, UploadStatus
-from app.gui.actions import Actions, create_actions
+from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
 from app.gui.bridge import AddOutcome, UploadBridge
 from app.gui.details_pane import DetailsPane
 from app.gui.file_collector import Collection, collect_files
 from app.gui.formatting import human_duration, human_size, human_speed, plural
 from app.gui.metadata_dialog import Batch, MetadataDialog
-from app.gui.notifier import Notifier
+from app.gui.notifier import BatchTracker, Notifier
 from app.gui.resources import app_icon
 from app.gui.session import Session
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.sign_in_dialog import SignInDialog, SignInResult
 from app.gui.upload_table_model import UploadTableModel
 from app.gui.upload_view import UploadView
+from app.gui.window_state import restore_window_state, save_window_state
 
 HISTORY_LIMIT = 200
-TERMINAL = (UploadState.DONE, UploadState.CANCELLED, UploadState.FAILED, UploadState.FILE_CHANGED)
 
 
 class MainWindow(QMainWindow):
@@ -42,7 +42,7 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.session = session
         self._window_state = window_state
-        self._batch_ids: set[int] = set()
+        self.batch = BatchTracker()
         self._waiting_for_sign_in: set[int] = set()
         self._pending_files: Collection | None = None  # dropped before signing in
         self.sign_in_dialog: SignInDialog | None = None
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 1)
         splitter.setCollapsible(0, False)
-        splitter.setSizes([500, 170])
+        splitter.setSizes([520, 150])
         self.splitter = splitter
         self.setCentralWidget(splitter)
         self.notifier = Notifier(self)
@@ -70,44 +70,14 @@ class MainWindow(QMainWindow):
         self.api_label.setObjectName("apiLabel")
         self.statusBar().addWidget(self.totals_label, 1)
         self.statusBar().addPermanentWidget(self.api_label)
-        self._build_menus(self.actions)
-        self._build_toolbar(self.actions)
+        build_menus(self.menuBar(), self.actions)
+        self.toolbar = build_toolbar(self.actions)
+        self.addToolBar(self.toolbar)
         self._connect(self.actions)
-        self._restore_window_state()
+        restore_window_state(self._window_state, self, self.view.horizontalHeader(), self.splitter)
         self._refresh()
 
     # --- building ---------------------------------------------------------------------------------
-
-    def _build_menus(self, a: Actions) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addActions([a.add_files, a.add_folder])
-        file_menu.addSeparator()
-        file_menu.addActions([a.settings, a.quit])
-        transfers = bar.addMenu("&Transfers")
-        transfers.addActions([a.pause_all, a.resume_all])
-        transfers.addSeparator()
-        for action in a.row_actions():
-            transfers.addSeparator() if action is None else transfers.addAction(action)
-        account = bar.addMenu("&Account")
-        account.addActions([a.sign_in, a.sign_out])
-        help_menu = bar.addMenu("&Help")
-        help_menu.addActions([a.open_log_folder, a.about])
-
-    def _build_toolbar(self, a: Actions) -> None:
-        toolbar = QToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.addActions([a.add_files, a.add_folder])
-        toolbar.addSeparator()
-        toolbar.addActions([a.pause_all, a.resume_all])
-        spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred)
-        toolbar.addWidget(spacer)
-        toolbar.addActions([a.sign_in, a.sign_out, a.settings])
-        self.addToolBar(toolbar)
-        self.toolbar = toolbar
 
     def _connect(self, a: Actions) -> None:
         a.add_files.triggered.connect(self.choose_files)
@@ -121,8 +91,8 @@ class MainWindow(QMainWindow):
         for name in ("pause", "resume", "cancel", "retry"):
             getattr(a, name).triggered.connect(lambda _=False, name=name: self._on_selection(name))
         a.remove.triggered.connect(self.remove_selected)
-        a.copy_link.triggered.connect(lambda: self.copy_link(self._selected_link()))
-        a.open_link.triggered.connect(lambda: self.open_link(self._selected_link()))
+        a.copy_link.triggered.connect(lambda: self.copy_link(selected_link(self.view.selected_statuses())))
+        a.open_link.triggered.connect(lambda: self.open_link(selected_link(self.view.selected_statuses())))
         a.show_in_folder.triggered.connect(self.show_selected_in_folder)
         a.open_log_folder.triggered.connect(self.open_log_folder)
         a.about.triggered.connect(self.show_about)
@@ -226,7 +196,7 @@ class MainWindow(QMainWindow):
 
     def _added(self, outcome: AddOutcome) -> None:
         self.model.update_statuses(outcome.added)
-        self._batch_ids.update(status.id for status in outcome.added)
+        self.batch.add(status.id for status in outcome.added)
         if outcome.refused:
             lines = [f"{request.path.name}: {error.message}" for request, error in outcome.refused[:10]]
             QMessageBox.warning(self, f"{plural(len(outcome.refused), 'file')} not added", "\n\n".join(lines))
@@ -267,21 +237,12 @@ class MainWindow(QMainWindow):
         self._refresh()
 
     def _check_batch_done(self) -> None:
-        if not self._batch_ids:
+        summary = self.batch.finished(self.model.status)
+        if summary is None:
             return
-        batch = [self.model.status(i) for i in self._batch_ids]
-        if any(s is not None and s.state not in TERMINAL for s in batch):
-            return
-        finished = [s for s in batch if s is not None]
-        self._batch_ids.clear()
-        done = sum(1 for s in finished if s.state is UploadState.DONE)
-        failed = sum(1 for s in finished if s.state in (UploadState.FAILED, UploadState.FILE_CHANGED))
-        if not done and not failed:
-            return
-        text = f"{plural(done, 'file')} uploaded" + (f", {failed} failed" if failed else "") + "."
-        self.statusBar().showMessage(text, 15000)
+        self.statusBar().showMessage(summary.text, 15000)
         if self.session.settings.notify_when_done:
-            self.notifier.notify("Uploads finished" if not failed else "Uploads finished with problems", text)
+            self.notifier.notify(summary.title, summary.text)
 
     # --- row commands -----------------------------------------------------------------------------
 
@@ -311,10 +272,6 @@ class MainWindow(QMainWindow):
             self.model.forget(status.id)
         self.bridge.command("remove", [s.id for s in selected])
         self._refresh()
-
-    def _selected_link(self) -> str:
-        selected = self.view.selected_statuses()
-        return selected[0].url or "" if selected else ""
 
     def copy_link(self, url: str) -> None:
         if url:
@@ -407,40 +364,12 @@ class MainWindow(QMainWindow):
         selected = self.view.selected_statuses()
         self.details.setVisible(totals.files > 0)
         self.details.show_status(selected[0] if len(selected) == 1 else None)
-        a = self.actions
-        a.pause.setEnabled(any(s.state.is_active for s in selected))
-        a.resume.setEnabled(any(s.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN) for s in selected))
-        a.retry.setEnabled(any(s.state in (UploadState.FAILED, UploadState.FILE_CHANGED) for s in selected))
-        a.cancel.setEnabled(any(not s.state.is_finished for s in selected))
-        a.copy_link.setEnabled(bool(self._selected_link()))
-        a.open_link.setEnabled(bool(self._selected_link()))
-        a.show_in_folder.setEnabled(bool(selected))
-        a.remove.setEnabled(bool(selected))
-        statuses = self.model.statuses()
-        a.pause_all.setEnabled(any(s.state.is_active for s in statuses))
-        a.resume_all.setEnabled(any(s.state.can_resume for s in statuses))
-        a.sign_in.setVisible(not self.session.signed_in)
-        a.sign_out.setVisible(self.session.signed_in and not self.session.local)
+        update_actions(self.actions, selected, self.model.statuses(), self.session)
 
     # --- window state -----------------------------------------------------------------------------
 
-    def _restore_window_state(self) -> None:
-        for key, restore in (
-            ("geometry", self.restoreGeometry),
-            ("windowState", self.restoreState),
-            ("columns", self.view.horizontalHeader().restoreState),
-            ("splitter", self.splitter.restoreState),
-        ):
-            value = self._window_state.value(key)
-            if isinstance(value, QByteArray):
-                restore(value)
-
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._window_state.setValue("geometry", self.saveGeometry())
-        self._window_state.setValue("windowState", self.saveState())
-        self._window_state.setValue("columns", self.view.horizontalHeader().saveState())
-        self._window_state.setValue("splitter", self.splitter.saveState())
-        self._window_state.sync()
+        save_window_state(self._window_state, self, self.view.horizontalHeader(), self.splitter)
         self.notifier.hide()
         super().closeEvent(event)
 

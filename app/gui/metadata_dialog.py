@@ -28,7 +28,7 @@ from app.core.keys import BUILTIN_PLACEHOLDERS, KeyTemplateError, check_template
 from app.core.metadata import REQUIRED_FIELDS, MetadataError, parse_metadata, validate_metadata
 from app.gui.file_collector import PickedFile
 from app.gui.formatting import human_size, plural
-from app.gui.widgets import NoteLabel
+from app.gui.widgets import NoteLabel, plain_buttons
 
 PREVIEW_LIMIT = 200  # rows shown in the key preview; every key is still checked
 VALIDATION_DELAY_MS = 150
@@ -109,6 +109,7 @@ class MetadataDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.start_button = self.buttons.addButton("Start Upload", QDialogButtonBox.ButtonRole.AcceptRole)
         self.start_button.setDefault(True)
+        plain_buttons(self.buttons)
         self.buttons.accepted.connect(self._start)
         self.buttons.rejected.connect(self.reject)
 
@@ -118,13 +119,13 @@ class MetadataDialog(QDialog):
         layout.addWidget(header)
         layout.addSpacing(6)
         layout.addWidget(_section("Metadata", f"the JSON object sent with every file; required: {required}"))
-        layout.addWidget(self.editor, 3)
+        layout.addWidget(self.editor, 2)
         layout.addWidget(self.metadata_note)
         layout.addSpacing(6)
         layout.addWidget(_section("Object key", "where each file goes in the bucket"))
         layout.addWidget(self.template_edit)
         layout.addWidget(template_hint)
-        layout.addWidget(self.preview, 2)
+        layout.addWidget(self.preview, 3)
         layout.addWidget(self.key_note)
         layout.addWidget(self.overwrite_box)
         layout.addWidget(self.buttons)

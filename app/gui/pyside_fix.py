@@ -18,7 +18,11 @@ _HEADROOM = 1 << 48
 
 def keep_singletons_alive() -> None:
     """Give None, True and False headroom (once; calling again does nothing)."""
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython" or hasattr(sys, "gettotalrefcount"):
+    if (
+        sys.version_info >= (3, 12)
+        or sys.implementation.name != "cpython"
+        or hasattr(sys, "gettotalrefcount")
+    ):
         return  # immortal already, or not the object layout this relies on (debug builds differ)
     for singleton in (None, True, False):
         refcount = ctypes.c_ssize_t.from_address(id(singleton))

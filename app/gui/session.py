@@ -93,11 +93,11 @@ class Session(QObject):
             if not present:
                 on_missing()
 
-        self.bridge.submit(
-            lookup,
-            on_result=found,
-            on_error=lambda error: (self.bridge.error_occurred.emit(error.message), on_missing()),
-        )
+        def failed(error: UploadError) -> None:
+            self.bridge.error_occurred.emit(error.message)
+            on_missing()
+
+        self.bridge.submit(lookup, on_result=found, on_error=failed)
 
     def signed_in_with(self, result: SignInResult) -> None:
         self.api_url, self.cdn_base_url = result.api_url, result.cdn_base_url

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.core.keys import KeyTemplateError, check_template
 from app.core.settings import AppSettings
-from app.gui.widgets import NoteLabel
+from app.gui.widgets import NoteLabel, plain_buttons
 
 MAX_PART_MIB = 5 * 1024
 AUTOMATIC = 4  # the part-size box shows "Automatic" at its minimum, one below S3's 5 MiB
@@ -80,6 +80,7 @@ class SettingsDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
+        plain_buttons(self.buttons)
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
 

@@ -22,7 +22,7 @@ from app.core.credentials import CredentialStore, KeyringUnavailableError
 from app.core.errors import AccessDeniedError, AuthError, UploadError
 from app.gui.bridge import UploadBridge
 from app.gui.resources import icon
-from app.gui.widgets import NoteLabel
+from app.gui.widgets import NoteLabel, plain_buttons
 
 PROBE_TIMEOUT = 15.0
 
@@ -75,8 +75,10 @@ class SignInDialog(QDialog):
         self.setWindowTitle("Sign In")
         self.setMinimumWidth(560)
 
-        intro = QLabel(reason or "Enter the address of your upload API and the token you were given for it.")
-        intro.setWordWrap(True)
+        self.intro = QLabel(
+            reason or "Enter the address of your upload API and the token you were given for it."
+        )
+        self.intro.setWordWrap(True)
 
         self.api_url_edit = QLineEdit(api_url)
         self.api_url_edit.setPlaceholderText("https://abc123.execute-api.eu-west-1.amazonaws.com/prod")
@@ -106,12 +108,13 @@ class SignInDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.sign_in_button = self.buttons.addButton("Sign In", QDialogButtonBox.ButtonRole.AcceptRole)
         self.sign_in_button.setDefault(True)
+        plain_buttons(self.buttons)
         self.buttons.accepted.connect(self._check)
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
         layout.setSpacing(12)
-        layout.addWidget(intro)
+        layout.addWidget(self.intro)
         layout.addLayout(form)
         layout.addWidget(self.keyring_label)
         layout.addWidget(self.message_label)

@@ -72,6 +72,8 @@ def state_text(status: UploadStatus) -> str:
     """The status cell: the state's word, with a hint when a finished link could not be checked."""
     if status.state is UploadState.DONE and status.link_verified is False:
         return "Done (link unchecked)"
+    if status.state is UploadState.UPLOADING and status.bytes_done == 0:
+        return "Starting…"  # waiting for a connection, or the upload is being set up
     return status.state.label
 
 
@@ -110,7 +112,8 @@ class UploadTableModel(QAbstractTableModel):
     # --- updates ----------------------------------------------------------------------------------
 
     def update_statuses(self, statuses: Iterable[UploadStatus]) -> None:
-        """Insert new uploads at the end and refresh known ones (one `dataChanged` per changed row)."""
+        """Insert new uploads at the end and refresh known ones: one `dataChanged` per changed row,
+        over the span of its cells that look different (so a view repaints as little as it can)."""
         for status in statuses:
             if status.id in self._forgotten:
                 continue
@@ -118,9 +121,16 @@ class UploadTableModel(QAbstractTableModel):
             if row is None:
                 self._append(status)
             elif self._rows[row] != status:
-                self._rows[row] = status
-                self._cells[row] = _cells(status)
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+                old_state, new_cells = self._rows[row].state, _cells(status)
+                changed = [
+                    column
+                    for column in Column
+                    if _visible(self._cells[row][column]) != _visible(new_cells[column])
+                    or (column is Column.PROGRESS and old_state is not status.state)  # the bar's colour
+                ]
+                self._rows[row], self._cells[row] = status, new_cells
+                if changed:  # one signal for the row, spanning only the cells that look different
+                    self.dataChanged.emit(self.index(row, changed[0]), self.index(row, changed[-1]))
 
     def forget(self, upload_id: int) -> None:
         """Remove the row and ignore late events for this upload (it was removed from the list)."""
@@ -150,9 +160,6 @@ class UploadTableModel(QAbstractTableModel):
 
     def status_at(self, row: int) -> UploadStatus:
         return self._rows[row]
-
-    def row_of(self, upload_id: int) -> int | None:
-        return self._row_of.get(upload_id)
 
     def statuses(self) -> list[UploadStatus]:
         return list(self._rows)
@@ -187,6 +194,10 @@ def _cells(status: UploadStatus) -> list[dict[int, Any]]:
             cell[_FOREGROUND] = ATTENTION_COLORS[status.state]
         cells.append(cell)
     return cells
+
+
+def _visible(cell: dict[int, Any]) -> dict[int, Any]:
+    return {role: value for role, value in cell.items() if role != STATUS_ROLE}
 
 
 def _display(status: UploadStatus, column: Column) -> str:

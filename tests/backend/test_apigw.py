@@ -52,6 +52,7 @@ def test_base64_body_is_decoded() -> None:
         ("null", False, "not null"),
         ('{"a": NaN}', False, "not valid JSON"),
         ("[" * 100_000 + "]" * 100_000, False, "not valid JSON"),
+        ('{"imageKey": "\\ud800.jpg"}', False, "unpaired surrogate"),
         ("!!!not base64", True, "not UTF-8"),
         (base64.b64encode(b"\xff\xfe").decode(), True, "not UTF-8"),
     ],

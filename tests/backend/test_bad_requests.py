@@ -99,8 +99,22 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
     "leading slash": ("/initialize", init("/etc/passwd"), "mine", 400, 'starts with "/"'),
     "backslash": ("/initialize", init("a\\b.jpg"), "mine", 400, "backslash"),
     "control character": ("/initialize", init("a\nb.jpg"), "mine", 400, "control character"),
+    "lone surrogate in key": (
+        "/initialize",
+        '{"pluginPayload": {"imageKey": "a\\udc00.jpg"}}',
+        "mine",
+        400,
+        "unpaired surrogate",
+    ),
     "key too long": ("/initialize", init("k" * 1025), "mine", 400, "1024"),
     "outside token prefix": ("/initialize", init("dave/x.jpg"), "carol", 403, 'must start with "carol/"'),
+    "non-ASCII contentType": (
+        "/initialize",
+        init("a.jpg", contentType="imagé/jpeg"),
+        "mine",
+        400,
+        "media type",
+    ),
     "bad contentType": ("/initialize", init("a.jpg", contentType="jpeg please"), "mine", 400, "media type"),
     "negative fileSize": (
         "/initialize",
@@ -137,6 +151,13 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
         "mine",
         400,
         '"fileId" is missing',
+    ),
+    "fileId too long": (
+        "/listParts",
+        lambda w: {"fileId": "é" * 300, "fileKey": "x"},
+        "mine",
+        400,
+        "longer than",
     ),
     "fileId a number": (
         "/listParts",

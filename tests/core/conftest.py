@@ -14,6 +14,7 @@ from app.core.manager import UploadManager
 from app.core.models import MIB, TransferSettings, UploadRequest, UploadState, UploadStatus
 from app.core.retry import RetryPolicy
 from backend.local import LocalStack
+from tests.backend.support import RcloneS3, rclone_serve_s3
 
 METADATA = {"organizationId": "org-7", "objectRecordId": "rec-42"}
 
@@ -82,3 +83,10 @@ def wait_for(manager: UploadManager, upload_ref: int, states: set[UploadState], 
             return status
         time.sleep(0.05)
     raise AssertionError(f"upload {upload_ref} stayed {manager.status(upload_ref)}")
+
+
+@pytest.fixture(scope="module")
+def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneS3]:
+    """`rclone serve s3` on a free 127.0.0.1 port (it checks SigV4 signatures and expiry)."""
+    with rclone_serve_s3(tmp_path_factory.mktemp("rclone")) as server:
+        yield server

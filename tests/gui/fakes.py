@@ -47,9 +47,14 @@ class FakeManager:
             raise InvalidRequestError(f"{request.path.name} cannot be read (permission denied).")
         self.requests.append(request)
         status = UploadStatus(
-            id=next(self._ids), path=request.path, key=request.key, api_url=request.api_url,
-            size=request.path.stat().st_size, bytes_done=0, state=UploadState.QUEUED,
-        )  # fmt: skip
+            id=next(self._ids),
+            path=request.path,
+            key=request.key,
+            api_url=request.api_url,
+            size=request.path.stat().st_size,
+            bytes_done=0,
+            state=UploadState.QUEUED,
+        )
         with self._lock:
             self._statuses[status.id] = status
         return status

@@ -13,9 +13,14 @@ from tests.gui.fakes import FakeManager
 
 def make_status(upload_id: int, done: int) -> UploadStatus:
     return UploadStatus(
-        id=upload_id, path=Path(f"/f{upload_id}"), key="k", api_url="https://a/prod", size=1000,
-        bytes_done=done, state=UploadState.UPLOADING,
-    )  # fmt: skip
+        id=upload_id,
+        path=Path(f"/f{upload_id}"),
+        key="k",
+        api_url="https://a/prod",
+        size=1000,
+        bytes_done=done,
+        state=UploadState.UPLOADING,
+    )
 
 
 @pytest.fixture

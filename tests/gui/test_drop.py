@@ -116,6 +116,10 @@ def test_unfinished_uploads_are_listed_paused_at_start(qtbot, make_window, tmp_p
     assert window.model.index(1, Column.PROGRESS).data() == "30 %"
     assert window.model.index(2, Column.STATE).data() == "File changed"
     assert "unfinished upload" in window.statusBar().currentMessage()
+    window.view.selectRow(2)
+    assert "The file was changed" in window.details.message_label.text()
+    assert "Put the original file back and choose Retry" in window.details.message_label.text()
+    assert window.actions.retry.isEnabled()
     assert window.actions.resume_all.isEnabled()
     qtbot.mouseClick(window.toolbar.widgetForAction(window.actions.resume_all), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: ("resume_all", None) in manager.calls, timeout=3000)

@@ -12,10 +12,14 @@ from app.gui.upload_table_model import FRACTION_ROLE, ID_ROLE, STATUS_ROLE, Colu
 
 def status(upload_id: int, **changes: object) -> UploadStatus:
     base = UploadStatus(
-        id=upload_id, path=Path(f"/data/file-{upload_id}.bin"), key=f"file-{upload_id}.bin",
-        api_url="https://api.example.test/prod", size=100 * 1024 * 1024, bytes_done=0,
+        id=upload_id,
+        path=Path(f"/data/file-{upload_id}.bin"),
+        key=f"file-{upload_id}.bin",
+        api_url="https://api.example.test/prod",
+        size=100 * 1024 * 1024,
+        bytes_done=0,
         state=UploadState.QUEUED,
-    )  # fmt: skip
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -53,7 +57,7 @@ def test_an_update_repaints_only_its_own_row(qtbot) -> None:
     model.dataChanged.connect(lambda top, bottom: changes.append((top.row(), bottom.row())))
     model.update_statuses([status(2, bytes_done=10, state=UploadState.UPLOADING)])
     model.update_statuses([status(3)])  # unchanged: no signal
-    assert changes == [(1, 1)]
+    assert changes == [(1, 1)]  # one row; its cells from Progress to Status
     assert model.rowCount() == 3
 
 
@@ -73,11 +77,13 @@ def test_done_rows_show_their_link_and_a_forgotten_row_stays_gone() -> None:
 def test_totals_sum_the_unfinished_uploads() -> None:
     model = UploadTableModel()
     mib = 1024 * 1024
-    model.update_statuses([
-        status(1, state=UploadState.UPLOADING, bytes_done=40 * mib, speed=10 * mib),
-        status(2, state=UploadState.UPLOADING, bytes_done=60 * mib, speed=10 * mib),
-        status(3, state=UploadState.DONE, bytes_done=100 * mib),
-    ])  # fmt: skip
+    model.update_statuses(
+        [
+            status(1, state=UploadState.UPLOADING, bytes_done=40 * mib, speed=10 * mib),
+            status(2, state=UploadState.UPLOADING, bytes_done=60 * mib, speed=10 * mib),
+            status(3, state=UploadState.DONE, bytes_done=100 * mib),
+        ]
+    )
     totals = model.totals()
     assert (totals.files, totals.active) == (3, 2)
     assert (totals.size, totals.done) == (200 * mib, 100 * mib)

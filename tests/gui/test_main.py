@@ -1,0 +1,57 @@
+"""`python -m app --local`: the whole app on an in-process local stack, signed in, saying which API."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.__main__ import main
+from app.gui.main_window import MainWindow
+
+pytestmark = pytest.mark.slow
+
+
+def test_local_mode_signs_in_to_the_local_stack_and_says_so(qtbot, s3up_home, memory_keyring) -> None:
+    seen: dict[str, object] = {}
+
+    def inspect_and_quit() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows:
+            QTimer.singleShot(100, inspect_and_quit)
+            return
+        window = windows[0]
+        seen["title"] = window.windowTitle()
+        seen["api"] = window.api_label.text()
+        seen["signed_in"] = window.session.signed_in
+        seen["sign_in_dialog"] = window.sign_in_dialog
+        seen["token"] = window.session.credentials.get(window.session.api_url)
+        window.close()
+
+    QTimer.singleShot(300, inspect_and_quit)
+    try:
+        assert main(["--local"]) == 0
+    finally:
+        gc.unfreeze()  # run() froze the start-up objects, as the app does
+    assert str(seen["title"]).startswith("s3up — Local test API (127.0.0.1:")
+    assert str(seen["api"]).startswith("Local test API (127.0.0.1:")
+    assert seen["signed_in"] is True
+    assert seen["sign_in_dialog"] is None  # no need to sign in
+    assert memory_keyring.secrets == {}  # the local token stays in memory
+    log = (s3up_home / "logs" / "s3up.log").read_text()
+    assert "s3up starting" in log
+    assert seen["token"]
+    assert str(seen["token"]) not in log
+
+
+def test_help_needs_no_display() -> None:
+    answer = subprocess.run(
+        [sys.executable, "-m", "app", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert answer.returncode == 0
+    assert "--local" in answer.stdout
+    assert "PySide6" not in answer.stderr

@@ -1,0 +1,109 @@
+"""Sign-in checks the token against the API off the GUI thread, stores it in the (test) keyring, and
+says what went wrong in words a person can act on."""
+
+from __future__ import annotations
+
+import socket
+
+import keyring
+import pytest
+from keyring.backends.fail import Keyring as FailKeyring
+from PySide6.QtCore import Qt
+
+from app.core.credentials import SERVICE, CredentialStore
+from app.gui.bridge import UploadBridge
+from app.gui.sign_in_dialog import SignInDialog
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def bridge(qtbot, fake_manager):
+    bridge = UploadBridge(fake_manager)
+    yield bridge
+    bridge.shutdown()
+
+
+def make_dialog(qtbot, bridge, credentials: CredentialStore, api_url: str = "") -> SignInDialog:
+    dialog = SignInDialog(bridge, credentials, api_url=api_url)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def sign_in(qtbot, dialog: SignInDialog, token: str) -> None:
+    dialog.token_edit.setText(token)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert not dialog.sign_in_button.isEnabled()  # checking, off the GUI thread
+    qtbot.waitUntil(lambda: dialog.sign_in_button.isEnabled() or not dialog.isVisible(), timeout=20000)
+
+
+def test_a_good_token_is_stored_in_the_keyring(
+    qtbot, bridge, credentials, local_stack, memory_keyring
+) -> None:
+    dialog = make_dialog(qtbot, bridge, credentials, api_url=local_stack.api_url + "/")
+    qtbot.waitUntil(lambda: "in-memory (tests)" in dialog.keyring_label.text(), timeout=5000)
+    results = []
+    dialog.signed_in.connect(results.append)
+    sign_in(qtbot, dialog, local_stack.token)
+    assert not dialog.isVisible()
+    assert memory_keyring.secrets == {(SERVICE, local_stack.api_url): local_stack.token}
+    (result,) = results
+    assert result.in_keyring
+    assert result.info.extended
+    assert result.info.principal == "local-user"
+    assert dialog.token_edit.text() == ""  # the token does not linger in the widget
+
+
+def test_a_rejected_token_says_so_and_stores_nothing(
+    qtbot, bridge, credentials, local_stack, memory_keyring
+) -> None:
+    dialog = make_dialog(qtbot, bridge, credentials, api_url=local_stack.api_url)
+    sign_in(qtbot, dialog, "not-a-token")
+    assert dialog.isVisible()
+    assert dialog.message_label.kind == "error"
+    assert "token" in dialog.message_label.text().lower()
+    assert dialog.token_edit.hasFocus()
+    assert memory_keyring.secrets == {}
+
+
+def test_an_unreachable_api_says_so(qtbot, bridge, credentials) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dialog = make_dialog(qtbot, bridge, credentials, api_url=f"http://127.0.0.1:{port}/prod")
+    sign_in(qtbot, dialog, "some-token")
+    assert dialog.message_label.kind == "error"
+    assert "reach" in dialog.message_label.text().lower()
+    assert dialog.api_url_edit.hasFocus()
+
+
+def test_an_address_that_is_not_the_api_says_so(qtbot, bridge, credentials, local_stack) -> None:
+    dialog = make_dialog(qtbot, bridge, credentials, api_url=local_stack.cdn_base_url)
+    sign_in(qtbot, dialog, local_stack.token)
+    assert dialog.message_label.kind == "error"
+    assert "API" in dialog.message_label.text()
+
+
+def test_empty_fields_are_asked_for_before_anything_is_sent(qtbot, bridge, credentials) -> None:
+    dialog = make_dialog(qtbot, bridge, credentials)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.message_label.text() == "Enter the API URL."
+    dialog.api_url_edit.setText("https://api.example.test/prod")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.message_label.text() == "Enter the token you were given for this API."
+
+
+def test_without_a_keyring_the_token_is_kept_for_this_run_and_the_user_is_told(
+    qtbot, bridge, credentials, local_stack
+) -> None:
+    keyring.set_keyring(FailKeyring())  # the autouse fixture puts the memory keyring back afterwards
+    dialog = make_dialog(qtbot, bridge, credentials, api_url=local_stack.api_url)
+    qtbot.waitUntil(lambda: dialog.keyring_label.kind == "warning", timeout=5000)
+    assert "in memory until you quit" in dialog.keyring_label.text()
+    results = []
+    dialog.signed_in.connect(results.append)
+    sign_in(qtbot, dialog, local_stack.token)
+    (result,) = results
+    assert not result.in_keyring
+    assert credentials.get(local_stack.api_url) == local_stack.token  # from the session memory
