@@ -61,10 +61,11 @@ class PresignedUrl:
     issued_at: float  # time.time() when it was asked for
     expires_at: float  # time.time() after which S3 refuses it
 
-    def usable(self, now: float) -> bool:
-        """True while the URL has more than a quarter of its life (at most a minute) left."""
+    def usable(self, now: float, send_seconds: float = 0.0) -> bool:
+        """True while the URL has more than a quarter of its life (at most a minute) left beyond the
+        `send_seconds` a part is expected to take (some servers check expiry when the body has arrived)."""
         margin = min(60.0, (self.expires_at - self.issued_at) * 0.25)
-        return self.expires_at - now > margin
+        return self.expires_at - now > margin + send_seconds
 
 
 @dataclass(frozen=True)

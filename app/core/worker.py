@@ -238,7 +238,7 @@ class Worker(threading.Thread):
             if generation != upload.plan_generation:
                 raise _Replanned()
             cached = upload.urls.get(number)
-            if cached is not None and cached.usable(time.time()):
+            if cached is not None and cached.usable(time.time(), self._send_estimate(upload)):
                 return cached
             info = m.api_info(upload.record.api_url)
             api = m.client_for(upload.record.api_url)
@@ -257,6 +257,13 @@ class Worker(threading.Thread):
             if number not in fresh:
                 raise NotThisApiError(f"The API returned no URL for part {number}.")
             return fresh[number]
+
+    def _send_estimate(self, upload: ActiveUpload) -> float:
+        """Seconds one part is expected to take at the speed each connection gets now (0 when unknown)."""
+        with self.manager.lock:
+            connections = max(1, len(upload.in_flight))
+        per_connection = upload.meter.speed() / connections
+        return upload.plan.part_size / per_connection if per_connection > 0 else 0.0
 
     def _batch(self, upload: ActiveUpload, number: int) -> list[int]:
         now = time.time()

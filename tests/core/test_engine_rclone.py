@@ -61,7 +61,7 @@ def test_urls_that_expire_within_seconds_are_signed_again(
         assert status.state is UploadState.DONE, status.message
         assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
     first_part = puts[0].split("partNumber=")[1].split("&")[0]
-    assert sum(f"partNumber={first_part}&" in p or p.endswith(f"partNumber={first_part}") for p in puts) == 2
+    assert sum(f"partNumber={first_part}&" in p or p.endswith(f"partNumber={first_part}") for p in puts) >= 2
     assert len(puts) >= 6  # 5 parts, at least one of them sent twice
     assert len(signing_calls) >= 3
     print(f"{len(puts)} part PUTs for 5 parts, {len(signing_calls)} signing calls")
