@@ -252,6 +252,12 @@ def _parse_answer(route: str, response: requests.Response) -> dict[str, Any]:
                 "JSON. Check the API URL (it usually ends with the stage, such as /prod)."
             )
         return body
+    if not isinstance(body, dict) and status in (400, 403, 404, 405):
+        raise NotThisApiError(
+            f"The server at this address answered /{route} with HTTP {status} and no API answer; it is not "
+            "the upload API. Check the API URL (it usually ends with the stage, such as /prod).",
+            status=status,
+        )
     error = _error_for(route, status, server_text, response)
     error.server_message = server_text
     raise error
