@@ -112,9 +112,16 @@ class UploadView(QTableView):
     # --- context menu -----------------------------------------------------------------------------
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
-        index = self.indexAt(event.pos())
+        menu = self.context_menu(event.pos())
+        if menu is not None:
+            menu.exec(event.globalPos())
+            menu.deleteLater()
+
+    def context_menu(self, position: QPoint) -> QMenu | None:
+        """The per-upload menu for the row at `position` (selected first, unless it already is)."""
+        index = self.indexAt(position)
         if not index.isValid():
-            return
+            return None
         if not self.selectionModel().isRowSelected(index.row()):
             self.selectRow(index.row())
         menu = QMenu(self)
@@ -123,4 +130,4 @@ class UploadView(QTableView):
                 menu.addSeparator()
             else:
                 menu.addAction(action)
-        menu.exec(event.globalPos())
+        return menu

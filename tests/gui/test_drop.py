@@ -19,8 +19,8 @@ def drop(window: MainWindow, paths: list[Path]) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     position = QPointF(window.width() / 2, window.height() / 2)
     actions = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(
-        position, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(  # Qt 6.11 takes a whole-pixel position here, a QPointF for the drop
+        position.toPoint(), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()

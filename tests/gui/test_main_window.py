@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QContextMenuEvent, QGuiApplication
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
 
 from app.core.credentials import SERVICE
 from app.core.models import UploadState
@@ -149,23 +149,13 @@ def test_a_finished_batch_is_announced(qtbot, make_window, fake_manager, tmp_pat
     assert window.notifier.last_message == ("Uploads finished with problems", "1 file uploaded, 1 failed.")
 
 
-def test_right_clicking_a_row_offers_the_per_upload_commands(qtbot, make_window, monkeypatch) -> None:
+def test_right_clicking_a_row_offers_the_per_upload_commands(qtbot, make_window) -> None:
     manager = FakeManager(restored=[status(1, state=UploadState.PAUSED), status(2, state=UploadState.PAUSED)])
     window = make_window(manager)
     qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
-    shown: list[list[tuple[str, bool]]] = []
-    monkeypatch.setattr(
-        QMenu,
-        "exec",
-        lambda menu, *args: shown.append([(a.text(), a.isEnabled()) for a in menu.actions() if a.text()]),
-    )
-    position = window.view.visualRect(window.model.index(1, 0)).center()
-    event = QContextMenuEvent(
-        QContextMenuEvent.Reason.Mouse, position, window.view.viewport().mapToGlobal(position)
-    )
-    window.view.contextMenuEvent(event)
+    menu = window.view.context_menu(window.view.visualRect(window.model.index(1, 0)).center())
     assert window.view.selected_statuses()[0].id == 2  # the row under the pointer got selected
-    assert dict(shown[0]) == {
+    assert {action.text(): action.isEnabled() for action in menu.actions() if action.text()} == {
         "Pause": False,
         "Resume": True,
         "Retry": False,

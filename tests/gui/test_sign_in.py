@@ -11,8 +11,10 @@ from keyring.backends.fail import Keyring as FailKeyring
 from PySide6.QtCore import Qt
 
 from app.core.credentials import SERVICE, CredentialStore
+from app.core.settings import AppSettings
 from app.gui.bridge import UploadBridge
 from app.gui.sign_in_dialog import SignInDialog
+from backend.local import LocalStack
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +84,8 @@ def test_an_address_that_is_not_the_api_says_so(qtbot, bridge, credentials, loca
     dialog = make_dialog(qtbot, bridge, credentials, api_url=local_stack.cdn_base_url)
     sign_in(qtbot, dialog, local_stack.token)
     assert dialog.message_label.kind == "error"
-    assert "API" in dialog.message_label.text()
+    assert "not the upload API" in dialog.message_label.text()
+    assert dialog.api_url_edit.hasFocus()
 
 
 def test_empty_fields_are_asked_for_before_anything_is_sent(qtbot, bridge, credentials) -> None:
@@ -107,3 +110,23 @@ def test_without_a_keyring_the_token_is_kept_for_this_run_and_the_user_is_told(
     (result,) = results
     assert not result.in_keyring
     assert credentials.get(local_stack.api_url) == local_stack.token  # from the session memory
+
+
+def test_a_core_only_api_is_accepted_and_the_user_told_the_token_is_checked_later(
+    qtbot, make_window, fake_manager, memory_keyring
+) -> None:
+    with LocalStack(port=0, core_only=True) as stack:
+        window = make_window(fake_manager, signed_in=False, settings=AppSettings())
+        qtbot.waitUntil(
+            lambda: window.sign_in_dialog is not None and window.sign_in_dialog.isVisible(), timeout=5000
+        )
+        dialog = window.sign_in_dialog
+        dialog.api_url_edit.setText(stack.api_url)
+        sign_in(qtbot, dialog, stack.token)
+        qtbot.waitUntil(lambda: window.sign_in_dialog is None, timeout=10000)
+        message = window.statusBar().currentMessage()
+        assert "the first upload will" in message
+        assert "set a CDN base URL in Settings" in message  # this API returns no links
+        assert window.session.signed_in
+        qtbot.waitUntil(lambda: ("credentials_changed", stack.api_url) in fake_manager.calls, timeout=3000)
+        assert memory_keyring.secrets == {(SERVICE, stack.api_url): stack.token}
