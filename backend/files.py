@@ -10,6 +10,7 @@ Times are ISO 8601 UTC strings.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -105,12 +106,20 @@ class FileStore:
             "state": {"S": UploadState.UPLOADING.value},
         }
         absent = "attribute_not_exists(pk)"
-        self._db.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": absent}},
-                {"Put": {"TableName": self.table, "Item": pointer, "ConditionExpression": absent}},
-            ]
-        )
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": absent}},
+                    {"Put": {"TableName": self.table, "Item": pointer, "ConditionExpression": absent}},
+                ],
+                # The SDK retries a call whose answer was lost; the same token makes that retry a no-op.
+                ClientRequestToken=hashlib.sha256(upload.upload_id.encode()).hexdigest()[:36],
+            )
+        except self._db.exceptions.TransactionCanceledException:
+            # A retry of a write that had in fact succeeded finds its own items: that is success.
+            found = self.find(upload.upload_id)
+            if found is None or found.file_number != number:
+                raise
 
     def find(self, upload_id: str) -> UploadPointer | None:
         """The upload with this S3 UploadId, or None (one strongly consistent GetItem)."""
