@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.cli_output import ProgressPrinter, list_line, status_json
+from app.cli_output import ProgressPrinter, list_line
 from app.core.api import ApiClient, normalize_api_url
 from app.core.credentials import CredentialStore, KeyringUnavailableError
 from app.core.errors import UploadError
@@ -46,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s3up", description="Upload large files to S3 through the upload API.")
+    parser = argparse.ArgumentParser(
+        prog="s3up", description="Upload large files to S3 through the upload API."
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     upload = commands.add_parser("upload", help="upload files and folders")
@@ -115,7 +117,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
         raise CliError(f"The metadata is not valid: {error.message}") from None
     files = _expand(args.paths)
     if args.key and len(files) != 1:
-        raise CliError(f"--key names one object, but {len(files)} files were given; use --key-prefix instead.")
+        raise CliError(
+            f"--key names one object, but {len(files)} files were given; use --key-prefix instead."
+        )
     keyed = [(path, args.key or join_prefix(args.key_prefix, relname)) for path, relname in files]
     for path, key in keyed:
         try:
@@ -186,7 +190,9 @@ def cmd_abort(args: argparse.Namespace) -> int:
     override = args.token or os.environ.get(TOKEN_ENV)
     store = CredentialStore()
     with Journal.open_default() as journal:
-        manager = UploadManager(journal, lambda url: override or store.get(url), TransferSettings(max_connections=1))
+        manager = UploadManager(
+            journal, lambda url: override or store.get(url), TransferSettings(max_connections=1)
+        )
         try:
             if args.id not in {status.id for status in manager.restore()}:
                 raise CliError(f"There is no unfinished upload number {args.id}; `s3up list` shows them.")
@@ -201,10 +207,7 @@ def cmd_abort(args: argparse.Namespace) -> int:
 
 def cmd_login(args: argparse.Namespace) -> int:
     api_url = normalize_api_url(args.api)
-    if sys.stdin.isatty():
-        token = getpass.getpass("Token: ").strip()
-    else:
-        token = sys.stdin.readline().strip()
+    token = getpass.getpass("Token: ").strip() if sys.stdin.isatty() else sys.stdin.readline().strip()
     if not token:
         raise CliError("No token was given.")
     register_secret(token)
@@ -213,7 +216,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     store.set(api_url, token)
     _remember_api(api_url)
     who = f" as {info.principal} ({info.organization_id})" if info.principal else ""
-    checked = "" if info.token_verified else " This API cannot check a token in advance; the first upload will."
+    checked = (
+        "" if info.token_verified else " This API cannot check a token in advance; the first upload will."
+    )
     print(f"Signed in to {api_url}{who}. The token is stored in {store.backend_name()}.{checked}")
     return EXIT_OK
 
@@ -252,7 +257,8 @@ class _manager:  # noqa: N801 - used as a context manager like a function
         return self._manager
 
     def __exit__(self, *exc: Any) -> None:
-        assert self._manager is not None and self._journal is not None
+        assert self._manager is not None
+        assert self._journal is not None
         self._manager.shutdown()
         self._journal.close()
 
@@ -279,8 +285,10 @@ def _run(manager: UploadManager, wanted: list[int], as_json: bool) -> int:
     finals = [manager.status(upload_ref) for upload_ref in wanted]
     failed = [s for s in finals if s is None or s.state is not UploadState.DONE]
     if failed and not as_json:
-        print(f"{len(failed)} of {len(wanted)} files did not finish; `s3up resume --all` continues them.",
-              file=sys.stderr)
+        print(
+            f"{len(failed)} of {len(wanted)} files did not finish; `s3up resume --all` continues them.",
+            file=sys.stderr,
+        )
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -329,7 +337,9 @@ def _token(given: str | None, api_url: str, *, required: bool) -> str | None:
     if token:
         register_secret(token)
     elif required:
-        raise CliError(f"No token for {api_url}: run `s3up login --api {api_url}`, or pass --token or set ${TOKEN_ENV}.")
+        raise CliError(
+            f"No token for {api_url}: run `s3up login --api {api_url}`, or pass --token or set ${TOKEN_ENV}."
+        )
     return token
 
 

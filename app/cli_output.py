@@ -73,7 +73,9 @@ class ProgressPrinter:
         """Print each wanted upload that has stopped and was not printed yet."""
         with self._lock:
             stopped = [
-                s for i, s in self._latest.items() if i in set(wanted) and i not in self._reported and not s.state.is_active
+                s
+                for i, s in self._latest.items()
+                if i in set(wanted) and i not in self._reported and not s.state.is_active
             ]
             for status in stopped:
                 self._reported.add(status.id)

@@ -38,9 +38,20 @@ def free_port() -> int:
 def start_rclone(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        ["rclone", "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{ACCESS},{SECRET}",
-         "--vfs-cache-mode", "off", str(data_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "rclone",
+            "serve",
+            "s3",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--auth-key",
+            f"{ACCESS},{SECRET}",
+            "--vfs-cache-mode",
+            "off",
+            str(data_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -55,22 +66,33 @@ def start_rclone(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 # --- the clients, each run in its own process ---------------------------------------------------------
 
+
 def client_engine(args: argparse.Namespace) -> None:
     from app.core.journal import Journal
     from app.core.manager import UploadManager
     from app.core.models import TransferSettings, UploadRequest, UploadState
 
     with tempfile.TemporaryDirectory() as tmp, Journal(Path(tmp) / "j.sqlite3") as journal:
-        settings = TransferSettings(max_connections=args.concurrency, per_file_connections=args.concurrency,
-                                    part_size=args.part_mib * MIB)
+        settings = TransferSettings(
+            max_connections=args.concurrency,
+            per_file_connections=args.concurrency,
+            part_size=args.part_mib * MIB,
+        )
         manager = UploadManager(journal, lambda _url: args.token, settings)
         try:
-            status = manager.add(UploadRequest(path=Path(args.file), api_url=args.api, key=args.key,
-                                               metadata={"organizationId": "bench", "objectRecordId": "1"},
-                                               overwrite=True))
+            status = manager.add(
+                UploadRequest(
+                    path=Path(args.file),
+                    api_url=args.api,
+                    key=args.key,
+                    metadata={"organizationId": "bench", "objectRecordId": "1"},
+                    overwrite=True,
+                )
+            )
             manager.wait([status.id])
             final = manager.status(status.id)
-            assert final is not None and final.state is UploadState.DONE, final
+            if final is None or final.state is not UploadState.DONE:
+                raise RuntimeError(f"the engine did not finish: {final}")
         finally:
             manager.shutdown()
 
@@ -82,10 +104,18 @@ def _s3_client(endpoint: str, checksums: bool = False):  # type: ignore[no-untyp
 
     when = "when_supported" if checksums else "when_required"
     return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET, region_name="us-east-1",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                      request_checksum_calculation=when, response_checksum_validation=when,
-                      max_pool_connections=max(10, args_concurrency())),
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=ACCESS,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            request_checksum_calculation=when,
+            response_checksum_validation=when,
+            max_pool_connections=max(10, args_concurrency()),
+        ),
     )
 
 
@@ -97,8 +127,12 @@ def client_s3transfer(args: argparse.Namespace, checksums: bool = False) -> None
     from boto3.s3.transfer import TransferConfig
 
     client = _s3_client(args.s3, checksums)
-    config = TransferConfig(multipart_threshold=args.part_mib * MIB, multipart_chunksize=args.part_mib * MIB,
-                            max_concurrency=args.concurrency, use_threads=True)
+    config = TransferConfig(
+        multipart_threshold=args.part_mib * MIB,
+        multipart_chunksize=args.part_mib * MIB,
+        max_concurrency=args.concurrency,
+        use_threads=True,
+    )
     client.upload_file(args.file, args.bucket, args.key, Config=config)
 
 
@@ -107,12 +141,15 @@ def client_single_put(args: argparse.Namespace) -> None:
     from urllib.parse import urlsplit
 
     url = _s3_client(args.s3).generate_presigned_url(
-        "put_object", Params={"Bucket": args.bucket, "Key": args.key}, ExpiresIn=3600)
+        "put_object", Params={"Bucket": args.bucket, "Key": args.key}, ExpiresIn=3600
+    )
     target = urlsplit(url)
     connection = http.client.HTTPConnection(target.hostname, target.port, timeout=600, blocksize=1024 * 1024)
     size = os.path.getsize(args.file)
     with open(args.file, "rb") as file:
-        connection.request("PUT", f"{target.path}?{target.query}", body=file, headers={"Content-Length": str(size)})
+        connection.request(
+            "PUT", f"{target.path}?{target.query}", body=file, headers={"Content-Length": str(size)}
+        )
         response = connection.getresponse()
         response.read()
         assert response.status == 200, response.status
@@ -145,10 +182,16 @@ def peak_rss_kib() -> int:
 
 # --- the orchestrator ---------------------------------------------------------------------------------
 
+
 def measure(client: str, common: list[str]) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, __file__, "--client", client, *common], capture_output=True,
-                            text=True, env=env, timeout=3600)
+    result = subprocess.run(
+        [sys.executable, __file__, "--client", client, *common],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{client} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -167,25 +210,45 @@ def orchestrate(args: argparse.Namespace) -> None:
     rclone, s3_endpoint = start_rclone(data_dir)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in args.clients}
     try:
-        with LocalStack(s3_endpoint=s3_endpoint, bucket="bench", s3_credentials=(ACCESS, SECRET),
-                        url_expiry=3600) as stack:
-            common = ["--file", str(source), "--api", stack.api_url, "--token", stack.token, "--s3", s3_endpoint,
-                      "--bucket", "bench", "--part-mib", str(args.part_mib), "--concurrency", str(args.concurrency)]
+        with LocalStack(
+            s3_endpoint=s3_endpoint, bucket="bench", s3_credentials=(ACCESS, SECRET), url_expiry=3600
+        ) as stack:
+            common = [
+                "--file",
+                str(source),
+                "--api",
+                stack.api_url,
+                "--token",
+                stack.token,
+                "--s3",
+                s3_endpoint,
+                "--bucket",
+                "bench",
+                "--part-mib",
+                str(args.part_mib),
+                "--concurrency",
+                str(args.concurrency),
+            ]
             for round_number in range(args.rounds):
                 for name in args.clients:  # interleaved, so that drift on the machine hits all alike
                     key = f"bench-{name}-{round_number}.bin"
                     sample = measure(name, [*common, "--key", key])
                     results[name].append(sample)
-                    print(f"round {round_number + 1} {name:<11} {args.size_mib / sample['seconds']:8.1f} MiB/s "
-                          f"cpu {sample['cpu']:.2f} s  rss {sample['rss_kib'] / 1024:.0f} MiB", file=sys.stderr)
+                    print(
+                        f"round {round_number + 1} {name:<11} {args.size_mib / sample['seconds']:8.1f} MiB/s "
+                        f"cpu {sample['cpu']:.2f} s  rss {sample['rss_kib'] / 1024:.0f} MiB",
+                        file=sys.stderr,
+                    )
                     (data_dir / "bench" / key).unlink(missing_ok=True)
     finally:
         rclone.terminate()
         rclone.wait(10)
         shutil.rmtree(work, ignore_errors=True)
     gib = args.size_mib / 1024
-    print(f"\n{args.size_mib} MiB file, parts of {args.part_mib} MiB, {args.concurrency} connections, "
-          f"{args.rounds} rounds (medians), {os.cpu_count()} cores\n")
+    print(
+        f"\n{args.size_mib} MiB file, parts of {args.part_mib} MiB, {args.concurrency} connections, "
+        f"{args.rounds} rounds (medians), {os.cpu_count()} cores\n"
+    )
     print("| client | MiB/s | client CPU s per GiB | client peak RSS MiB |")
     print("| --- | ---: | ---: | ---: |")
     for name, samples in results.items():

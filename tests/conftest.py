@@ -34,8 +34,17 @@ os.environ.update(
         "NO_PROXY": "127.0.0.1,localhost",
     }
 )
-for _var in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "S3UP_TOKEN", "AWS_PROFILE",
-             "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+for _var in (
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "S3UP_TOKEN",
+    "AWS_PROFILE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+):
     os.environ.pop(_var, None)
 
 import keyring  # noqa: E402  (imported after the environment is set)

@@ -5,6 +5,7 @@ URL expired. Requests are forwarded with their Host header unchanged, so SigV4 s
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import http.client
 import socket
@@ -111,8 +112,11 @@ class FaultProxy:
                 proxy._count(fault, len(body))
                 if fault in _S3_ERRORS:
                     status, code, message = _S3_ERRORS[fault]
-                    self._answer(status, f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode(),
-                                 "application/xml")
+                    self._answer(
+                        status,
+                        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode(),
+                        "application/xml",
+                    )
                     return
                 if fault is Fault.GATEWAY_TIMEOUT_504:
                     self._answer(504, b'{"message": "Endpoint request timed out"}', "application/json")
@@ -124,10 +128,9 @@ class FaultProxy:
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
-                    try:
+                    # The server may answer early (e.g. refuse the URL) and close: then relay that answer.
+                    with contextlib.suppress(OSError):
                         upstream.request(self.command, self.path, body=body or None, headers=headers)
-                    except OSError:
-                        pass  # the server answered early (e.g. refused the URL) and closed: relay its answer
                     response = upstream.getresponse()
                     data = response.read()
                     self.send_response(response.status)

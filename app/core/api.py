@@ -88,7 +88,7 @@ class ApiClient:
     def __init__(
         self,
         api_url: str,
-        token: str | None | TokenProvider,
+        token: str | TokenProvider | None,
         *,
         timeout: float = 30.0,
         session: requests.Session | None = None,
@@ -125,7 +125,9 @@ class ApiClient:
                     "ends with the stage, such as /prod).",
                     status=403,
                 ) from None
-            raise NotThisApiError("The API accepted a request without a token; is this the upload API?") from None
+            raise NotThisApiError(
+                "The API accepted a request without a token; is this the upload API?"
+            ) from None
         return ApiInfo(
             api_url=self.api_url,
             extended=True,
@@ -188,7 +190,12 @@ class ApiClient:
         return urls
 
     def finalize(
-        self, file_id: str, file_key: str, parts: Iterable[tuple[int, str]], *, cdn_base_url: str | None = None
+        self,
+        file_id: str,
+        file_key: str,
+        parts: Iterable[tuple[int, str]],
+        *,
+        cdn_base_url: str | None = None,
     ) -> FinalizedUpload:
         """Complete the upload. The link is the API's, else `cdn_base_url` + key, else None."""
         body = {
@@ -227,7 +234,9 @@ class ApiClient:
         try:
             response = self._session.post(url, json=body, headers=headers, timeout=self._timeout)
         except requests.exceptions.Timeout as error:
-            raise ServerError(f"The upload API did not answer within {self._timeout:.0f} s ({route}).") from error
+            raise ServerError(
+                f"The upload API did not answer within {self._timeout:.0f} s ({route})."
+            ) from error
         except requests.exceptions.RequestException as error:
             raise ApiUnreachableError(
                 f"The upload API at {self.api_url} cannot be reached. Check the address and your network "
@@ -267,28 +276,39 @@ def _error_for(route: str, status: int, server_text: str, response: requests.Res
     detail = f" The server said: {server_text}" if server_text else ""
     authorizer_failed = response.headers.get("x-amzn-ErrorType", "").startswith("AuthorizerConfiguration")
     if status == 401 or (status == 500 and authorizer_failed):
-        return AuthError("The upload API rejected the token. Sign in again with a valid token.", status=status)
+        return AuthError(
+            "The upload API rejected the token. Sign in again with a valid token.", status=status
+        )
     if status == 403 and _MISSING_AUTH_TOKEN in server_text:
         error: UploadError = NotThisApiError(
-            f"The API has no /{route} route. Check the API URL (it usually ends with the stage, such as /prod).",
+            f"The API has no /{route} route. Check the API URL (it usually ends with the stage, "
+            "such as /prod).",
             status=status,
         )
         return error
     if status == 403:
-        return AccessDeniedError(f"The upload API refused this request for your token.{detail}", status=status)
+        return AccessDeniedError(
+            f"The upload API refused this request for your token.{detail}", status=status
+        )
     if status == 404:
         if route in ("initialize", "session"):
-            return NotThisApiError(f"Nothing answers /{route} at this address. Check the API URL.", status=status)
+            return NotThisApiError(
+                f"Nothing answers /{route} at this address. Check the API URL.", status=status
+            )
         return UploadGoneError(f"The server no longer knows this upload.{detail}", status=status)
     if status == 409:
         return ConflictError(
-            f"A file already exists at this key. Choose another key or allow overwriting.{detail}", status=status
+            f"A file already exists at this key. Choose another key or allow overwriting.{detail}",
+            status=status,
         )
     if status == 413:
-        return InvalidRequestError("The request is too large for the API; shorten the metadata.", status=status)
+        return InvalidRequestError(
+            "The request is too large for the API; shorten the metadata.", status=status
+        )
     if status == 429 or status >= 500:
-        return ServerError(f"The upload API failed for now (HTTP {status}); it will be tried again.{detail}",
-                           status=status)
+        return ServerError(
+            f"The upload API failed for now (HTTP {status}); it will be tried again.{detail}", status=status
+        )
     return InvalidRequestError(f"The upload API refused the request (HTTP {status}).{detail}", status=status)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 
 from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.bandwidth import BandwidthLimiter
-from app.core.errors import InvalidRequestError, UploadError
+from app.core.errors import InvalidRequestError
 from app.core.fingerprint import FileIdentity, check_unchanged, identify
 from app.core.journal import Journal, JournalUpload
 from app.core.keys import KeyTemplateError, check_key
@@ -346,7 +346,13 @@ class UploadManager:
             self.lock.notify_all()
         if state is not UploadState.DONE:  # DONE is written with its link by set_finished
             self.journal.set_state(upload.id, state, message)
-        log.info("Upload %s (%s): %s%s", upload.id, upload.record.key, state.value, f" - {message}" if message else "")
+        log.info(
+            "Upload %s (%s): %s%s",
+            upload.id,
+            upload.record.key,
+            state.value,
+            f" - {message}" if message else "",
+        )
         self.emit(upload)
         return True
 
@@ -445,4 +451,3 @@ def _plan_of(record: JournalUpload) -> PartPlan:
     if record.part_size:
         return plan_parts(record.size, record.part_size)
     return plan_parts(record.size)
-

@@ -33,8 +33,9 @@ class Started:
     plan: PartPlan
 
 
-def plan_for_api(record: JournalUpload, info: ApiInfo, explicit_part_size: int | None,
-                 max_parts: int | None = None) -> PartPlan:
+def plan_for_api(
+    record: JournalUpload, info: ApiInfo, explicit_part_size: int | None, max_parts: int | None = None
+) -> PartPlan:
     """The plan to start an upload with on this API: fewer, larger parts for the existing deployment."""
     limit = max_parts or (10_000 if info.extended else CORE_ONLY_MAX_PARTS)
     if explicit_part_size is not None:
@@ -42,7 +43,9 @@ def plan_for_api(record: JournalUpload, info: ApiInfo, explicit_part_size: int |
     return plan_parts(record.size, max_parts=limit)
 
 
-def start_upload(api: ApiClient, info: ApiInfo, journal: Journal, record: JournalUpload, plan: PartPlan) -> str:
+def start_upload(
+    api: ApiClient, info: ApiInfo, journal: Journal, record: JournalUpload, plan: PartPlan
+) -> str:
     """Initialize the multipart upload and record its id and plan; return the S3 UploadId."""
     content_type = record.content_type or mimetypes.guess_type(record.key)[0] or "application/octet-stream"
     started = api.initialize(
@@ -53,7 +56,9 @@ def start_upload(api: ApiClient, info: ApiInfo, journal: Journal, record: Journa
         extended=info.extended,
     )
     if started.file_key != record.key:
-        log.warning("The API stored upload %s under key %r instead of %r", record.id, started.file_key, record.key)
+        log.warning(
+            "The API stored upload %s under key %r instead of %r", record.id, started.file_key, record.key
+        )
     journal.set_plan(record.id, plan.part_size)
     journal.set_upload_id(record.id, started.file_id)
     return started.file_id
@@ -147,7 +152,7 @@ def abort_quietly(api: ApiClient, upload_id: str, key: str) -> str | None:
         api.abort(upload_id, key)
     except UploadGoneError:
         return None
-    except Exception as error:  # noqa: BLE001 - cancelling must not fail: say what is left behind
+    except Exception as error:
         log.info("Abort failed for %s: %s", key, error)
         return (
             "The uploaded parts could not be deleted now; the bucket's clean-up rule removes them "

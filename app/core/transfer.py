@@ -8,6 +8,7 @@ blocked on a stalled connection ends at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import http.client
@@ -64,10 +65,8 @@ class PartStopper:
         with self._lock:
             self._stopped.set()
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def reset(self) -> None:
         with self._lock:
@@ -220,7 +219,9 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, u
             raise ServerError("S3 accepted a part but returned no ETag; it will be sent again.")
         match = _ETAG_MD5.match(etag)
         if match and match.group(1).lower() != md5_hex:
-            raise IntegrityError("S3 stored different bytes than were sent for a part; it will be sent again.")
+            raise IntegrityError(
+                "S3 stored different bytes than were sent for a part; it will be sent again."
+            )
         return SentPart(etag=etag, md5_hex=md5_hex)
     fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace")))
     code, message = fields.get("Code", ""), html.unescape(fields.get("Message", ""))
@@ -228,7 +229,9 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, u
     if _is_expired(status, code, message) or (url_expired and status in (400, 403)):
         raise UrlExpiredError(f"{described} (the part's URL expired; it is signed again).", status=status)
     if status == 404 or code == "NoSuchUpload":
-        raise UploadGoneError("S3 no longer has this multipart upload (it was aborted or expired).", status=status)
+        raise UploadGoneError(
+            "S3 no longer has this multipart upload (it was aborted or expired).", status=status
+        )
     if status in (408, 429) or status >= 500 or code in ("SlowDown", "RequestTimeout", "InternalError"):
         raise ServerError(f"{described}; the part will be sent again.", status=status)
     raise UploadError(f"{described}.", status=status)

@@ -114,7 +114,9 @@ class ActiveUpload:
             parts_done=len(self.done),
             parts_total=self.plan.count,
             speed=speed,
-            eta=eta_seconds(self.record.size - bytes_done, speed) if self.state is UploadState.UPLOADING else None,
+            eta=eta_seconds(self.record.size - bytes_done, speed)
+            if self.state is UploadState.UPLOADING
+            else None,
             url=self.url,
             link_verified=self.link_verified,
             message=self.message,
@@ -124,7 +126,9 @@ class ActiveUpload:
         )
 
 
-def status_from_record(record: JournalUpload, bytes_done: int | None = None, parts_done: int = 0) -> UploadStatus:
+def status_from_record(
+    record: JournalUpload, bytes_done: int | None = None, parts_done: int = 0
+) -> UploadStatus:
     """A snapshot of an upload that is only in the journal (history)."""
     done = record.size if bytes_done is None else bytes_done
     return UploadStatus(

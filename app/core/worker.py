@@ -96,7 +96,9 @@ class Worker(threading.Thread):
             api = m.client_for(upload.record.api_url)
             if upload.upload_id is not None and info.extended:
                 try:
-                    done = reconcile(api, m.journal, upload.record, upload.upload_id, upload.plan, upload.done)
+                    done = reconcile(
+                        api, m.journal, upload.record, upload.upload_id, upload.plan, upload.done
+                    )
                 except UploadGoneError:
                     log.info("Upload %s is gone on the server; starting it again", upload.id)
                     self._forget_remote(upload)
@@ -227,7 +229,9 @@ class Worker(threading.Thread):
                 upload.retry_at[number] = time.monotonic() + m.retry_policy.delay(attempts)
                 m.lock.notify_all()
         if retry:
-            log.info("Upload %s part %d failed (attempt %d), will retry: %s", upload.id, number, attempts, error)
+            log.info(
+                "Upload %s part %d failed (attempt %d), will retry: %s", upload.id, number, attempts, error
+            )
         else:
             self._fail(upload, error)
 
@@ -287,14 +291,19 @@ class Worker(threading.Thread):
         while True:
             try:
                 return api.presign(
-                    upload.upload_id, upload.record.key, count=upload.plan.count, accelerate=upload.record.accelerate
+                    upload.upload_id,
+                    upload.record.key,
+                    count=upload.plan.count,
+                    accelerate=upload.record.accelerate,
                 )
             except ServerError as error:
                 can_replan = error.status in (502, 504) and not upload.done and not upload.record.part_size
                 if not can_replan or upload.plan.count == 1:
                     raise
                 plan = plan_parts(upload.record.size, max_parts=max(1, upload.plan.count // 2))
-                log.info("Signing %d URLs timed out; planning %d parts instead", upload.plan.count, plan.count)
+                log.info(
+                    "Signing %d URLs timed out; planning %d parts instead", upload.plan.count, plan.count
+                )
                 m.journal.set_plan(upload.id, plan.part_size)
                 with m.lock:
                     upload.plan = plan
@@ -311,14 +320,16 @@ class Worker(threading.Thread):
         m = self.manager
         try:
             self._check_file(upload)
-            if not m.set_state(upload, UploadState.FINALIZING, only_from=(UploadState.UPLOADING,)):
-                if upload.state is not UploadState.FINALIZING:
-                    return
+            started = m.set_state(upload, UploadState.FINALIZING, only_from=(UploadState.UPLOADING,))
+            if not started and upload.state is not UploadState.FINALIZING:
+                return  # paused or cancelled meanwhile
             api = m.client_for(upload.record.api_url)
             assert upload.upload_id is not None
             with m.lock:
                 parts = [(number, part.etag) for number, part in sorted(upload.done.items())]
-            result = api.finalize(upload.upload_id, upload.record.key, parts, cdn_base_url=upload.record.cdn_base_url)
+            result = api.finalize(
+                upload.upload_id, upload.record.key, parts, cdn_base_url=upload.record.cdn_base_url
+            )
             verified = verify_link(result.url, upload.record.size, m.closing_event)
             m.journal.set_finished(upload.id, result.url, verified)
             with m.lock:
@@ -355,7 +366,9 @@ class Worker(threading.Thread):
     def _file_error(self, upload: ActiveUpload, error: OSError) -> UploadError:
         record = upload.record
         problem = check_unchanged(record.path, FileIdentity(record.size, record.mtime_ns, record.fingerprint))
-        return FileChangedError(problem) if problem else UploadError(f"Reading {record.path} failed: {error}.")
+        return (
+            FileChangedError(problem) if problem else UploadError(f"Reading {record.path} failed: {error}.")
+        )
 
     def _step_failed(self, upload: ActiveUpload, error: UploadError) -> None:
         m = self.manager

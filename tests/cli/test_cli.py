@@ -43,7 +43,9 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(home: Path, *args: str, stdin: str = "", timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    home: Path, *args: str, stdin: str = "", timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         input=stdin,
@@ -68,8 +70,21 @@ def test_upload_files_and_a_folder_with_json_output(stack: LocalStack, home: Pat
     first = make_file(folder, "a.jpg", 1000)
     second = make_file(folder / "sub", "b.txt", 6 * MIB)
     result = run_cli(
-        home, "upload", str(single), str(folder), "--api", stack.api_url, "--token", stack.token,
-        "--metadata", METADATA, "--key-prefix", "cli", "--part-size", "5", "--json",
+        home,
+        "upload",
+        str(single),
+        str(folder),
+        "--api",
+        stack.api_url,
+        "--token",
+        stack.token,
+        "--metadata",
+        METADATA,
+        "--key-prefix",
+        "cli",
+        "--part-size",
+        "5",
+        "--json",
     )
     assert result.returncode == 0, result.stderr
     records = {record["key"]: record for record in map(json.loads, result.stdout.splitlines())}
@@ -92,8 +107,16 @@ def test_upload_files_and_a_folder_with_json_output(stack: LocalStack, home: Pat
 
 def test_token_from_environment_and_plain_output(stack: LocalStack, home: Path, tmp_path: Path) -> None:
     path = make_file(tmp_path, "env.bin", 100)
-    result = run_cli(home, "upload", str(path), "--api", stack.api_url, "--key", "cli/env-token.bin",
-                     S3UP_TOKEN=stack.token)
+    result = run_cli(
+        home,
+        "upload",
+        str(path),
+        "--api",
+        stack.api_url,
+        "--key",
+        "cli/env-token.bin",
+        S3UP_TOKEN=stack.token,
+    )
     assert result.returncode == 0, result.stderr
     assert f"done      env.bin -> {stack.cdn_base_url}/cli/env-token.bin" in result.stdout
 
@@ -121,8 +144,16 @@ def test_bad_input_is_refused_before_anything_is_uploaded(
 
 
 def test_unreadable_paths_are_all_named(stack: LocalStack, home: Path, tmp_path: Path) -> None:
-    result = run_cli(home, "upload", str(tmp_path / "missing.bin"), str(tmp_path / "also-missing"),
-                     "--api", stack.api_url, "--token", stack.token)
+    result = run_cli(
+        home,
+        "upload",
+        str(tmp_path / "missing.bin"),
+        str(tmp_path / "also-missing"),
+        "--api",
+        stack.api_url,
+        "--token",
+        stack.token,
+    )
     assert result.returncode == 2
     assert "missing.bin: no such file or folder" in result.stderr
     assert "also-missing: no such file or folder" in result.stderr
@@ -154,10 +185,30 @@ def test_sigkill_mid_upload_then_resume_resends_only_what_was_in_flight(home: Pa
     with FaultProxy(count_only) as proxy, LocalStack(presign_endpoint=proxy.url) as local:
         proxy.upstream = local.s3_endpoint
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "upload", str(path), "--api", local.api_url, "--token", local.token,
-             "--metadata", METADATA, "--part-size", "5", "--concurrency", str(concurrency),
-             "--bandwidth-limit", "8", "--json"],
-            env=cli_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "upload",
+                str(path),
+                "--api",
+                local.api_url,
+                "--token",
+                local.token,
+                "--metadata",
+                METADATA,
+                "--part-size",
+                "5",
+                "--concurrency",
+                str(concurrency),
+                "--bandwidth-limit",
+                "8",
+                "--json",
+            ],
+            env=cli_env(home),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         journal_path = home / "data" / "journal.sqlite3"
         deadline = time.monotonic() + 60
@@ -193,9 +244,26 @@ def test_sigkill_mid_upload_then_resume_resends_only_what_was_in_flight(home: Pa
 def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_path: Path) -> None:
     path = make_file(tmp_path, "interrupted.bin", 30 * MIB)
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "upload", str(path), "--api", stack.api_url, "--token", stack.token,
-         "--part-size", "5", "--bandwidth-limit", "5"],
-        env=cli_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "upload",
+            str(path),
+            "--api",
+            stack.api_url,
+            "--token",
+            stack.token,
+            "--part-size",
+            "5",
+            "--bandwidth-limit",
+            "5",
+        ],
+        env=cli_env(home),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(2.5)
     process.send_signal(signal.SIGINT)
@@ -203,7 +271,8 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
     assert process.returncode == 130
     assert "s3up resume --all" in err
     listed = run_cli(home, "list")
-    assert "Paused" in listed.stdout and "interrupted.bin" in listed.stdout
+    assert "Paused" in listed.stdout
+    assert "interrupted.bin" in listed.stdout
     upload_ref = listed.stdout.split()[0]
     aborted = run_cli(home, "abort", upload_ref, "--token", stack.token)
     assert aborted.returncode == 0, aborted.stderr
@@ -212,8 +281,14 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
 
 
 def test_login_without_a_keyring_says_so(stack: LocalStack, home: Path) -> None:
-    result = run_cli(home, "login", "--api", stack.api_url, stdin=stack.token + "\n",
-                     PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    result = run_cli(
+        home,
+        "login",
+        "--api",
+        stack.api_url,
+        stdin=stack.token + "\n",
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
     assert result.returncode == 2
     assert "keyring" in result.stderr.lower()
     assert stack.token not in result.stderr + result.stdout

@@ -52,7 +52,9 @@ def make_manager() -> Iterator[Callable[..., UploadManager]]:
         source = token if callable(token) else (lambda _url: token)
         values: dict[str, object] = {"max_connections": 4, "per_file_connections": 4, "part_size": 5 * MIB}
         values.update(settings)
-        fast_retries = RetryPolicy(max_attempts=int(values.get("max_attempts", 8)), base_delay=0.05, max_delay=0.5)
+        fast_retries = RetryPolicy(
+            max_attempts=int(values.get("max_attempts", 8)), base_delay=0.05, max_delay=0.5
+        )
         manager = UploadManager(journal, source, TransferSettings(**values), retry_policy=fast_retries)  # type: ignore[arg-type]
         made.append(manager)
         return manager
@@ -72,7 +74,9 @@ def fetch(url: str) -> bytes:
     return response.content
 
 
-def wait_for(manager: UploadManager, upload_ref: int, states: set[UploadState], timeout: float = 60) -> UploadStatus:
+def wait_for(
+    manager: UploadManager, upload_ref: int, states: set[UploadState], timeout: float = 60
+) -> UploadStatus:
     """Wait until the upload reaches one of `states` (bounded)."""
     import time
 

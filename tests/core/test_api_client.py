@@ -27,7 +27,8 @@ def core_only() -> LocalStack:
 
 def test_probe_learns_the_extensions_and_who_signed_in(stack: LocalStack) -> None:
     info = ApiClient(stack.api_url, stack.token).probe()
-    assert info.extended and info.token_verified
+    assert info.extended
+    assert info.token_verified
     assert info.principal == "local-user"
     assert {"partNumbers", "listParts", "abortUpload", "url"} <= info.capabilities
 
@@ -67,7 +68,9 @@ def test_a_web_page_is_not_this_api(stack: LocalStack) -> None:
 
 def test_full_route_cycle_and_errors(stack: LocalStack) -> None:
     client = ApiClient(stack.api_url, stack.token)
-    started = client.initialize(build_payload(METADATA, "client/cycle.bin"), content_type="text/plain", file_size=3)
+    started = client.initialize(
+        build_payload(METADATA, "client/cycle.bin"), content_type="text/plain", file_size=3
+    )
     assert started.file_key == "client/cycle.bin"
     assert started.max_parts == 10_000
     urls = client.presign(started.file_id, started.file_key, part_numbers=[1])
@@ -92,7 +95,9 @@ def test_core_only_links_come_from_the_configured_cdn(core_only: LocalStack) -> 
     started = client.initialize(build_payload(METADATA, "legacy/a b.txt"), extended=False)
     urls = client.presign(started.file_id, started.file_key, count=1)
     etag = requests.put(urls[1].url, data=b"x", timeout=10).headers["ETag"]
-    done = client.finalize(started.file_id, started.file_key, [(1, etag)], cdn_base_url="https://cdn.example/")
+    done = client.finalize(
+        started.file_id, started.file_key, [(1, etag)], cdn_base_url="https://cdn.example/"
+    )
     assert done.url == "https://cdn.example/legacy/a%20b.txt"
     assert done.size is None
 

@@ -25,8 +25,12 @@ STOPPED = {UploadState.DONE, UploadState.FAILED, UploadState.FILE_CHANGED, Uploa
 def test_several_files_at_once_arrive_byte_identical(
     stack: LocalStack, journal: Journal, make_manager: MakeManager, make_file: MakeFile
 ) -> None:
-    files = [make_file("empty.bin", 0), make_file("small.txt", 1234), make_file("three.bin", 12 * MIB + 5),
-             make_file("four.bin", 17 * MIB)]
+    files = [
+        make_file("empty.bin", 0),
+        make_file("small.txt", 1234),
+        make_file("three.bin", 12 * MIB + 5),
+        make_file("four.bin", 17 * MIB),
+    ]
     manager = make_manager(journal, stack.token)
     events: list[tuple[int, UploadState]] = []
     manager.subscribe(lambda status: events.append((status.id, status.state)))
@@ -81,8 +85,14 @@ def test_survives_a_hostile_network(
 ) -> None:
     """Resets mid-body, 500s, 503 SlowDown, slow answers, expired URLs and corrupted bodies on >= 15 %
     of part uploads: every object still ends byte-identical."""
-    faults = [Fault.RESET_MID_BODY, Fault.ERROR_500, Fault.SLOW_DOWN_503, Fault.SLOW_ANSWER, Fault.EXPIRED,
-              Fault.CORRUPT]
+    faults = [
+        Fault.RESET_MID_BODY,
+        Fault.ERROR_500,
+        Fault.SLOW_DOWN_503,
+        Fault.SLOW_ANSWER,
+        Fault.EXPIRED,
+        Fault.CORRUPT,
+    ]
     lock = threading.Lock()
     seen_puts = 0
 
@@ -92,7 +102,9 @@ def test_survives_a_hostile_network(
             return Fault.PASS
         with lock:
             seen_puts += 1
-            return faults[(seen_puts // 2) % len(faults)] if seen_puts % 2 == 0 else Fault.PASS  # every other one
+            return (
+                faults[(seen_puts // 2) % len(faults)] if seen_puts % 2 == 0 else Fault.PASS
+            )  # every other one
 
     with FaultProxy(decide, slow_seconds=0.5) as proxy, LocalStack(presign_endpoint=proxy.url) as local:
         proxy.upstream = local.s3_endpoint  # presigned URLs name the proxy, which forwards to S3
@@ -140,8 +152,9 @@ def test_revoked_token_waits_for_sign_in_then_finishes(
     with LocalStack(port=0, principal="alice") as local:
         tokens = {"current": local.token}
         path = make_file("revoked.bin", 25 * MIB)
-        manager = make_manager(journal, lambda _url: tokens["current"], bandwidth_limit=8 * MIB,
-                               per_file_connections=1)
+        manager = make_manager(
+            journal, lambda _url: tokens["current"], bandwidth_limit=8 * MIB, per_file_connections=1
+        )
         upload_ref = manager.add(request(path, local.api_url, "revoked/revoked.bin")).id
         wait_for(manager, upload_ref, {UploadState.UPLOADING})
         local.revoke_token(local.token)
@@ -228,7 +241,10 @@ def test_existing_deployment_fallback_with_expiring_url_lists(
             presign_calls.append(seen.path)
         return Fault.PASS
 
-    with LocalStack(port=0, core_only=True, url_expiry=3) as local, FaultProxy(decide, base_url(local)) as api:
+    with (
+        LocalStack(port=0, core_only=True, url_expiry=3) as local,
+        FaultProxy(decide, base_url(local)) as api,
+    ):
         path = make_file("legacy.bin", 20 * MIB)
         manager = make_manager(journal, local.token, bandwidth_limit=3 * MIB, per_file_connections=1)
         upload_ref = manager.add(

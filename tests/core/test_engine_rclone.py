@@ -55,7 +55,9 @@ def test_urls_that_expire_within_seconds_are_signed_again(
     ):
         s3_proxy.upstream = rclone_s3.endpoint
         path = make_file("rclone-expiry.bin", 24 * MIB)
-        manager = make_manager(journal, local.token, bandwidth_limit=4 * MIB, per_file_connections=2, max_attempts=1)
+        manager = make_manager(
+            journal, local.token, bandwidth_limit=4 * MIB, per_file_connections=2, max_attempts=1
+        )
         upload_ref = manager.add(request(path, f"{api_proxy.url}/prod", "expiry/rclone-expiry.bin")).id
         status = wait_for(manager, upload_ref, STOPPED, timeout=120)
         assert status.state is UploadState.DONE, status.message

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from app.core.bandwidth import BandwidthLimiter
-from app.core.errors import AuthError, InvalidRequestError, IntegrityError, ServerError
+from app.core.errors import AuthError, IntegrityError, InvalidRequestError, ServerError
 from app.core.progress import SpeedMeter, eta_seconds
 from app.core.retry import RetryPolicy
 

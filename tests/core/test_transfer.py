@@ -31,16 +31,30 @@ def test_a_different_md5_is_an_integrity_error() -> None:
     ("status", "body", "expired", "error"),
     [
         (403, xml("AccessDenied", "Request has expired"), False, UrlExpiredError),
-        (400, xml("AccessDenied", "The difference between the request time and the server&#39;s time"), False,
-         UrlExpiredError),
+        (
+            400,
+            xml("AccessDenied", "The difference between the request time and the server&#39;s time"),
+            False,
+            UrlExpiredError,
+        ),
         (403, xml("AccessDenied", "Access Denied"), True, UrlExpiredError),  # past its known expiry
         (403, xml("AccessDenied", "Access Denied"), False, UploadError),
         (404, xml("NoSuchUpload", "The specified upload does not exist."), False, UploadGoneError),
         (503, xml("SlowDown", "Please reduce your request rate."), False, ServerError),
         (500, xml("InternalError", "We encountered an internal error."), False, ServerError),
-        (400, xml("RequestTimeout", "Your socket connection to the server was not read from"), False, ServerError),
+        (
+            400,
+            xml("RequestTimeout", "Your socket connection to the server was not read from"),
+            False,
+            ServerError,
+        ),
         (429, b"", False, ServerError),
-        (400, xml("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"), False, UploadError),
+        (
+            400,
+            xml("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"),
+            False,
+            UploadError,
+        ),
     ],
 )
 def test_error_answers(status: int, body: bytes, expired: bool, error: type[Exception]) -> None:
