@@ -10,7 +10,6 @@ import hashlib
 import logging
 import mimetypes
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -25,12 +24,6 @@ log = logging.getLogger(__name__)
 
 # The existing deployment signs every URL in one call, which times out past about a thousand parts.
 CORE_ONLY_MAX_PARTS = 1000
-
-
-@dataclass(frozen=True)
-class Started:
-    upload_id: str
-    plan: PartPlan
 
 
 def plan_for_api(

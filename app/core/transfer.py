@@ -50,7 +50,7 @@ class SentPart:
 
 
 class PartStopper:
-    """Lets another thread stop the sends of one upload; reusable after `reset()`."""
+    """Lets another thread stop the sends of one upload (a resumed upload gets a new one)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -67,10 +67,6 @@ class PartStopper:
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._stopped.clear()
 
     def _track(self, sock: socket.socket | None) -> None:
         if sock is None:

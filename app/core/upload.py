@@ -126,20 +126,16 @@ class ActiveUpload:
         )
 
 
-def status_from_record(
-    record: JournalUpload, bytes_done: int | None = None, parts_done: int = 0
-) -> UploadStatus:
-    """A snapshot of an upload that is only in the journal (history)."""
-    done = record.size if bytes_done is None else bytes_done
+def status_from_record(record: JournalUpload) -> UploadStatus:
+    """A snapshot of a finished upload that is only in the journal (history)."""
     return UploadStatus(
         id=record.id,
         path=record.path,
         key=record.key,
         api_url=record.api_url,
         size=record.size,
-        bytes_done=done,
+        bytes_done=record.size,
         state=record.state,
-        parts_done=parts_done,
         url=record.url,
         link_verified=record.link_verified,
         message=record.message,
