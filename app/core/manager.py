@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterable
 from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.bandwidth import BandwidthLimiter
 from app.core.errors import InvalidRequestError
-from app.core.fingerprint import FileIdentity, check_unchanged, identify
+from app.core.fingerprint import check_unchanged, identify
 from app.core.journal import Journal, JournalUpload
 from app.core.keys import KeyTemplateError, check_key
 from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
 from app.core.planner import PartPlan, plan_parts
 from app.core.retry import RetryPolicy
 from app.core.steps import abort_quietly
-from app.core.upload import ActiveUpload, status_from_record
+from app.core.upload import ActiveUpload, record_identity, status_from_record
 from app.core.worker import Job, JobKind, Worker
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class UploadManager:
     def _load(self, record: JournalUpload) -> ActiveUpload:
         done = self.journal.parts(record.id)
         plan = _plan_of(record)
-        problem = check_unchanged(record.path, _identity(record))
+        problem = check_unchanged(record.path, record_identity(record))
         if problem:
             state, message = UploadState.FILE_CHANGED, problem
         elif record.state in (UploadState.FAILED, UploadState.NEEDS_SIGN_IN):
@@ -198,7 +198,7 @@ class UploadManager:
         with self.lock:
             if not (upload.state.can_resume or upload.state is UploadState.FILE_CHANGED):
                 return
-        problem = check_unchanged(upload.record.path, _identity(upload.record))
+        problem = check_unchanged(upload.record.path, record_identity(upload.record))
         if problem:
             self.set_state(upload, UploadState.FILE_CHANGED, problem)
             return
@@ -441,10 +441,6 @@ def _earliest(current: float | None, candidate: float | None) -> float | None:
     if candidate is None:
         return current
     return candidate if current is None else min(current, candidate)
-
-
-def _identity(record: JournalUpload) -> FileIdentity:
-    return FileIdentity(record.size, record.mtime_ns, record.fingerprint)
 
 
 def _plan_of(record: JournalUpload) -> PartPlan:

@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from app.core.api import PresignedUrl
+from app.core.fingerprint import FileIdentity
 from app.core.journal import JournalPart, JournalUpload
 from app.core.models import UploadState, UploadStatus
 from app.core.planner import PartPlan
@@ -143,3 +144,8 @@ def status_from_record(record: JournalUpload) -> UploadStatus:
         created_at=record.created_at,
         finished_at=record.finished_at,
     )
+
+
+def record_identity(record: JournalUpload) -> FileIdentity:
+    """The identity the file had when its upload began."""
+    return FileIdentity(record.size, record.mtime_ns, record.fingerprint)

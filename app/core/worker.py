@@ -24,13 +24,13 @@ from app.core.errors import (
     UploadError,
     UploadGoneError,
 )
-from app.core.fingerprint import FileIdentity, check_unchanged
+from app.core.fingerprint import check_unchanged
 from app.core.journal import JournalPart
 from app.core.models import UploadState
 from app.core.planner import plan_parts
 from app.core.steps import plan_for_api, reconcile, start_upload, verify_link
 from app.core.transfer import ConnectionCache, PartStopped, UrlExpiredError, send_part
-from app.core.upload import ActiveUpload
+from app.core.upload import ActiveUpload, record_identity
 
 if TYPE_CHECKING:
     from app.core.manager import UploadManager
@@ -126,6 +126,11 @@ class Worker(threading.Thread):
                 upload.busy = False
                 m.lock.notify_all()
 
+    def _upload_gone(self, upload: ActiveUpload, error: UploadGoneError) -> None:
+        """S3 lost the multipart upload: fail it, so that Retry starts a new one from the first byte."""
+        self._forget_remote(upload)
+        self._fail(upload, UploadError(f"{error.message} Retry uploads the file again from the start."))
+
     def _forget_remote(self, upload: ActiveUpload) -> None:
         m = self.manager
         m.journal.forget_parts(upload.id)
@@ -215,8 +220,7 @@ class Worker(threading.Thread):
         if not self._release(upload, number, generation, put_back=not error.transient):
             return
         if isinstance(error, UploadGoneError):
-            self._forget_remote(upload)
-            self._fail(upload, UploadError(f"{error.message} Retry uploads the file again from the start."))
+            self._upload_gone(upload, error)
             return
         if error.needs_sign_in:
             m.set_state(upload, UploadState.NEEDS_SIGN_IN, error.message, only_from=_ACTIVE)
@@ -346,8 +350,7 @@ class Worker(threading.Thread):
             else:
                 self._fail(upload, error)
         except UploadGoneError as error:
-            self._forget_remote(upload)
-            self._fail(upload, UploadError(f"{error.message} Retry uploads the file again from the start."))
+            self._upload_gone(upload, error)
         except UploadError as error:
             self._step_failed(upload, error)
         finally:
@@ -358,14 +361,13 @@ class Worker(threading.Thread):
     # --- shared -----------------------------------------------------------------------------------
 
     def _check_file(self, upload: ActiveUpload) -> None:
-        record = upload.record
-        problem = check_unchanged(record.path, FileIdentity(record.size, record.mtime_ns, record.fingerprint))
+        problem = check_unchanged(upload.record.path, record_identity(upload.record))
         if problem:
             raise FileChangedError(problem)
 
     def _file_error(self, upload: ActiveUpload, error: OSError) -> UploadError:
         record = upload.record
-        problem = check_unchanged(record.path, FileIdentity(record.size, record.mtime_ns, record.fingerprint))
+        problem = check_unchanged(record.path, record_identity(record))
         return (
             FileChangedError(problem) if problem else UploadError(f"Reading {record.path} failed: {error}.")
         )
