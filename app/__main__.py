@@ -15,7 +15,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="start a local test API in this process (no AWS account needed) and sign in to it",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that this build starts (offscreen), print a one-line report and exit (0: all good)",
+    )
     options, qt_args = parser.parse_known_args(args)
+    if options.self_test:
+        from app.selftest import run_self_test
+
+        return run_self_test()
+    if options.local and getattr(sys, "frozen", False):
+        print(
+            "--local is a developer feature that the packaged app leaves out (it needs the local test "
+            "API's packages): run `python -m app --local` from a source checkout.",
+            file=sys.stderr,
+        )
+        return 2
     from app.gui.application import run  # after parsing, so --help needs no display
 
     return run([sys.argv[0], *qt_args], local=options.local)

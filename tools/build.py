@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     run_pyinstaller(args.dist, args.work, onefile=args.onefile)
     app = app_path(args.dist, onefile=args.onefile)
-    print(f"Built {app} in {time.monotonic() - started:.0f} s: {size_bytes(app) / 1e6:.0f} MB")
+    print(f"Built {app} in {time.monotonic() - started:.0f} s: {size_bytes(app) / 2**20:.0f} MiB")
 
     result = self_test(executable(app))
     print(result.stdout.strip() or result.stderr.strip())
@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
             check=True,
         ).stdout.strip()
-        print(f"Packed {tarball}: {Path(tarball).stat().st_size / 1e6:.0f} MB (unpack it and run install.sh)")
+        print(
+            f"Packed {tarball}: {Path(tarball).stat().st_size / 2**20:.0f} MiB (unpack it and run install.sh)"
+        )
     return 0
 
 

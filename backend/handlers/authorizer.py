@@ -19,7 +19,7 @@ from backend.tokens import TokenRejectedError, token_from_header
 log = logging.getLogger(__name__)
 
 
-class Unauthorized(Exception):  # noqa: N818 (the message is what API Gateway matches)
+class Unauthorized(Exception):
     """Raised for any token that must get API Gateway's 401; its message is exactly "Unauthorized"."""
 
     def __init__(self) -> None:
