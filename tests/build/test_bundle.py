@@ -92,7 +92,7 @@ def test_the_bundle_holds_the_app_only(dist: Path) -> None:
 def test_every_bundled_library_finds_what_it_links_to(dist: Path) -> None:
     """The pruning in build.spec kept every library that a kept binary needs (except those PyInstaller
     always leaves to the system: libc, libGL, libxcb…). A library missing on the build machine shows up
-    here too: install it there (see packaging/README.md)."""
+    here too: install it there (see README.md, Building the desktop app)."""
     from PyInstaller.depend.bindepend import get_imports
     from PyInstaller.depend.dylib import include_library
 
@@ -104,7 +104,7 @@ def test_every_bundled_library_finds_what_it_links_to(dist: Path) -> None:
             for name, _ in get_imports(str(path)):
                 if Path(name).name not in bundled and include_library(Path(name).name):
                     missing.setdefault(Path(name).name, set()).add(path.name)
-    assert missing == {}, f"install these libraries on the build machine (packaging/README.md): {missing}"
+    assert missing == {}, f"install these libraries on the build machine (see README.md): {missing}"
 
 
 def test_local_mode_says_the_packaged_app_leaves_it_out(dist: Path) -> None:
