@@ -56,6 +56,16 @@ def _enclosing(doc: str, pos: int) -> tuple[str, int]:
     return (stack[-1] if stack else ""), len(stack)
 
 
+def _where(error: json.JSONDecodeError) -> tuple[int, int]:
+    """Where to point the user (1-based). A comma missing at the end of a line is reported there, after
+    the value it should follow, rather than at the next line's start, where the parser noticed it."""
+    before = error.doc[: error.pos].rstrip()
+    if error.msg == "Expecting ',' delimiter" and "\n" in error.doc[len(before) : error.pos]:
+        line = before.count("\n") + 1
+        return line, len(before) - (before.rfind("\n") + 1) + 1
+    return error.lineno, error.colno
+
+
 def _plain_words(error: json.JSONDecodeError) -> str:
     """What went wrong, in words a person who is not a parser can act on."""
     doc, pos, msg = error.doc, error.pos, error.msg
@@ -67,6 +77,8 @@ def _plain_words(error: json.JSONDecodeError) -> str:
             return f"the text ends too early; is a value or a closing '{closer}' missing?"
         return f"the text ends where {_VALUE_WORDS} was expected"
     if msg == "Expecting ',' delimiter":
+        if "\n" in doc[len(doc[:pos].rstrip()) : pos]:
+            return "a ',' is missing at the end of this line"
         return f"expected ',' or '{closer}'"
     if msg == "Expecting ':' delimiter":
         return "expected ':' after the field name"
@@ -115,9 +127,8 @@ def _decode(text: str) -> tuple[Any, list[str]]:
     try:
         value = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
-        raise MetadataError(
-            f"Line {error.lineno}, column {error.colno}: {_plain_words(error)}", error.lineno, error.colno
-        ) from None
+        line, column = _where(error)
+        raise MetadataError(f"Line {line}, column {column}: {_plain_words(error)}", line, column) from None
     return value, duplicates
 
 

@@ -146,3 +146,10 @@ def test_build_payload_adds_the_key_without_touching_the_input() -> None:
         },
     }
     assert "imageKey" not in metadata
+
+
+def test_a_comma_missing_at_the_end_of_a_line_is_pointed_at_that_line() -> None:
+    text = '{\n  "organizationId": "org-7"\n  "objectRecordId": "rec-1"\n}'
+    (problem,) = validate_metadata(text)
+    assert (problem.line, problem.column) == (2, 28)
+    assert problem.message == "Line 2, column 28: a ',' is missing at the end of this line"
