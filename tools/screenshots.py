@@ -126,11 +126,11 @@ def main() -> int:
             mime = QMimeData()
             mime.setUrls([QUrl.fromLocalFile(str(folder))])
             center = QPointF(window.width() / 2, window.height() / 2)
-            for kind in (QDragEnterEvent, QDropEvent):
+            for kind, position in ((QDragEnterEvent, center.toPoint()), (QDropEvent, center)):
                 QApplication.sendEvent(
                     window,
                     kind(
-                        center,
+                        position,
                         Qt.DropAction.CopyAction,
                         mime,
                         Qt.MouseButton.LeftButton,

@@ -118,7 +118,7 @@ class Worker(threading.Thread):
             with m.lock:
                 upload.prepared = True
                 upload.step_attempts = 0
-            m.set_state(upload, UploadState.UPLOADING, only_from=(UploadState.QUEUED,))
+            # It stays queued until a connection is free for its first part.
         except UploadError as error:
             self._step_failed(upload, error)
         finally:
@@ -148,6 +148,7 @@ class Worker(threading.Thread):
         try:
             if job.plan_generation != upload.plan_generation:
                 raise _Replanned()
+            m.set_state(upload, UploadState.UPLOADING, only_from=(UploadState.QUEUED,))
             url = self._url_for(upload, number, job.plan_generation)
             part = upload.plan.part(number)
             with upload.record.path.open("rb") as file:
@@ -324,7 +325,9 @@ class Worker(threading.Thread):
         m = self.manager
         try:
             self._check_file(upload)
-            started = m.set_state(upload, UploadState.FINALIZING, only_from=(UploadState.UPLOADING,))
+            started = m.set_state(
+                upload, UploadState.FINALIZING, only_from=(UploadState.QUEUED, UploadState.UPLOADING)
+            )
             if not started and upload.state is not UploadState.FINALIZING:
                 return  # paused or cancelled meanwhile
             api = m.client_for(upload.record.api_url)
