@@ -171,10 +171,17 @@ def client_single_put(args: argparse.Namespace) -> None:
         assert response.status == 200, response.status
 
 
+def client_s3transfer_checked(args: argparse.Namespace) -> None:
+    """s3transfer with boto3's CRC32, then one HEAD of the object (the check the engine makes)."""
+    client_s3transfer(args, checksums=True)
+    _s3_client(args.s3).head_object(Bucket=args.bucket, Key=args.key)
+
+
 CLIENTS = {
     "engine": client_engine,
     "s3transfer": client_s3transfer,
     "s3transfer-crc32": lambda args: client_s3transfer(args, checksums=True),
+    "s3transfer-crc32+head": client_s3transfer_checked,
     "single-put": client_single_put,
 }
 
