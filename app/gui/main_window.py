@@ -17,6 +17,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
+from app import __version__
 from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
 from app.gui.bridge import AddOutcome, UploadBridge
@@ -338,8 +339,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             "About s3up",
-            "<h3>s3up</h3><p>Uploads very large files to Amazon S3 through your upload API, in parts "
-            "that resume after a pause, a lost connection or a restart.</p>"
+            f"<h3>s3up {__version__}</h3><p>Uploads very large files to Amazon S3 through your upload API, "
+            "in parts that resume after a pause, a lost connection or a restart.</p>"
             f"<p>Log folder: {self.session.log_folder}</p>",
         )
 
