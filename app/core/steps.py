@@ -26,14 +26,11 @@ log = logging.getLogger(__name__)
 CORE_ONLY_MAX_PARTS = 1000
 
 
-def plan_for_api(
-    record: JournalUpload, info: ApiInfo, explicit_part_size: int | None, max_parts: int | None = None
-) -> PartPlan:
+def plan_for_api(record: JournalUpload, info: ApiInfo, explicit_part_size: int | None) -> PartPlan:
     """The plan to start an upload with on this API: fewer, larger parts for the existing deployment."""
-    limit = max_parts or (10_000 if info.extended else CORE_ONLY_MAX_PARTS)
     if explicit_part_size is not None:
         return plan_parts(record.size, explicit_part_size)
-    return plan_parts(record.size, max_parts=limit)
+    return plan_parts(record.size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
 
 
 def start_upload(

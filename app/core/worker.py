@@ -122,9 +122,7 @@ class Worker(threading.Thread):
         except UploadError as error:
             self._step_failed(upload, error)
         finally:
-            with m.lock:
-                upload.busy = False
-                m.lock.notify_all()
+            self._step_finished(upload)
 
     def _upload_gone(self, upload: ActiveUpload, error: UploadGoneError) -> None:
         """S3 lost the multipart upload: fail it, so that Retry starts a new one from the first byte."""
@@ -357,11 +355,15 @@ class Worker(threading.Thread):
         except UploadError as error:
             self._step_failed(upload, error)
         finally:
-            with m.lock:
-                upload.busy = False
-                m.lock.notify_all()
+            self._step_finished(upload)
 
     # --- shared -----------------------------------------------------------------------------------
+
+    def _step_finished(self, upload: ActiveUpload) -> None:
+        """A prepare or finalize step ended (either way): the scheduler may pick the upload again."""
+        with self.manager.lock:
+            upload.busy = False
+            self.manager.lock.notify_all()
 
     def _check_file(self, upload: ActiveUpload) -> None:
         problem = check_unchanged(upload.record.path, record_identity(upload.record))
