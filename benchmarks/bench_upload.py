@@ -1,15 +1,21 @@
 """Upload throughput, client CPU and client memory: this engine vs boto3's s3transfer vs one presigned PUT.
 
-Run by hand (not in CI):  python benchmarks/bench_upload.py --size-mib 1024 --rounds 3
+Run by hand (not in CI):  python benchmarks/bench_upload.py --size-mib 1024 --rounds 5
 
 Everything runs on this machine: `rclone serve s3` (a real S3 server that checks SigV4) on /dev/shm, the
 local API in front of it for the engine, and each client in its own subprocess so that its CPU time and
-peak RSS are its own. Medians over the rounds are printed as a Markdown table.
+peak RSS are its own. Medians over the rounds are printed as Markdown tables, one per CPU placement:
+
+- shared: client and server share every core, so each CPU second the client spends is taken from the
+  server (rclone alone spends about 6 CPU s per GiB);
+- split: the server gets half of the cores and the client the other half, as when they are different
+  machines.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -35,7 +41,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_rclone(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_rclone(data_dir: Path, etag_hash: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -48,6 +54,8 @@ def start_rclone(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             f"{ACCESS},{SECRET}",
             "--vfs-cache-mode",
             "off",
+            "--etag-hash",
+            etag_hash,
             str(data_dir),
         ],
         stdout=subprocess.DEVNULL,
@@ -75,11 +83,13 @@ def _mark_last_byte() -> None:
         _last_byte_sent.append(time.perf_counter())
 
 
-def client_engine(args: argparse.Namespace) -> None:
+def client_engine(args: argparse.Namespace, check_md5: bool = True) -> None:
     from app.core.journal import Journal
     from app.core.manager import UploadManager
     from app.core.models import TransferSettings, UploadRequest, UploadState
 
+    if not check_md5:
+        _patch_out_md5()
     with tempfile.TemporaryDirectory() as tmp, Journal(Path(tmp) / "j.sqlite3") as journal:
         settings = TransferSettings(
             max_connections=args.concurrency,
@@ -104,6 +114,24 @@ def client_engine(args: argparse.Namespace) -> None:
                 raise RuntimeError(f"the engine did not finish: {final}")
         finally:
             manager.shutdown()
+
+
+def _patch_out_md5() -> None:
+    """Diagnostic only: no MD5 of the parts and no ETag check, to show what the MD5 itself costs."""
+    import re
+    import types
+
+    import app.core.transfer as transfer
+
+    class NoDigest:
+        def update(self, _data: object) -> None:
+            pass
+
+        def hexdigest(self) -> str:
+            return ""
+
+    transfer.hashlib = types.SimpleNamespace(md5=lambda **_: NoDigest())  # type: ignore[assignment]
+    transfer._ETAG_MD5 = re.compile(r"(?!)")  # matches nothing, so no ETag is compared
 
 
 def _s3_client(endpoint: str, checksums: bool = False):  # type: ignore[no-untyped-def]
@@ -179,6 +207,7 @@ def client_s3transfer_checked(args: argparse.Namespace) -> None:
 
 CLIENTS = {
     "engine": client_engine,
+    "engine-no-md5": lambda args: client_engine(args, check_md5=False),
     "s3transfer": client_s3transfer,
     "s3transfer-crc32": lambda args: client_s3transfer(args, checksums=True),
     "s3transfer-crc32+head": client_s3transfer_checked,
@@ -187,6 +216,7 @@ CLIENTS = {
 
 
 def run_client(args: argparse.Namespace) -> None:
+    os.sched_setaffinity(0, parse_cpus(args.cpus))  # before any thread starts: they all inherit it
     started = time.perf_counter()
     CLIENTS[args.client](args)
     elapsed = time.perf_counter() - started
@@ -213,13 +243,38 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+# --- CPU placement ------------------------------------------------------------------------------------
+
+
+def parse_cpus(text: str) -> set[int]:
+    return {int(cpu) for cpu in text.split(",")}
+
+
+def placements() -> dict[str, tuple[set[int], set[int]]]:
+    """(server CPUs, client CPUs) for each placement."""
+    cpus = sorted(os.sched_getaffinity(0))
+    half = max(1, len(cpus) // 2)
+    return {
+        "shared": (set(cpus), set(cpus)),
+        "split": (set(cpus[:half]), set(cpus[half:]) or set(cpus)),
+    }
+
+
+def pin_process(pid: int, cpus: set[int]) -> None:
+    """Every thread of the process (sched_setaffinity on a pid reaches only its main thread)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
+            os.sched_setaffinity(int(task.name), cpus)
+
+
 # --- the orchestrator ---------------------------------------------------------------------------------
 
 
-def measure(client: str, common: list[str]) -> dict[str, float]:
+def measure(client: str, cpus: set[int], common: list[str]) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cpu_list = ",".join(map(str, sorted(cpus)))
     result = subprocess.run(
-        [sys.executable, __file__, "--client", client, *common],
+        [sys.executable, __file__, "--client", client, "--cpus", cpu_list, *common],
         capture_output=True,
         text=True,
         env=env,
@@ -240,8 +295,9 @@ def orchestrate(args: argparse.Namespace) -> None:
     with source.open("wb") as file:
         for _ in range(args.size_mib):
             file.write(os.urandom(MIB))
-    rclone, s3_endpoint = start_rclone(data_dir)
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in args.clients}
+    rclone, s3_endpoint = start_rclone(data_dir, args.etag_hash)
+    layouts = {name: placements()[name] for name in args.placements}
+    results = {(layout, name): [] for layout in layouts for name in args.clients}
     try:
         with LocalStack(
             s3_endpoint=s3_endpoint, bucket="bench", s3_credentials=(ACCESS, SECRET), url_expiry=3600
@@ -263,24 +319,45 @@ def orchestrate(args: argparse.Namespace) -> None:
                 str(args.concurrency),
             ]
             for round_number in range(args.rounds):
-                for name in args.clients:  # interleaved, so that drift on the machine hits all alike
-                    key = f"bench-{name}-{round_number}.bin"
-                    sample = measure(name, [*common, "--key", key])
-                    results[name].append(sample)
-                    print(
-                        f"round {round_number + 1} {name:<11} {args.size_mib / sample['seconds']:8.1f} MiB/s "
-                        f"cpu {sample['cpu']:.2f} s  rss {sample['rss_kib'] / 1024:.0f} MiB",
-                        file=sys.stderr,
-                    )
-                    (data_dir / "bench" / key).unlink(missing_ok=True)
+                # interleaved, so that drift on the machine hits every client alike
+                for layout, (server_cpus, client_cpus) in layouts.items():
+                    pin_process(rclone.pid, server_cpus)
+                    pin_process(os.getpid(), server_cpus)  # the local API runs in this process
+                    for name in args.clients:
+                        key = f"bench-{layout}-{name}-{round_number}.bin"
+                        sample = measure(name, client_cpus, [*common, "--key", key])
+                        results[layout, name].append(sample)
+                        print(
+                            f"round {round_number + 1} {layout:<6} {name:<22} "
+                            f"{args.size_mib / sample['seconds']:6.1f} MiB/s  cpu {sample['cpu']:.2f} s  "
+                            f"rss {sample['rss_kib'] / 1024:.0f} MiB",
+                            file=sys.stderr,
+                        )
+                        (data_dir / "bench" / key).unlink(missing_ok=True)
     finally:
         rclone.terminate()
         rclone.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+    for layout, (server_cpus, client_cpus) in layouts.items():
+        print_table(args, layout, server_cpus, client_cpus, {n: results[layout, n] for n in args.clients})
+
+
+def print_table(
+    args: argparse.Namespace,
+    layout: str,
+    server_cpus: set[int],
+    client_cpus: set[int],
+    results: dict[str, list[dict[str, float]]],
+) -> None:
     gib = args.size_mib / 1024
+    where = (
+        f"client and server share CPUs {sorted(client_cpus)}"
+        if layout == "shared"
+        else f"server on CPUs {sorted(server_cpus)}, client on CPUs {sorted(client_cpus)}"
+    )
     print(
-        f"\n{args.size_mib} MiB file, parts of {args.part_mib} MiB, {args.concurrency} connections, "
-        f"{args.rounds} rounds (medians), {os.cpu_count()} cores\n"
+        f"\n{layout}: {args.size_mib} MiB file, parts of {args.part_mib} MiB, "
+        f"{args.concurrency} connections, {args.rounds} rounds (medians), {where}\n"
     )
     print("| client | MiB/s | client CPU s per GiB | client peak RSS MiB |")
     print("| --- | ---: | ---: | ---: |")
@@ -290,8 +367,9 @@ def orchestrate(args: argparse.Namespace) -> None:
         rss = statistics.median(s["rss_kib"] / 1024 for s in samples)
         print(f"| {name} | {speed:.0f} | {cpu:.2f} | {rss:.0f} |")
     if "engine" in results:
-        sending = statistics.median(args.size_mib / s["sending_seconds"] for s in results["engine"])
-        finishing = statistics.median(s["seconds"] - s["sending_seconds"] for s in results["engine"])
+        samples = results["engine"]
+        sending = statistics.median(args.size_mib / s["sending_seconds"] for s in samples)
+        finishing = statistics.median(s["seconds"] - s["sending_seconds"] for s in samples)
         print(
             f"\nengine: {sending:.0f} MiB/s until the last part landed, then {finishing:.2f} s to finalize "
             "through the API and check the link"
@@ -301,11 +379,19 @@ def orchestrate(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--part-mib", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--etag-hash",
+        default="",
+        help="rclone's --etag-hash: with MD5, every HEAD of an object re-reads and hashes all of it "
+        "(S3 does not), which charges any client that checks its object; off by default",
+    )
     parser.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=list(CLIENTS))
+    parser.add_argument("--placements", nargs="+", default=["shared", "split"], choices=["shared", "split"])
     parser.add_argument("--client", choices=list(CLIENTS), help=argparse.SUPPRESS)
+    parser.add_argument("--cpus", help=argparse.SUPPRESS)
     for name in ("--file", "--api", "--token", "--s3", "--bucket", "--key"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args()
