@@ -25,6 +25,7 @@ from app.core.logs import register_secret, setup_logging
 from app.core.manager import UploadManager
 from app.core.metadata import MetadataError, load_metadata_argument
 from app.core.models import MIB, TransferSettings, UploadRequest, UploadState
+from app.core.ownership import BusyElsewhereError
 from app.core.settings import load_settings, save_settings
 
 TOKEN_ENV = "S3UP_TOKEN"
@@ -163,9 +164,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if not wanted:
             print("Nothing to resume.", file=sys.stderr)
             return EXIT_OK
+        running = []
         for upload_ref in wanted:
-            manager.resume(upload_ref)
-        return _run(manager, wanted, args.json)
+            try:
+                manager.resume(upload_ref)
+            except BusyElsewhereError as busy:
+                print(busy.message, file=sys.stderr)
+            else:
+                running.append(upload_ref)
+        if not running:
+            return EXIT_FAILED
+        code = _run(manager, running, args.json)
+        return EXIT_FAILED if code == EXIT_OK and len(running) < len(wanted) else code
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -234,6 +234,12 @@ def run_client(args: argparse.Namespace) -> None:
     )
 
 
+def own_cpu_seconds() -> float:
+    """This process's CPU time, its children's excluded: the local API's share, in the orchestrator."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_kib() -> int:
     """This process's own peak RSS (VmHWM). ru_maxrss is no good here: a child started with fork+exec
     inherits its parent's high-water mark, and the parent runs the local API and moto."""
@@ -325,7 +331,9 @@ def orchestrate(args: argparse.Namespace) -> None:
                     pin_process(os.getpid(), server_cpus)  # the local API runs in this process
                     for name in args.clients:
                         key = f"bench-{layout}-{name}-{round_number}.bin"
+                        api_cpu_before = own_cpu_seconds()
                         sample = measure(name, client_cpus, [*common, "--key", key])
+                        sample["api_cpu"] = own_cpu_seconds() - api_cpu_before
                         results[layout, name].append(sample)
                         print(
                             f"round {round_number + 1} {layout:<6} {name:<22} "
@@ -340,6 +348,12 @@ def orchestrate(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
     for layout, (server_cpus, client_cpus) in layouts.items():
         print_table(args, layout, server_cpus, client_cpus, {n: results[layout, n] for n in args.clients})
+
+
+def round_ratio(samples: list[dict[str, float]], references: list[dict[str, float]]) -> float:
+    """Median over the rounds of (this client's speed / the reference's speed in the same round)."""
+    pairs = zip(samples, references, strict=True)
+    return statistics.median(ref["seconds"] / own["seconds"] for own, ref in pairs)
 
 
 def print_table(
@@ -359,20 +373,29 @@ def print_table(
         f"\n{layout}: {args.size_mib} MiB file, parts of {args.part_mib} MiB, "
         f"{args.concurrency} connections, {args.rounds} rounds (medians), {where}\n"
     )
-    print("| client | MiB/s | client CPU s per GiB | client peak RSS MiB |")
-    print("| --- | ---: | ---: | ---: |")
+    references = [name for name in ("s3transfer-crc32", "single-put") if name in results]
+    print(
+        "| client | MiB/s | "
+        + "".join(f"× {name} | " for name in references)
+        + "client CPU s per GiB | client peak RSS MiB |"
+    )
+    print("| --- | ---: | " + "---: | " * len(references) + "---: | ---: |")
     for name, samples in results.items():
         speed = statistics.median(args.size_mib / s["seconds"] for s in samples)
+        # the ratio of each round's pair, so that the machine's drift between rounds cancels out
+        ratios = "".join(f"{round_ratio(samples, results[ref]):.2f} | " for ref in references)
         cpu = statistics.median(s["cpu"] / gib for s in samples)
         rss = statistics.median(s["rss_kib"] / 1024 for s in samples)
-        print(f"| {name} | {speed:.0f} | {cpu:.2f} | {rss:.0f} |")
+        print(f"| {name} | {speed:.0f} | {ratios}{cpu:.2f} | {rss:.0f} |")
     if "engine" in results:
         samples = results["engine"]
         sending = statistics.median(args.size_mib / s["sending_seconds"] for s in samples)
         finishing = statistics.median(s["seconds"] - s["sending_seconds"] for s in samples)
+        api_cpu = statistics.median(s["api_cpu"] / gib for s in samples)
         print(
             f"\nengine: {sending:.0f} MiB/s until the last part landed, then {finishing:.2f} s to finalize "
-            "through the API and check the link"
+            f"through the API and check the link; the local API used {api_cpu:.2f} CPU s per GiB "
+            "(on the server's CPUs)"
         )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from app.core.models import UploadState
 from app.core.paths import data_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 JOURNAL_FILENAME = "journal.sqlite3"
 
@@ -112,8 +112,16 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX uploads_by_state ON uploads (state, hidden)")
 
 
+def _prune_finished_parts(conn: sqlite3.Connection) -> None:
+    """Version 1 kept the parts of finished uploads; nothing reads them once the upload is done."""
+    conn.execute(
+        "DELETE FROM parts WHERE upload_ref IN (SELECT id FROM uploads WHERE state IN (?, ?))",
+        (UploadState.DONE.value, UploadState.CANCELLED.value),
+    )
+
+
 # _MIGRATIONS[n] brings a journal from schema version n to n + 1 (0 is an empty file).
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _prune_finished_parts}
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -221,11 +229,15 @@ class Journal:
             self._update(conn, upload_ref, state=state.value, message=message)
 
     def set_finished(self, upload_ref: int, url: str | None, link_verified: bool | None) -> None:
-        """Mark the upload DONE now, with its link and whether a HEAD request on the link succeeded."""
+        """Mark the upload DONE now, with its link and whether a HEAD request on the link succeeded.
+
+        Its part records go: a finished upload is never resumed, and a 10,000-part upload would keep
+        10,000 rows."""
         link = None if link_verified is None else int(link_verified)
         with self._write() as conn:
             self._update(conn, upload_ref, state=UploadState.DONE.value, message=None, url=url,
                          link_verified=link, finished_at=time.time())  # fmt: skip
+            conn.execute("DELETE FROM parts WHERE upload_ref = ?", (upload_ref,))
 
     def get(self, upload_ref: int) -> JournalUpload | None:
         """The upload with this id, or None when there is none."""

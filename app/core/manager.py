@@ -8,6 +8,10 @@ is finalized as soon as its own last part lands.
 Every state change is written to the journal and reported at once to subscribers; byte progress is
 reported by a reporter thread at most 10 times a second per upload. Subscribers are called on engine
 threads and must return quickly.
+
+Several processes (the app, `s3up` commands) may share one journal: an upload is sent only by the
+process holding its lock (`ownership.UploadLocks`), from the moment it is added or resumed until it is
+paused, fails or ends.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from app.core.fingerprint import check_unchanged, identify
 from app.core.journal import Journal, JournalUpload
 from app.core.keys import KeyTemplateError, check_key
 from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
+from app.core.ownership import BusyElsewhereError, UploadLocks
 from app.core.planner import PartPlan, plan_parts
 from app.core.retry import RetryPolicy
 from app.core.steps import abort_quietly
@@ -35,6 +40,16 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[UploadStatus], None]
 TokenSource = Callable[[str], str | None]
 REPORT_INTERVAL = 0.1
+# States in which this process stops working on an upload, so another process may take it over.
+_LETS_GO = frozenset(
+    {
+        UploadState.PAUSED,
+        UploadState.FAILED,
+        UploadState.FILE_CHANGED,
+        UploadState.CANCELLED,
+        UploadState.DONE,
+    }
+)
 
 
 class UploadManager:
@@ -51,6 +66,7 @@ class UploadManager:
         cdn_base_urls: Callable[[str], str | None] | None = None,
     ) -> None:
         self.journal = journal
+        self.locks = UploadLocks(journal.path.parent / f"{journal.path.stem}-locks")
         self.settings = settings or TransferSettings()
         self.retry_policy = retry_policy or RetryPolicy(max_attempts=self.settings.max_attempts)
         self._token_source = token_source
@@ -128,6 +144,7 @@ class UploadManager:
             accelerate=request.accelerate or self.settings.accelerate,
             cdn_base_url=request.cdn_base_url,
         )
+        self.locks.acquire(record.id)  # a new number: nobody else can hold it
         upload = ActiveUpload(record=record, plan=plan, done={}, state=UploadState.QUEUED)
         upload.rebuild_pending()
         with self.lock:
@@ -152,6 +169,18 @@ class UploadManager:
     def _load(self, record: JournalUpload) -> ActiveUpload:
         done = self.journal.parts(record.id)
         plan = _plan_of(record)
+        busy = self.locks.owner_elsewhere(record.id)
+        if busy is not None:  # shown as paused here; its journal entry is the owner's to write
+            upload = ActiveUpload(
+                record=record,
+                plan=plan,
+                done=done,
+                state=UploadState.PAUSED,
+                message=busy.message,
+                upload_id=record.upload_id,
+            )
+            upload.rebuild_pending()
+            return upload
         problem = check_unchanged(record.path, record_identity(record))
         if problem:
             state, message = UploadState.FILE_CHANGED, problem
@@ -193,11 +222,17 @@ class UploadManager:
         self.set_state(upload, UploadState.PAUSED)
 
     def resume(self, upload_ref: int) -> None:
-        """Continue a paused, failed or signed-out upload (after checking its file is unchanged)."""
+        """Continue a paused, failed or signed-out upload (after checking its file is unchanged).
+
+        Raises BusyElsewhereError when another process is sending it.
+        """
         upload = self._get(upload_ref)
         with self.lock:
             if not (upload.state.can_resume or upload.state is UploadState.FILE_CHANGED):
                 return
+        self._take_over(upload)
+        if upload.state.is_finished:  # another process finished or cancelled it meanwhile
+            return
         problem = check_unchanged(upload.record.path, record_identity(upload.record))
         if problem:
             self.set_state(upload, UploadState.FILE_CHANGED, problem)
@@ -209,9 +244,46 @@ class UploadManager:
 
     retry = resume
 
+    def _take_over(self, upload: ActiveUpload) -> None:
+        """Lock the upload for this process and catch up with what other processes wrote meanwhile."""
+        try:
+            self.locks.acquire(upload.id)
+        except BusyElsewhereError as busy:
+            with self.lock:
+                upload.message = busy.message
+                upload.progress_dirty = True
+            self.emit(upload)
+            raise
+        record = self.journal.get(upload.id)
+        if record is None:
+            return
+        done = self.journal.parts(upload.id)
+        plan = _plan_of(record)
+        with self.lock:
+            if record.upload_id != upload.upload_id or plan != upload.plan:  # restarted elsewhere
+                upload.urls.clear()
+                upload.plan_generation += 1
+            upload.record, upload.plan, upload.done = record, plan, done
+            upload.upload_id = record.upload_id
+            upload.rebuild_pending()
+            if record.state.is_finished:
+                upload.state, upload.message = record.state, record.message
+                upload.url, upload.link_verified = record.url, record.link_verified
+                upload.finished_at = record.finished_at
+        if record.state.is_finished:
+            self.locks.release(upload.id)
+            self.emit(upload)
+
     def cancel(self, upload_ref: int) -> None:
-        """Stop the upload for good and abort its multipart upload on the server (network I/O)."""
+        """Stop the upload for good and abort its multipart upload on the server (network I/O).
+
+        Raises BusyElsewhereError when another process is sending it.
+        """
         upload = self._get(upload_ref)
+        with self.lock:
+            if upload.state.is_finished:
+                return
+        self._take_over(upload)
         with self.lock:
             if upload.state.is_finished:
                 return
@@ -241,8 +313,12 @@ class UploadManager:
             self.pause(upload_ref)
 
     def resume_all(self) -> None:
+        """Resume every upload that can be; those another process is sending say so and are skipped."""
         for upload_ref in self._refs():
-            self.resume(upload_ref)
+            try:
+                self.resume(upload_ref)
+            except BusyElsewhereError:
+                continue
 
     def credentials_changed(self, api_url: str) -> None:
         """A new token was stored for `api_url`: uploads waiting for sign-in there go on."""
@@ -297,6 +373,7 @@ class UploadManager:
         self._reporter.join(max(0.0, deadline - time.monotonic()))
         for client in self._clients.values():
             client.close()
+        self.locks.release_all()
 
     # --- used by workers --------------------------------------------------------------------------
 
@@ -346,6 +423,8 @@ class UploadManager:
             self.lock.notify_all()
         if state is not UploadState.DONE:  # DONE is written with its link by set_finished
             self.journal.set_state(upload.id, state, message)
+        if state in _LETS_GO:
+            self.locks.release(upload.id)
         log.info(
             "Upload %s (%s): %s%s",
             upload.id,

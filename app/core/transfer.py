@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from app.core.bandwidth import BandwidthLimiter
 from app.core.errors import IntegrityError, ServerError, UploadError, UploadGoneError
+from app.core.proxies import Route, open_route
 
 log = logging.getLogger(__name__)
 
@@ -82,34 +83,32 @@ class PartStopper:
 
 
 class ConnectionCache:
-    """Keep-alive HTTP connections of one worker thread, by (scheme, host, port)."""
+    """Keep-alive HTTP connections of one worker thread, by (scheme, host, port), through the proxy
+    the environment names for each (see `proxies`)."""
 
     def __init__(self, timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
         self._timeout = timeout
         self._ssl_context = ssl_context
-        self._connections: dict[tuple[str, str, int | None], http.client.HTTPConnection] = {}
+        self._routes: dict[tuple[str, str, int | None], Route] = {}
 
-    def get(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
+    def get(self, scheme: str, host: str, port: int | None) -> Route:
         key = (scheme, host, port)
-        connection = self._connections.get(key)
-        if connection is None:
-            if scheme == "https":
-                context = self._ssl_context or default_ssl_context()
-                connection = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=context)
-            else:
-                connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
-            self._connections[key] = connection
-        return connection
+        route = self._routes.get(key)
+        if route is None:
+            context = (self._ssl_context or default_ssl_context()) if scheme == "https" else None
+            route = open_route(scheme, host, port, timeout=self._timeout, ssl_context=context)
+            self._routes[key] = route
+        return route
 
     def discard(self, scheme: str, host: str, port: int | None) -> None:
-        connection = self._connections.pop((scheme, host, port), None)
-        if connection is not None:
-            connection.close()
+        route = self._routes.pop((scheme, host, port), None)
+        if route is not None:
+            route.connection.close()
 
     def close(self) -> None:
-        for connection in self._connections.values():
-            connection.close()
-        self._connections.clear()
+        for route in self._routes.values():
+            route.connection.close()
+        self._routes.clear()
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -146,14 +145,16 @@ def send_part(
     bytes sent), ServerError (worth a retry) or UploadError (permanent).
     """
     target = urlsplit(url)
-    path = target.path + (f"?{target.query}" if target.query else "")
-    connection = connections.get(target.scheme, target.hostname or "", target.port)
+    route = connections.get(target.scheme, target.hostname or "", target.port)
+    connection = route.connection
     digest = hashlib.md5(usedforsecurity=False)
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     sock: socket.socket | None = None
     try:
-        connection.putrequest("PUT", path, skip_accept_encoding=True)
+        connection.putrequest("PUT", route.request_target(target), skip_accept_encoding=True)
+        for name, value in route.headers.items():
+            connection.putheader(name, value)
         connection.putheader("Content-Length", str(length))
         connection.endheaders()
         sock = connection.sock
@@ -189,6 +190,8 @@ def send_part(
             raise PartStopped() from error
         if early is not None:  # S3 refused the request before reading the whole body, and said why
             return _check_answer(*early, digest.hexdigest(), url_expired=time.time() >= expires_at)
+        if str(error).startswith("Tunnel connection failed: 407"):  # http.client's words for CONNECT
+            raise _proxy_wants_credentials() from error
         raise ServerError(f"The connection to S3 failed ({type(error).__name__}: {error}).") from error
     except BaseException:
         connections.discard(target.scheme, target.hostname or "", target.port)
@@ -219,6 +222,8 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, u
                 "S3 stored different bytes than were sent for a part; it will be sent again."
             )
         return SentPart(etag=etag, md5_hex=md5_hex)
+    if status == 407:
+        raise _proxy_wants_credentials()
     fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace")))
     code, message = fields.get("Code", ""), html.unescape(fields.get("Message", ""))
     described = f"S3 answered {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
@@ -231,6 +236,14 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, u
     if status in (408, 429) or status >= 500 or code in ("SlowDown", "RequestTimeout", "InternalError"):
         raise ServerError(f"{described}; the part will be sent again.", status=status)
     raise UploadError(f"{described}.", status=status)
+
+
+def _proxy_wants_credentials() -> UploadError:
+    return UploadError(
+        "The proxy refused the upload: it needs a user name and password. Put them in the proxy "
+        "address (http://user:password@proxy:port) in HTTPS_PROXY / HTTP_PROXY.",
+        status=407,
+    )
 
 
 def _is_expired(status: int, code: str, message: str) -> bool:

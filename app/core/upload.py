@@ -103,7 +103,8 @@ class ActiveUpload:
 
     def snapshot(self) -> UploadStatus:
         speed = self.meter.speed() if self.state is UploadState.UPLOADING else 0.0
-        bytes_done = self.bytes_done
+        finished = self.state is UploadState.DONE  # its part records may be gone (see Journal.set_finished)
+        bytes_done = self.record.size if finished else self.bytes_done
         return UploadStatus(
             id=self.id,
             path=self.record.path,
@@ -112,7 +113,7 @@ class ActiveUpload:
             size=self.record.size,
             bytes_done=bytes_done,
             state=self.state,
-            parts_done=len(self.done),
+            parts_done=self.plan.count if finished else len(self.done),
             parts_total=self.plan.count,
             speed=speed,
             eta=eta_seconds(self.record.size - bytes_done, speed)

@@ -310,3 +310,35 @@ def test_login_stores_the_token_and_upload_uses_it(stack: LocalStack, home: Path
     out = run_cli(home, "logout", **env)
     assert out.returncode == 0
     assert json.loads(keyring_file.read_text()) == {}
+
+
+def test_an_upload_running_in_another_process_is_left_alone(
+    stack: LocalStack, home: Path, tmp_path: Path
+) -> None:
+    path = make_file(tmp_path, "busy.bin", 20 * MIB)
+    upload = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "upload", str(path), "--api", stack.api_url, "--token", stack.token,
+         "--part-size", "5", "--bandwidth-limit", "4"],
+        env=cli_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while "busy.bin" not in (listed := run_cli(home, "list")).stdout:
+            assert time.monotonic() < deadline, listed.stderr
+            time.sleep(0.2)
+        upload_ref = listed.stdout.split()[0]
+        busy = f"being sent by another s3up process (process {upload.pid})"
+        resumed = run_cli(home, "resume", upload_ref, "--token", stack.token)
+        assert resumed.returncode == 1
+        assert busy in resumed.stderr
+        aborted = run_cli(home, "abort", upload_ref, "--token", stack.token)
+        assert aborted.returncode == 2
+        assert busy in aborted.stderr
+        assert upload.poll() is None, "the first process was disturbed"
+    finally:
+        upload.send_signal(signal.SIGINT)
+        upload.communicate(timeout=30)
+    assert upload.returncode == 130
+    resumed = run_cli(home, "resume", upload_ref, "--token", stack.token, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert fetch(json.loads(resumed.stdout.splitlines()[-1])["url"]) == path.read_bytes()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.core.journal import Journal, JournalError, JournalPart, UploadNotFoundError
+from app.core.journal import SCHEMA_VERSION, Journal, JournalError, JournalPart, UploadNotFoundError
 from app.core.models import UploadState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +84,7 @@ def test_state_plan_upload_id_and_finish(journal: Journal) -> None:
 
     journal.set_state(upload.id, UploadState.UPLOADING)
     assert journal.get(upload.id).message is None  # type: ignore[union-attr]
+    journal.record_part(upload.id, 1, "e1", 5)
 
     journal.set_finished(upload.id, "https://cdn.example.com/uploads/big%20file.bin", True)
     record = journal.get(upload.id)
@@ -95,6 +96,21 @@ def test_state_plan_upload_id_and_finish(journal: Journal) -> None:
         None,
     )
     assert record.finished_at is not None
+    assert journal.parts(upload.id) == {}, "a finished upload keeps no part records"
+
+
+def test_opening_a_version_1_journal_drops_the_parts_of_finished_uploads(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as journal:
+        done, paused = new_upload(journal), new_upload(journal)
+        for upload in (done, paused):
+            journal.record_part(upload.id, 1, "e1", 5)
+        journal.set_state(done.id, UploadState.DONE)  # as version 1 left a finished upload
+        journal._conn.execute("PRAGMA user_version = 1")
+    with Journal(path) as journal:
+        assert journal.parts(done.id) == {}
+        assert journal.parts(paused.id) == {1: JournalPart(1, "e1", 5)}
+        assert journal._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_parts_record_replace_and_forget(journal: Journal) -> None:
@@ -174,7 +190,7 @@ def test_settings_survive_reopen_and_are_durable(tmp_path: Path) -> None:
     assert pragmas["journal_mode"] == "wal"
     assert pragmas["synchronous"] == 2  # FULL
     assert pragmas["busy_timeout"] >= 1000
-    assert pragmas["user_version"] == 1
+    assert pragmas["user_version"] == SCHEMA_VERSION
     with Journal(path) as journal:
         assert journal.parts(upload.id) == {7: JournalPart(7, "e7", 5)}
 

@@ -1,0 +1,145 @@
+"""Two processes (the app and a command) on one journal: only the one holding an upload's lock sends it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.core.journal import Journal
+from app.core.manager import UploadManager
+from app.core.models import MIB, UploadState
+from app.core.ownership import BusyElsewhereError, UploadLocks
+from backend.local import LocalStack
+from tests.core.conftest import fetch, request, wait_for
+
+MakeManager = Callable[..., UploadManager]
+MakeFile = Callable[[str, int], Path]
+STOPPED = {UploadState.DONE, UploadState.FAILED, UploadState.CANCELLED}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_lock_held_elsewhere_names_its_process(tmp_path: Path) -> None:
+    ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)  # two open files conflict like two processes
+    theirs.acquire(7)
+    with pytest.raises(BusyElsewhereError) as raised:
+        ours.acquire(7)
+    assert raised.value.owner_pid == os.getpid()
+    assert f"process {os.getpid()}" in raised.value.message
+    assert ours.owner_elsewhere(7) is not None
+    ours.acquire(8)  # other uploads are free
+    theirs.release(7)
+    assert ours.owner_elsewhere(7) is None
+    assert not ours.holds(7), "looking must not take the lock"
+    ours.acquire(7)
+    ours.acquire(7)  # taking it again is a no-op
+    assert ours.holds(7)
+    ours.release_all()
+    theirs.acquire(7)
+    theirs.release_all()
+
+
+def test_a_killed_owner_leaves_no_lock_behind(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time
+                from pathlib import Path
+                from app.core.ownership import UploadLocks
+                UploadLocks(Path({str(tmp_path)!r})).acquire(3)
+                print("locked", flush=True)
+                time.sleep(60)
+                """
+            ),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        busy = UploadLocks(tmp_path).owner_elsewhere(3)
+        assert busy is not None
+        assert busy.owner_pid == holder.pid
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        assert UploadLocks(tmp_path).owner_elsewhere(3) is None
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
+    stack: LocalStack, journal: Journal, make_manager: MakeManager, make_file: MakeFile
+) -> None:
+    path = make_file("shared.bin", 20 * MIB)
+    sender = make_manager(journal, stack.token, bandwidth_limit=8 * MIB)
+    upload_ref = sender.add(request(path, stack.api_url, "ownership/shared.bin")).id
+    wait_for_parts(journal, upload_ref, 1)
+
+    with Journal(journal.path) as other_journal:
+        other = make_manager(other_journal, stack.token)
+        (seen,) = [s for s in other.restore() if s.id == upload_ref]
+        assert seen.state is UploadState.PAUSED
+        assert "being sent by another s3up process" in (seen.message or "")
+        with pytest.raises(BusyElsewhereError):
+            other.resume(upload_ref)
+        with pytest.raises(BusyElsewhereError):
+            other.cancel(upload_ref)
+        other.resume_all()  # skips it quietly
+        assert other.status(upload_ref).state is UploadState.PAUSED  # type: ignore[union-attr]
+        assert journal.get(upload_ref).state in (UploadState.UPLOADING, UploadState.QUEUED)  # type: ignore[union-attr]
+
+        wait_for_parts(journal, upload_ref, seen.parts_done + 1)  # more than the other one has seen
+
+        sender.pause(upload_ref)  # the app pauses it: the command may take it over
+        sent_by_first = set(journal.parts(upload_ref))
+        other.resume(upload_ref)
+        taken_over = other.status(upload_ref)
+        assert taken_over is not None
+        assert taken_over.parts_done >= len(sent_by_first) > seen.parts_done, "parts would be sent twice"
+        status = wait_for(other, upload_ref, STOPPED)
+        assert status.state is UploadState.DONE, status.message
+        assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
+
+        assert not other.locks.holds(upload_ref), "a finished upload keeps no lock"
+        assert sender.locks.owner_elsewhere(upload_ref) is None
+
+
+def wait_for_parts(journal: Journal, upload_ref: int, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(journal.parts(upload_ref)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} parts recorded in time"
+        time.sleep(0.02)
+
+
+def test_resuming_an_upload_another_process_finished_adopts_its_result(
+    stack: LocalStack, journal: Journal, make_manager: MakeManager, make_file: MakeFile
+) -> None:
+    path = make_file("finished-elsewhere.bin", 6 * MIB)
+    first = make_manager(journal, stack.token)
+    upload_ref = first.add(request(path, stack.api_url, "ownership/finished-elsewhere.bin")).id
+    first.pause(upload_ref)
+    with Journal(journal.path) as other_journal:
+        other = make_manager(other_journal, stack.token)
+        other.restore()
+        other.resume(upload_ref)
+        done = wait_for(other, upload_ref, STOPPED)
+        assert done.state is UploadState.DONE, done.message
+    first.resume(upload_ref)  # the journal says it is done: nothing is sent again
+    status = first.status(upload_ref)
+    assert status is not None
+    assert status.state is UploadState.DONE
+    assert status.url == done.url
+    assert not first.locks.holds(upload_ref)
