@@ -31,9 +31,10 @@ from app.core.models import TransferSettings, UploadRequest, UploadState, Upload
 from app.core.ownership import BusyElsewhereError, UploadLocks
 from app.core.planner import PartPlan, plan_parts
 from app.core.retry import RetryPolicy
+from app.core.scheduler import pick_job
 from app.core.steps import abort_quietly
 from app.core.upload import ActiveUpload, record_identity, status_from_record
-from app.core.worker import Job, JobKind, Worker
+from app.core.worker import Job, Worker
 
 log = logging.getLogger(__name__)
 
@@ -441,38 +442,14 @@ class UploadManager:
             while not self._closing.is_set():
                 if worker.index >= self.settings.max_connections:
                     return None
-                job, wake_at = self._pick_job()
+                job, wake_at = pick_job(
+                    self._uploads.values(), self.settings.per_file_connections, time.monotonic()
+                )
                 if job is not None:
                     return job
                 timeout = None if wake_at is None else max(0.01, wake_at - time.monotonic())
                 self.lock.wait(timeout if timeout is not None else 1.0)
             return None
-
-    def _pick_job(self) -> tuple[Job | None, float | None]:
-        now = time.monotonic()
-        wake_at: float | None = None
-        for upload in self._uploads.values():
-            if upload.state not in (UploadState.QUEUED, UploadState.UPLOADING, UploadState.FINALIZING):
-                continue
-            if upload.busy:
-                continue
-            if upload.step_retry_at > now:
-                wake_at = _earliest(wake_at, upload.step_retry_at)
-                continue
-            if not upload.prepared:
-                upload.busy = True
-                return Job(JobKind.PREPARE, upload), None
-            if upload.complete and not upload.in_flight:
-                upload.busy = True
-                return Job(JobKind.FINALIZE, upload), None
-            if len(upload.in_flight) >= self.settings.per_file_connections:
-                continue
-            number = upload.take_part(now)
-            if number is not None:
-                upload.in_flight[number] = 0
-                return Job(JobKind.PART, upload, number, upload.plan_generation), None
-            wake_at = _earliest(wake_at, upload.earliest_retry())
-        return None, wake_at
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -514,12 +491,6 @@ class UploadManager:
                 ]
             for upload in due:
                 self.emit(upload)
-
-
-def _earliest(current: float | None, candidate: float | None) -> float | None:
-    if candidate is None:
-        return current
-    return candidate if current is None else min(current, candidate)
 
 
 def _plan_of(record: JournalUpload) -> PartPlan:

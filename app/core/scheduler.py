@@ -1,0 +1,50 @@
+"""Which job a free connection takes next.
+
+Uploads are served in the order they were added: an upload that is not started yet is started (or
+reconciled) first, a complete one is finalized, otherwise its next part goes, up to `per_file_connections`
+parts of one file at once. Parts whose backoff is over go before new ones. The caller holds the manager's
+lock: picking a job marks it taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from app.core.models import UploadState
+from app.core.upload import ActiveUpload
+from app.core.worker import Job, JobKind
+
+_SCHEDULED = (UploadState.QUEUED, UploadState.UPLOADING, UploadState.FINALIZING)
+
+
+def pick_job(
+    uploads: Iterable[ActiveUpload], per_file_connections: int, now: float
+) -> tuple[Job | None, float | None]:
+    """The next job, or None and when (time.monotonic) a backoff ends and a job may be there."""
+    wake_at: float | None = None
+    for upload in uploads:
+        if upload.state not in _SCHEDULED or upload.busy:
+            continue
+        if upload.step_retry_at > now:
+            wake_at = _earliest(wake_at, upload.step_retry_at)
+            continue
+        if not upload.prepared:
+            upload.busy = True
+            return Job(JobKind.PREPARE, upload), None
+        if upload.complete and not upload.in_flight:
+            upload.busy = True
+            return Job(JobKind.FINALIZE, upload), None
+        if len(upload.in_flight) >= per_file_connections:
+            continue
+        number = upload.take_part(now)
+        if number is not None:
+            upload.in_flight[number] = 0
+            return Job(JobKind.PART, upload, number, upload.plan_generation), None
+        wake_at = _earliest(wake_at, upload.earliest_retry())
+    return None, wake_at
+
+
+def _earliest(current: float | None, candidate: float | None) -> float | None:
+    if candidate is None:
+        return current
+    return candidate if current is None else min(current, candidate)
