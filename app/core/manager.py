@@ -272,7 +272,7 @@ class UploadManager:
                 upload.url, upload.link_verified = record.url, record.link_verified
                 upload.finished_at = record.finished_at
         if record.state.is_finished:
-            self.locks.release(upload.id)
+            self.locks.release(upload.id, finished=True)
             self.emit(upload)
 
     def cancel(self, upload_ref: int) -> None:
@@ -425,7 +425,7 @@ class UploadManager:
         if state is not UploadState.DONE:  # DONE is written with its link by set_finished
             self.journal.set_state(upload.id, state, message)
         if state in _LETS_GO:
-            self.locks.release(upload.id)
+            self.locks.release(upload.id, finished=state.is_finished)
         log.info(
             "Upload %s (%s): %s%s",
             upload.id,

@@ -81,11 +81,17 @@ class UploadLocks:
             os.write(fd, str(os.getpid()).encode())
             self._held[upload_ref] = fd
 
-    def release(self, upload_ref: int) -> None:
+    def release(self, upload_ref: int, *, finished: bool = False) -> None:
+        """Let the upload go. A finished upload's lock file is deleted, while still locked, so that
+        the folder does not keep one file per upload ever made (nobody sends a finished upload)."""
         with self._lock:
             fd = self._held.pop(upload_ref, None)
-        if fd is not None:
-            os.close(fd)  # closing the descriptor releases the lock
+        if fd is None:
+            return
+        if finished:
+            with contextlib.suppress(OSError):
+                self._path(upload_ref).unlink()
+        os.close(fd)  # closing the descriptor releases the lock
 
     def holds(self, upload_ref: int) -> bool:
         with self._lock:

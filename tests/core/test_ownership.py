@@ -87,6 +87,8 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
     sender = make_manager(journal, stack.token, bandwidth_limit=8 * MIB)
     upload_ref = sender.add(request(path, stack.api_url, "ownership/shared.bin")).id
     wait_for_parts(journal, upload_ref, 1)
+    lock_file = journal.path.parent / "journal-locks" / f"upload-{upload_ref}.lock"
+    assert lock_file.read_text() == str(os.getpid())
 
     with Journal(journal.path) as other_journal:
         other = make_manager(other_journal, stack.token)
@@ -114,6 +116,7 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
         assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
 
         assert not other.locks.holds(upload_ref), "a finished upload keeps no lock"
+        assert not lock_file.exists(), "a finished upload's lock file is deleted"
         assert sender.locks.owner_elsewhere(upload_ref) is None
 
 
