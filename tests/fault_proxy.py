@@ -15,8 +15,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.background_server import BackgroundServer
 
 
 class Fault(enum.Enum):
@@ -46,7 +48,7 @@ _S3_ERRORS = {
 }
 
 
-class FaultProxy:
+class FaultProxy(BackgroundServer):
     """`with FaultProxy(decide) as proxy:` — proxy.url is where to send; set `upstream` before use."""
 
     def __init__(self, decide: Decide, upstream: str = "", *, slow_seconds: float = 1.5) -> None:
@@ -56,9 +58,7 @@ class FaultProxy:
         self.counts: Counter[Fault] = Counter()
         self.bytes_received = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        super().__init__(self._handler_class(), "fault-proxy")
 
     @property
     def upstream(self) -> str:
@@ -69,20 +69,6 @@ class FaultProxy:
         target = urlsplit(url)
         self.upstream_host = target.hostname or "127.0.0.1"
         self.upstream_port = target.port or 80
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
     def _count(self, fault: Fault, received: int) -> None:
         with self._lock:

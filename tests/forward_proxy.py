@@ -12,8 +12,10 @@ import select
 import socket
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.background_server import BackgroundServer
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Passed:
     length: int
 
 
-class ForwardProxy:
+class ForwardProxy(BackgroundServer):
     """`with ForwardProxy() as proxy:` then point HTTP(S)_PROXY at `proxy.url`."""
 
     def __init__(self, credentials: tuple[str, str] | None = None) -> None:
@@ -33,22 +35,7 @@ class ForwardProxy:
             "Basic " + base64.b64encode(":".join(credentials).encode()).decode() if credentials else None
         )
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ForwardProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
+        super().__init__(self._handler_class(), "forward-proxy")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

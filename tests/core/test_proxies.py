@@ -8,9 +8,8 @@ import ipaddress
 import os
 import ssl
 import tempfile
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from app.core.models import MIB, UploadState
 from app.core.proxies import Proxy, proxy_for
 from app.core.transfer import ConnectionCache, PartStopper, SentPart, send_part
 from backend.local import LocalStack
+from tests.background_server import BackgroundServer
 from tests.core.conftest import fetch, request, wait_for
 from tests.forward_proxy import ForwardProxy
 
@@ -148,45 +148,35 @@ class TlsServer:
     def __init__(self) -> None:
         self.received: list[bytes] = []
         cert, key = _self_signed_certificate()
-        self._dir_files: list[Path] = []
         server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cert_file, key_file = _write_temp(cert), _write_temp(key)
-        self._dir_files += [cert_file, key_file]
-        server_context.load_cert_chain(cert_file, key_file)
+        with tempfile.TemporaryDirectory() as folder:  # the context keeps what it loaded
+            (Path(folder) / "cert.pem").write_bytes(cert)
+            (Path(folder) / "key.pem").write_bytes(key)
+            server_context.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
         self.client_context = ssl.create_default_context(cadata=cert.decode())
-        handler = self._handler_class()
-        self._tls = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._tls.socket = server_context.wrap_socket(self._tls.socket, server_side=True)
-        self._plain = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._threads = [
-            threading.Thread(target=server.serve_forever, daemon=True) for server in (self._tls, self._plain)
-        ]
+        self._tls = BackgroundServer(self._handler_class(), "tls-s3", tls=server_context)
+        self._plain = BackgroundServer(self._handler_class(), "plain-s3")
 
     @property
     def port(self) -> int:
-        return int(self._tls.server_address[1])
+        return self._tls.port
 
     @property
     def tls_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}/bucket/key?partNumber=1&X-Amz-Signature=abc"
+        return f"https://127.0.0.1:{self._tls.port}/bucket/key?partNumber=1&X-Amz-Signature=abc"
 
     @property
     def plain_url(self) -> str:
-        return f"http://127.0.0.1:{self._plain.server_address[1]}/bucket/key?partNumber=1"
+        return f"{self._plain.url}/bucket/key?partNumber=1"
 
     def __enter__(self) -> TlsServer:
-        for thread in self._threads:
-            thread.start()
+        self._tls.__enter__()
+        self._plain.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for server in (self._tls, self._plain):
-            server.shutdown()
-            server.server_close()
-        for thread in self._threads:
-            thread.join(10)
-        for path in self._dir_files:
-            path.unlink(missing_ok=True)
+        self._plain.__exit__()
+        self._tls.__exit__()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         outer = self
@@ -230,10 +220,3 @@ def _self_signed_certificate() -> tuple[bytes, bytes]:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
-def _write_temp(data: bytes) -> Path:
-    handle, name = tempfile.mkstemp(suffix=".pem")
-    os.write(handle, data)
-    os.close(handle)
-    return Path(name)
