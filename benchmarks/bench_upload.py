@@ -329,7 +329,7 @@ def orchestrate(args: argparse.Namespace) -> None:
                 for layout, (server_cpus, client_cpus) in layouts.items():
                     pin_process(rclone.pid, server_cpus)
                     pin_process(os.getpid(), server_cpus)  # the local API runs in this process
-                    for name in args.clients:
+                    for name in rotated(args.clients, round_number):
                         key = f"bench-{layout}-{name}-{round_number}.bin"
                         api_cpu_before = own_cpu_seconds()
                         sample = measure(name, client_cpus, [*common, "--key", key])
@@ -354,6 +354,13 @@ def round_ratio(samples: list[dict[str, float]], references: list[dict[str, floa
     """Median over the rounds of (this client's speed / the reference's speed in the same round)."""
     pairs = zip(samples, references, strict=True)
     return statistics.median(ref["seconds"] / own["seconds"] for own, ref in pairs)
+
+
+def rotated(clients: list[str], round_number: int) -> list[str]:
+    """Each round starts with the next client, so that no client always follows the same one (the
+    server's state after a client, e.g. rclone's garbage collection, would always fall on the next)."""
+    shift = round_number % len(clients)
+    return clients[shift:] + clients[:shift]
 
 
 def print_table(
