@@ -10,7 +10,7 @@ import pytest
 import requests
 from PySide6.QtCore import Qt
 
-from app.core.models import MIB, TransferSettings, UploadState
+from app.core.models import MIB, TransferSettings, UploadRequest, UploadState
 from app.gui import main_window
 from app.gui.main_window import MainWindow
 from app.gui.sign_in_dialog import SignInDialog
@@ -190,3 +190,35 @@ def test_unfinished_uploads_are_shown_paused_at_the_next_start_and_resume(
     qtbot.mouseClick(second.toolbar.widgetForAction(second.actions.resume_all), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: state_of(second, 0) is UploadState.DONE, timeout=60000)
     assert requests.get(second.model.status_at(0).url, timeout=30).content == path.read_bytes()
+
+
+def test_an_upload_another_process_is_sending_is_shown_and_left_alone(
+    qtbot, make_window, make_manager, credentials, local_stack, stack_token, tmp_path
+) -> None:
+    """The command line (here a second manager on the same journal) is sending a file: the window lists
+    it as paused with a sentence, and Resume says why it cannot, until the command lets it go."""
+    (path,) = make_files(tmp_path / "src", [20 * MIB], prefix="elsewhere")
+    credentials.set(local_stack.api_url, stack_token)
+    command = make_manager(TransferSettings(part_size=5 * MIB, bandwidth_limit=6 * MIB))
+    upload_ref = command.add(
+        UploadRequest(path=path, api_url=local_stack.api_url, key="gui/elsewhere.bin", metadata={"a": 1})
+    ).id
+    qtbot.waitUntil(lambda: command.status(upload_ref).bytes_done > 0, timeout=20000)
+
+    window = make_window(
+        make_manager(), api_url=local_stack.api_url, cdn_base_url=local_stack.cdn_base_url, token=stack_token
+    )
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    assert state_of(window, 0) is UploadState.PAUSED
+    assert "being sent by another s3up process" in window.model.status_at(0).message
+    select_row(qtbot, window, 0)
+    assert "being sent by another s3up process" in window.details.message_label.text()
+    window.actions.resume.trigger()
+    qtbot.waitUntil(lambda: "being sent by another" in window.statusBar().currentMessage(), timeout=5000)
+    assert state_of(window, 0) is UploadState.PAUSED
+    assert command.status(upload_ref).state is UploadState.UPLOADING
+
+    command.pause(upload_ref)
+    window.actions.resume.trigger()
+    qtbot.waitUntil(lambda: state_of(window, 0) is UploadState.DONE, timeout=60000)
+    assert requests.get(window.model.status_at(0).url, timeout=30).content == path.read_bytes()
