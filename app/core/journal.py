@@ -24,7 +24,7 @@ from typing import Any
 from app.core.models import UploadState
 from app.core.paths import data_dir
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15_000
 JOURNAL_FILENAME = "journal.sqlite3"
 
@@ -112,16 +112,8 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX uploads_by_state ON uploads (state, hidden)")
 
 
-def _prune_finished_parts(conn: sqlite3.Connection) -> None:
-    """Version 1 kept the parts of finished uploads; nothing reads them once the upload is done."""
-    conn.execute(
-        "DELETE FROM parts WHERE upload_ref IN (SELECT id FROM uploads WHERE state IN (?, ?))",
-        (UploadState.DONE.value, UploadState.CANCELLED.value),
-    )
-
-
 # _MIGRATIONS[n] brings a journal from schema version n to n + 1 (0 is an empty file).
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _prune_finished_parts}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -148,6 +140,7 @@ class Journal:
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            self._prune_finished_parts()
         except BaseException as error:
             self._conn.close()
             if isinstance(error, sqlite3.Error):
@@ -188,8 +181,12 @@ class Journal:
         overwrite: bool = False,
         accelerate: bool = False,
         cdn_base_url: str | None = None,
+        claim: Callable[[int], None] | None = None,
     ) -> JournalUpload:
-        """Record a new upload (no UploadId yet) and return it with its id, which never changes."""
+        """Record a new upload (no UploadId yet) and return it with its id, which never changes.
+
+        `claim(id)` runs before the new row is committed, while no other connection can see it (the
+        engine takes the upload's lock there, so no other process ever finds it unlocked)."""
         now = time.time()
         with self._write() as conn:
             cursor = conn.execute(
@@ -202,6 +199,8 @@ class Journal:
                  now, now, int(overwrite), int(accelerate), cdn_base_url),
             )  # fmt: skip
             upload_ref = cursor.lastrowid
+            if claim is not None and upload_ref is not None:
+                claim(upload_ref)
         upload = self.get(upload_ref) if upload_ref is not None else None
         if upload is None:  # deleted by another process in between
             raise UploadNotFoundError("The new upload vanished from the journal; add the file again.")
@@ -301,6 +300,15 @@ class Journal:
         return {row["number"]: JournalPart(row["number"], row["etag"], row["size"]) for row in rows}
 
     # --- internals -----------------------------------------------------------------------------------
+
+    def _prune_finished_parts(self) -> None:
+        """Drop the part records of finished uploads, which nothing reads (set_finished drops them now;
+        journals written before kept them). A plain clean-up, so that older versions can still open it."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM parts WHERE upload_ref IN (SELECT id FROM uploads WHERE state IN (?, ?))",
+                (UploadState.DONE.value, UploadState.CANCELLED.value),
+            )
 
     def _migrate(self) -> None:
         conn = self._conn

@@ -144,8 +144,8 @@ class UploadManager:
             overwrite=request.overwrite,
             accelerate=request.accelerate or self.settings.accelerate,
             cdn_base_url=request.cdn_base_url,
+            claim=self.locks.acquire,  # locked before another process can see it
         )
-        self.locks.acquire(record.id)  # a new number: nobody else can hold it
         upload = ActiveUpload(record=record, plan=plan, done={}, state=UploadState.QUEUED)
         upload.rebuild_pending()
         with self.lock:
@@ -162,40 +162,53 @@ class UploadManager:
                 if record.id in self._uploads:
                     continue
             upload = self._load(record)
+            if upload is None:
+                continue
             with self.lock:
                 self._uploads[record.id] = upload
             restored.append(upload.snapshot())
         return restored
 
-    def _load(self, record: JournalUpload) -> ActiveUpload:
-        done = self.journal.parts(record.id)
-        plan = _plan_of(record)
-        busy = self.locks.owner_elsewhere(record.id)
-        if busy is not None:  # shown as paused here; its journal entry is the owner's to write
+    def _load(self, listed: JournalUpload) -> ActiveUpload | None:
+        """The upload as this process shows it now; None when another process has just finished it."""
+        try:
+            self.locks.acquire(listed.id)  # held while its journal entry is read and corrected
+        except BusyElsewhereError as busy:  # shown as paused here; its journal entry is the owner's
             upload = ActiveUpload(
-                record=record,
-                plan=plan,
-                done=done,
+                record=listed,
+                plan=_plan_of(listed),
+                done=self.journal.parts(listed.id),
                 state=UploadState.PAUSED,
                 message=busy.message,
+                upload_id=listed.upload_id,
+            )
+            upload.rebuild_pending()
+            return upload
+        try:
+            record = self.journal.get(listed.id)
+            if record is None or record.state.is_finished:
+                return None
+            problem = check_unchanged(record.path, record_identity(record))
+            if problem:
+                state, message = UploadState.FILE_CHANGED, problem
+            elif record.state in (UploadState.FAILED, UploadState.NEEDS_SIGN_IN):
+                state, message = record.state, record.message
+            else:
+                state, message = UploadState.PAUSED, None
+            if state is not record.state or message != record.message:
+                self.journal.set_state(record.id, state, message)
+            upload = ActiveUpload(
+                record=record,
+                plan=_plan_of(record),
+                done=self.journal.parts(record.id),
+                state=state,
+                message=message,
                 upload_id=record.upload_id,
             )
             upload.rebuild_pending()
             return upload
-        problem = check_unchanged(record.path, record_identity(record))
-        if problem:
-            state, message = UploadState.FILE_CHANGED, problem
-        elif record.state in (UploadState.FAILED, UploadState.NEEDS_SIGN_IN):
-            state, message = record.state, record.message
-        else:
-            state, message = UploadState.PAUSED, None
-        if state is not record.state or message != record.message:
-            self.journal.set_state(record.id, state, message)
-        upload = ActiveUpload(
-            record=record, plan=plan, done=done, state=state, message=message, upload_id=record.upload_id
-        )
-        upload.rebuild_pending()
-        return upload
+        finally:
+            self.locks.release(listed.id)
 
     def history(self, limit: int = 500) -> list[UploadStatus]:
         """Finished uploads, newest first, with their links."""
@@ -236,12 +249,16 @@ class UploadManager:
             return
         problem = check_unchanged(upload.record.path, record_identity(upload.record))
         if problem:
-            self.set_state(upload, UploadState.FILE_CHANGED, problem)
+            self.set_state(upload, UploadState.FILE_CHANGED, problem)  # and lets the lock go
             return
         with self.lock:
             upload.reset_for_resume()
             upload.prepared = False  # reconcile with the server before sending more
-        self.set_state(upload, UploadState.QUEUED)
+        try:
+            self.set_state(upload, UploadState.QUEUED)
+        except BusyElsewhereError as busy:  # another process took it since _take_over
+            self._show_busy(upload, busy)
+            raise
 
     retry = resume
 
@@ -250,10 +267,7 @@ class UploadManager:
         try:
             self.locks.acquire(upload.id)
         except BusyElsewhereError as busy:
-            with self.lock:
-                upload.message = busy.message
-                upload.progress_dirty = True
-            self.emit(upload)
+            self._show_busy(upload, busy)
             raise
         record = self.journal.get(upload.id)
         if record is None:
@@ -274,6 +288,13 @@ class UploadManager:
         if record.state.is_finished:
             self.locks.release(upload.id, finished=True)
             self.emit(upload)
+
+    def _show_busy(self, upload: ActiveUpload, busy: BusyElsewhereError) -> None:
+        """Say on the upload why nothing happened (its journal entry is the other process's)."""
+        with self.lock:
+            upload.message = busy.message
+            upload.progress_dirty = True
+        self.emit(upload)
 
     def cancel(self, upload_ref: int) -> None:
         """Stop the upload for good and abort its multipart upload on the server (network I/O).
@@ -332,7 +353,10 @@ class UploadManager:
                 if u.record.api_url == api_url and u.state is UploadState.NEEDS_SIGN_IN
             ]
         for upload_ref in waiting:
-            self.resume(upload_ref)
+            try:
+                self.resume(upload_ref)
+            except BusyElsewhereError:  # said on the upload; the others go on
+                continue
 
     def update_settings(self, settings: TransferSettings) -> None:
         """Apply new limits to running transfers (connections, bandwidth, part size for new files)."""
@@ -412,20 +436,27 @@ class UploadManager:
         """Change an upload's state, write it to the journal, and tell subscribers.
 
         With `only_from`, nothing changes unless the upload is in one of those states (so that a step
-        finishing late does not undo the user's pause). Returns whether the state changed.
+        finishing late does not undo the user's pause). Returns whether the state changed. Entering a
+        state in which the engine works on the upload takes its lock (BusyElsewhereError when another
+        process has it); leaving them lets the lock go once the upload is idle, after the journal has
+        the new state.
         """
-        with self.lock:
-            if only_from is not None and upload.state not in set(only_from):
-                return False
-            if upload.state is state and upload.message == message:
-                return False
-            upload.state = state
-            upload.message = message
-            self.lock.notify_all()
-        if state is not UploadState.DONE:  # DONE is written with its link by set_finished
-            self.journal.set_state(upload.id, state, message)
-        if state in _LETS_GO:
-            self.locks.release(upload.id, finished=state.is_finished)
+        try:
+            with self.lock:
+                if only_from is not None and upload.state not in set(only_from):
+                    return False
+                if upload.state is state and upload.message == message:
+                    return False
+                if state not in _LETS_GO:
+                    self.locks.acquire(upload.id)
+                upload.state = state
+                upload.message = message
+                self.lock.notify_all()
+            if state is not UploadState.DONE:  # DONE is written with its link by set_finished
+                self.journal.set_state(upload.id, state, message)
+        finally:
+            with self.lock:
+                self.release_if_idle(upload)
         log.info(
             "Upload %s (%s): %s%s",
             upload.id,
@@ -435,6 +466,12 @@ class UploadManager:
         )
         self.emit(upload)
         return True
+
+    def release_if_idle(self, upload: ActiveUpload) -> None:
+        """Let the upload's lock go when this process has stopped working on it: a stopping state, no
+        step running and no part in flight. Call with the manager's lock held."""
+        if upload.state in _LETS_GO and not upload.busy and not upload.in_flight:
+            self.locks.release(upload.id, finished=upload.state.is_finished)
 
     def next_job(self, worker: Worker) -> Job | None:
         """Block until there is work for `worker`; None when it should exit."""

@@ -30,6 +30,10 @@ if sys.platform == "win32":
             return False
         return True
 
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # closing alone may free it only later on Windows
+
 else:
     import fcntl
 
@@ -39,6 +43,9 @@ else:
         except BlockingIOError:
             return False
         return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class BusyElsewhereError(UploadError):
@@ -76,43 +83,43 @@ class UploadLocks:
                 owner = _read_pid(fd)
                 os.close(fd)
                 raise BusyElsewhereError(upload_ref, owner)
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, str(os.getpid()).encode())
+            try:
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, str(os.getpid()).encode())
+            except OSError as error:  # e.g. a full disk: the lock holds all the same, only the pid is missing
+                log.warning("Cannot write the owner of upload %s's lock (%s)", upload_ref, error)
             self._held[upload_ref] = fd
 
     def release(self, upload_ref: int, *, finished: bool = False) -> None:
-        """Let the upload go. A finished upload's lock file is deleted, while still locked, so that
-        the folder does not keep one file per upload ever made (nobody sends a finished upload)."""
+        """Let the upload go. A finished upload's lock file is deleted too, so that the folder does not
+        keep one file per upload ever made (nobody sends a finished upload again). Windows refuses to
+        delete a file another process has open; then it stays, which is harmless."""
         with self._lock:
             fd = self._held.pop(upload_ref, None)
-        if fd is None:
-            return
-        if finished:
+            if fd is None:
+                return
+            if finished and sys.platform != "win32":  # POSIX: delete it while still locked
+                with contextlib.suppress(OSError):
+                    self._path(upload_ref).unlink()
             with contextlib.suppress(OSError):
-                self._path(upload_ref).unlink()
-        os.close(fd)  # closing the descriptor releases the lock
+                _unlock(fd)
+            os.close(fd)
+            if finished and sys.platform == "win32":
+                with contextlib.suppress(OSError):
+                    self._path(upload_ref).unlink()
 
     def holds(self, upload_ref: int) -> bool:
         with self._lock:
             return upload_ref in self._held
 
-    def owner_elsewhere(self, upload_ref: int) -> BusyElsewhereError | None:
-        """The error to show when another process holds the lock now; None when it is free or ours."""
-        if self.holds(upload_ref):
-            return None
-        try:
-            self.acquire(upload_ref)
-        except BusyElsewhereError as busy:
-            return busy
-        self.release(upload_ref)
-        return None
-
     def release_all(self) -> None:
         with self._lock:
             held, self._held = self._held, {}
-        for fd in held.values():
-            os.close(fd)
+            for fd in held.values():
+                with contextlib.suppress(OSError):
+                    _unlock(fd)
+                os.close(fd)
 
     def _path(self, upload_ref: int) -> Path:
         return self._folder / f"upload-{upload_ref}.lock"

@@ -188,17 +188,25 @@ def send_part(
         connections.discard(target.scheme, target.hostname or "", target.port)
         if stopper.event.is_set():
             raise PartStopped() from error
-        if early is not None:  # S3 refused the request before reading the whole body, and said why
-            return _check_answer(*early, digest.hexdigest(), url_expired=time.time() >= expires_at)
-        if str(error).startswith("Tunnel connection failed: 407"):  # http.client's words for CONNECT
-            raise _proxy_wants_credentials() from error
+        if early is not None:  # S3 (or the proxy) refused before reading the whole body, and said why
+            return _read_answer(route, *early, digest.hexdigest(), url_expired=time.time() >= expires_at)
+        if str(error).startswith("Tunnel connection failed: "):  # http.client's words for CONNECT
+            raise _proxy_refused(str(error).split(": ", 1)[1], route.proxy_credentials) from error
         raise ServerError(f"The connection to S3 failed ({type(error).__name__}: {error}).") from error
     except BaseException:
         connections.discard(target.scheme, target.hostname or "", target.port)
         raise
     finally:
         stopper._untrack(sock)
-    return _check_answer(status, etag, body, digest.hexdigest(), url_expired=time.time() >= expires_at)
+    return _read_answer(route, status, etag, body, digest.hexdigest(), url_expired=time.time() >= expires_at)
+
+
+def _read_answer(
+    route: Route, status: int, etag: str | None, body: bytes, md5_hex: str, *, url_expired: bool
+) -> SentPart:
+    if status == 407 and route.absolute_form:  # the proxy's answer, not S3's
+        raise _proxy_refused("407 Proxy Authentication Required", route.proxy_credentials)
+    return _check_answer(status, etag, body, md5_hex, url_expired=url_expired)
 
 
 def _early_answer(connection: http.client.HTTPConnection) -> tuple[int, str | None, bytes] | None:
@@ -222,8 +230,6 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, u
                 "S3 stored different bytes than were sent for a part; it will be sent again."
             )
         return SentPart(etag=etag, md5_hex=md5_hex)
-    if status == 407:
-        raise _proxy_wants_credentials()
     fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace")))
     code, message = fields.get("Code", ""), html.unescape(fields.get("Message", ""))
     described = f"S3 answered {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
@@ -238,10 +244,20 @@ def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, u
     raise UploadError(f"{described}.", status=status)
 
 
-def _proxy_wants_credentials() -> UploadError:
+def _proxy_refused(answer: str, credentials_given: bool) -> UploadError:
+    """The proxy would not connect to S3 (`answer`: its status and reason, e.g. "407 Proxy ...")."""
+    status = int(answer[:3]) if answer[:3].isdigit() else None
+    if status != 407:
+        return ServerError(f"The proxy could not connect to S3 ({answer}); the part will be sent again.")
+    if credentials_given:
+        return UploadError(
+            "The proxy refused the user name and password in HTTPS_PROXY / HTTP_PROXY. Check them; "
+            "write @, : and / in them as %40, %3A and %2F. Only Basic authentication is supported.",
+            status=407,
+        )
     return UploadError(
-        "The proxy refused the upload: it needs a user name and password. Put them in the proxy "
-        "address (http://user:password@proxy:port) in HTTPS_PROXY / HTTP_PROXY.",
+        "The proxy asks for a user name and password: put them in the proxy address "
+        "(http://user:password@proxy:port) in HTTPS_PROXY / HTTP_PROXY.",
         status=407,
     )
 

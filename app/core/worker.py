@@ -181,6 +181,7 @@ class Worker(threading.Thread):
                     upload.attempts.pop(number, None)
                     upload.expirations.pop(number, None)
                     upload.progress_dirty = True
+                m.release_if_idle(upload)
                 m.lock.notify_all()
 
     def _progress(self, upload: ActiveUpload, number: int, amount: int, generation: int) -> None:
@@ -199,6 +200,7 @@ class Worker(threading.Thread):
             upload.progress_dirty = True
             if put_back:
                 upload.put_back(number)
+            self.manager.release_if_idle(upload)
             self.manager.lock.notify_all()
             return True
 
@@ -363,6 +365,7 @@ class Worker(threading.Thread):
         """A prepare or finalize step ended (either way): the scheduler may pick the upload again."""
         with self.manager.lock:
             upload.busy = False
+            self.manager.release_if_idle(upload)
             self.manager.lock.notify_all()
 
     def _check_file(self, upload: ActiveUpload) -> None:
@@ -394,5 +397,8 @@ class Worker(threading.Thread):
         self._fail(upload, error)
 
     def _fail(self, upload: ActiveUpload, error: UploadError) -> None:
-        state = UploadState.FILE_CHANGED if isinstance(error, FileChangedError) else UploadState.FAILED
-        self.manager.set_state(upload, state, error.message, only_from=_ACTIVE)
+        changed = isinstance(error, FileChangedError)
+        state = UploadState.FILE_CHANGED if changed else UploadState.FAILED
+        stopper = upload.stopper  # taken first: a resume right after the change gets a new one
+        if self.manager.set_state(upload, state, error.message, only_from=_ACTIVE) and changed:
+            stopper.stop()  # the other parts in flight would send the changed bytes

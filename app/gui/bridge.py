@@ -169,8 +169,14 @@ class UploadBridge(QObject):
         targets = list(ids)
 
         def run() -> None:
+            refused: UploadError | None = None
             for upload_id in targets:
-                method(upload_id)
+                try:
+                    method(upload_id)
+                except UploadError as error:  # one refusal must not keep the others from happening
+                    refused = refused or error
+            if refused is not None:
+                raise refused
 
         self.submit(run, ordered=True)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core import manager as manager_module
 from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
@@ -26,6 +27,18 @@ STOPPED = {UploadState.DONE, UploadState.FAILED, UploadState.CANCELLED}
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def peek(locks: UploadLocks, upload_ref: int) -> BusyElsewhereError | None:
+    """Whether another holder has the lock (taking it for a moment when it is free)."""
+    if locks.holds(upload_ref):
+        return None
+    try:
+        locks.acquire(upload_ref)
+    except BusyElsewhereError as busy:
+        return busy
+    locks.release(upload_ref)
+    return None
+
+
 def test_a_lock_held_elsewhere_names_its_process(tmp_path: Path) -> None:
     ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)  # two open files conflict like two processes
     theirs.acquire(7)
@@ -33,10 +46,10 @@ def test_a_lock_held_elsewhere_names_its_process(tmp_path: Path) -> None:
         ours.acquire(7)
     assert raised.value.owner_pid == os.getpid()
     assert f"process {os.getpid()}" in raised.value.message
-    assert ours.owner_elsewhere(7) is not None
+    assert peek(ours, 7) is not None
     ours.acquire(8)  # other uploads are free
     theirs.release(7)
-    assert ours.owner_elsewhere(7) is None
+    assert peek(ours, 7) is None
     assert not ours.holds(7), "looking must not take the lock"
     ours.acquire(7)
     ours.acquire(7)  # taking it again is a no-op
@@ -69,12 +82,12 @@ def test_a_killed_owner_leaves_no_lock_behind(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
-        busy = UploadLocks(tmp_path).owner_elsewhere(3)
+        busy = peek(UploadLocks(tmp_path), 3)
         assert busy is not None
         assert busy.owner_pid == holder.pid
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
-        assert UploadLocks(tmp_path).owner_elsewhere(3) is None
+        assert peek(UploadLocks(tmp_path), 3) is None
     finally:
         holder.kill()
         holder.wait(10)
@@ -105,9 +118,12 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
 
         wait_for_parts(journal, upload_ref, seen.parts_done + 1)  # more than the other one has seen
 
-        sender.pause(upload_ref)  # the app pauses it: the command may take it over
+        sender.pause(upload_ref)  # the app pauses it: the command may take it over once it is idle
+        resume_when_free(other, upload_ref)
+        assert not sender.locks.holds(upload_ref)
+        with sender.lock:
+            assert not sender._uploads[upload_ref].in_flight, "the lock went while parts were in flight"
         sent_by_first = set(journal.parts(upload_ref))
-        other.resume(upload_ref)
         taken_over = other.status(upload_ref)
         assert taken_over is not None
         assert taken_over.parts_done >= len(sent_by_first) > seen.parts_done, "parts would be sent twice"
@@ -117,7 +133,19 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
 
         assert not other.locks.holds(upload_ref), "a finished upload keeps no lock"
         assert not lock_file.exists(), "a finished upload's lock file is deleted"
-        assert sender.locks.owner_elsewhere(upload_ref) is None
+        assert peek(sender.locks, upload_ref) is None
+
+
+def resume_when_free(manager: UploadManager, upload_ref: int) -> None:
+    """Resume as soon as the other manager has let the upload go (it finishes its step or part first)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            manager.resume(upload_ref)
+            return
+        except BusyElsewhereError:
+            assert time.monotonic() < deadline, "the other manager kept the lock"
+            time.sleep(0.05)
 
 
 def wait_for_parts(journal: Journal, upload_ref: int, count: int) -> None:
@@ -137,7 +165,7 @@ def test_resuming_an_upload_another_process_finished_adopts_its_result(
     with Journal(journal.path) as other_journal:
         other = make_manager(other_journal, stack.token)
         other.restore()
-        other.resume(upload_ref)
+        resume_when_free(other, upload_ref)
         done = wait_for(other, upload_ref, STOPPED)
         assert done.state is UploadState.DONE, done.message
     first.resume(upload_ref)  # the journal says it is done: nothing is sent again
@@ -146,3 +174,69 @@ def test_resuming_an_upload_another_process_finished_adopts_its_result(
     assert status.state is UploadState.DONE
     assert status.url == done.url
     assert not first.locks.holds(upload_ref)
+
+
+@pytest.fixture
+def idle_manager(
+    journal: Journal, make_manager: MakeManager, monkeypatch: pytest.MonkeyPatch
+) -> UploadManager:
+    """A manager whose workers never take a job, so that a test decides what is in flight."""
+    monkeypatch.setattr(manager_module, "pick_job", lambda *_args: (None, None))
+    return make_manager(journal, "token")
+
+
+def test_the_lock_stays_while_a_part_or_a_step_is_still_running(
+    idle_manager: UploadManager, make_file: MakeFile
+) -> None:
+    manager = idle_manager
+    upload_ref = manager.add(request(make_file("running.bin", MIB), "http://127.0.0.1:9/prod", "k")).id
+    upload = manager._uploads[upload_ref]
+    assert manager.locks.holds(upload_ref)
+    for running in ("part", "step"):
+        with manager.lock:
+            if running == "part":
+                upload.in_flight[1] = 0
+            else:
+                upload.busy = True
+        manager.pause(upload_ref)
+        assert manager.locks.holds(upload_ref), f"paused while a {running} still runs: the lock stays"
+        with manager.lock:  # what a worker does when its part or step ends
+            upload.in_flight.clear()
+            upload.busy = False
+            manager.release_if_idle(upload)
+        assert not manager.locks.holds(upload_ref)
+        manager.resume(upload_ref)
+        assert manager.locks.holds(upload_ref)
+
+
+def test_retrying_a_changed_file_keeps_no_lock(idle_manager: UploadManager, make_file: MakeFile) -> None:
+    manager = idle_manager
+    path = make_file("changing.bin", MIB)
+    upload_ref = manager.add(request(path, "http://127.0.0.1:9/prod", "k")).id
+    manager.pause(upload_ref)
+    path.write_bytes(b"changed")
+    for _ in range(2):
+        manager.resume(upload_ref)
+        assert manager.status(upload_ref).state is UploadState.FILE_CHANGED  # type: ignore[union-attr]
+        assert not manager.locks.holds(upload_ref)
+
+
+def test_a_new_upload_is_locked_before_another_process_can_see_it(
+    journal: Journal, make_file: MakeFile
+) -> None:
+    seen_by_others: list[object] = []
+    with Journal(journal.path) as other:
+        record = journal.create_upload(
+            api_url="http://127.0.0.1:9/prod",
+            path=make_file("new.bin", 10),
+            size=10,
+            mtime_ns=1,
+            fingerprint="f",
+            key="k",
+            metadata={},
+            content_type=None,
+            part_size=0,
+            claim=lambda upload_ref: seen_by_others.append(other.get(upload_ref)),
+        )
+        assert seen_by_others == [None]
+        assert other.get(record.id) is not None

@@ -11,19 +11,21 @@ import tempfile
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from requests.auth import _basic_auth_str
 
 from app.core.errors import UploadError
 from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
-from app.core.proxies import Proxy, proxy_for
-from app.core.transfer import ConnectionCache, PartStopper, SentPart, send_part
+from app.core.proxies import Proxy, open_route, proxy_for
+from app.core.transfer import ConnectionCache, PartStopper, SentPart, _proxy_refused, send_part
 from backend.local import LocalStack
 from tests.background_server import BackgroundServer
 from tests.core.conftest import fetch, request, wait_for
@@ -94,21 +96,55 @@ def test_uploads_go_through_an_authenticating_proxy(
     assert proxy.refused == 0
 
 
-def test_wrong_proxy_credentials_fail_the_part_with_a_sentence(
-    proxy_env: Callable[..., None], tmp_path: Path
+@pytest.mark.parametrize(
+    ("given", "sentence"),
+    [
+        ("alice:wrong@", "refused the user name and password"),
+        ("", "asks for a user name and password"),
+    ],
+)
+def test_a_proxy_that_refuses_fails_the_part_with_a_sentence(
+    proxy_env: Callable[..., None], tmp_path: Path, given: str, sentence: str
 ) -> None:
     path = tmp_path / "part.bin"
     path.write_bytes(b"x" * 1000)
     with ForwardProxy(credentials=("alice", "s3cret")) as proxy, TlsServer() as server:
         for target in (server.plain_url, server.tls_url):  # forwarded, then tunnelled
-            proxy_env(proxy.url.replace("http://", "http://alice:wrong@"))
+            proxy_env(proxy.url.replace("http://", f"http://{given}"))
             connections = ConnectionCache(timeout=10, ssl_context=server.client_context)
-            with pytest.raises(UploadError, match="needs a user name and password") as raised:
+            with pytest.raises(UploadError, match=sentence) as raised:
                 put(target, path, connections)
             assert raised.value.status == 407
             assert not raised.value.transient
             connections.close()
         assert proxy.refused == 2
+        assert server.received == []
+
+
+def test_other_refusals_of_a_tunnel_are_retried_and_name_the_proxy() -> None:
+    error = _proxy_refused("502 Bad Gateway", credentials_given=False)
+    assert error.transient
+    assert "The proxy could not connect to S3 (502 Bad Gateway)" in error.message
+
+
+def test_credentials_are_encoded_as_for_the_api_calls(proxy_env: Callable[..., None]) -> None:
+    proxy_env("http://j%C3%BCrgen:p%C3%A4ss%3Aw@proxy.example:3128")  # jürgen / päss:w
+    chosen = proxy_for("https://s3.example/key")
+    assert chosen is not None
+    assert chosen.authorization == _basic_auth_str("jürgen", "päss:w")
+
+
+def test_a_bad_proxy_port_is_a_sentence(proxy_env: Callable[..., None]) -> None:
+    proxy_env("http://proxy.example:80a")
+    with pytest.raises(UploadError, match="port that is not a number"):
+        proxy_for("https://s3.example/key")
+
+
+def test_an_ipv6_endpoint_keeps_its_address_and_gets_the_default_port(proxy_env: Callable[..., None]) -> None:
+    proxy_env()
+    route = open_route("http", "2001:db8::1", None, timeout=5, ssl_context=None)
+    assert (route.connection.host, route.connection.port) == ("2001:db8::1", 80)
+    assert route.request_target(urlsplit("http://[2001:db8::1]/b/k?x=1")) == "/b/k?x=1"
 
 
 def test_https_parts_are_tunnelled_with_connect(proxy_env: Callable[..., None], tmp_path: Path) -> None:
