@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,3 +37,16 @@ class BackgroundServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(10)
+
+
+def relay(handler: BaseHTTPRequestHandler, response: http.client.HTTPResponse) -> None:
+    """Send an upstream server's answer on to the handler's client, with its own Content-Length."""
+    data = response.read()
+    handler.send_response(response.status, response.reason)
+    for name, value in response.getheaders():
+        if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)

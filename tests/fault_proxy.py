@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from tests.background_server import BackgroundServer
+from tests.background_server import BackgroundServer, relay
 
 
 class Fault(enum.Enum):
@@ -117,16 +117,7 @@ class FaultProxy(BackgroundServer):
                     # The server may answer early (e.g. refuse the URL) and close: then relay that answer.
                     with contextlib.suppress(OSError):
                         upstream.request(self.command, self.path, body=body or None, headers=headers)
-                    response = upstream.getresponse()
-                    data = response.read()
-                    self.send_response(response.status)
-                    for name, value in response.getheaders():
-                        if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                            self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
+                    relay(self, upstream.getresponse())
                 finally:
                     upstream.close()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from tests.background_server import BackgroundServer
+from tests.background_server import BackgroundServer, relay
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,7 @@ class ForwardProxy(BackgroundServer):
                 try:
                     path = target.path + (f"?{target.query}" if target.query else "")
                     upstream.request(self.command, path, body=body, headers=headers)
-                    response = upstream.getresponse()
-                    data = response.read()
-                    self.send_response(response.status, response.reason)
-                    for name, value in response.getheaders():
-                        if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                            self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
+                    relay(self, upstream.getresponse())
                 finally:
                     upstream.close()
 

@@ -25,11 +25,12 @@ from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.bandwidth import BandwidthLimiter
 from app.core.errors import InvalidRequestError
 from app.core.fingerprint import check_unchanged, identify
-from app.core.journal import Journal, JournalUpload
+from app.core.journal import Journal
 from app.core.keys import KeyTemplateError, check_key
 from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
 from app.core.ownership import BusyElsewhereError, UploadLocks
-from app.core.planner import PartPlan, plan_parts
+from app.core.planner import plan_parts
+from app.core.restore import load_upload, plan_of
 from app.core.retry import RetryPolicy
 from app.core.scheduler import pick_job
 from app.core.steps import abort_quietly
@@ -161,54 +162,13 @@ class UploadManager:
             with self.lock:
                 if record.id in self._uploads:
                     continue
-            upload = self._load(record)
+            upload = load_upload(self.journal, self.locks, record)
             if upload is None:
                 continue
             with self.lock:
                 self._uploads[record.id] = upload
             restored.append(upload.snapshot())
         return restored
-
-    def _load(self, listed: JournalUpload) -> ActiveUpload | None:
-        """The upload as this process shows it now; None when another process has just finished it."""
-        try:
-            self.locks.acquire(listed.id)  # held while its journal entry is read and corrected
-        except BusyElsewhereError as busy:  # shown as paused here; its journal entry is the owner's
-            upload = ActiveUpload(
-                record=listed,
-                plan=_plan_of(listed),
-                done=self.journal.parts(listed.id),
-                state=UploadState.PAUSED,
-                message=busy.message,
-                upload_id=listed.upload_id,
-            )
-            upload.rebuild_pending()
-            return upload
-        try:
-            record = self.journal.get(listed.id)
-            if record is None or record.state.is_finished:
-                return None
-            problem = check_unchanged(record.path, record_identity(record))
-            if problem:
-                state, message = UploadState.FILE_CHANGED, problem
-            elif record.state in (UploadState.FAILED, UploadState.NEEDS_SIGN_IN):
-                state, message = record.state, record.message
-            else:
-                state, message = UploadState.PAUSED, None
-            if state is not record.state or message != record.message:
-                self.journal.set_state(record.id, state, message)
-            upload = ActiveUpload(
-                record=record,
-                plan=_plan_of(record),
-                done=self.journal.parts(record.id),
-                state=state,
-                message=message,
-                upload_id=record.upload_id,
-            )
-            upload.rebuild_pending()
-            return upload
-        finally:
-            self.locks.release(listed.id)
 
     def history(self, limit: int = 500) -> list[UploadStatus]:
         """Finished uploads, newest first, with their links."""
@@ -273,7 +233,7 @@ class UploadManager:
         if record is None:
             return
         done = self.journal.parts(upload.id)
-        plan = _plan_of(record)
+        plan = plan_of(record)
         with self.lock:
             if record.upload_id != upload.upload_id or plan != upload.plan:  # restarted elsewhere
                 upload.urls.clear()
@@ -528,9 +488,3 @@ class UploadManager:
                 ]
             for upload in due:
                 self.emit(upload)
-
-
-def _plan_of(record: JournalUpload) -> PartPlan:
-    if record.part_size:
-        return plan_parts(record.size, record.part_size)
-    return plan_parts(record.size)
