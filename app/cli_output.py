@@ -28,6 +28,7 @@ def status_json(status: UploadStatus) -> dict[str, object]:
         "linkVerified": status.link_verified,
         "apiUrl": status.api_url,
         "error": status.message if status.state is not UploadState.DONE else None,
+        "sentElsewhere": status.sent_elsewhere,
     }
 
 
@@ -130,12 +131,17 @@ class ProgressPrinter:
         self._out.flush()
 
 
+def state_word(status: UploadStatus) -> str:
+    """The state as `s3up list` names it; "Sent elsewhere" while another s3up process sends it."""
+    return "Sent elsewhere" if status.sent_elsewhere else status.state.label
+
+
 def list_line(status: UploadStatus) -> str:
     """A row of `s3up list`."""
     percent = 100.0 * status.fraction
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.finished_at or status.created_at))
     tail = status.url or status.message or ""
     return (
-        f"{status.id:>5}  {status.state.label:<13} {percent:5.1f}%  {format_size(status.size):>10}  "
+        f"{status.id:>5}  {state_word(status):<14} {percent:5.1f}%  {format_size(status.size):>10}  "
         f"{when}  {status.key}  {tail}"
     )

@@ -229,6 +229,9 @@ class UploadManager:
         except BusyElsewhereError as busy:
             self._show_busy(upload, busy)
             raise
+        with self.lock:
+            if upload.sent_elsewhere:
+                upload.sent_elsewhere, upload.message = False, None
         record = self.journal.get(upload.id)
         if record is None:
             return
@@ -253,6 +256,7 @@ class UploadManager:
         """Say on the upload why nothing happened (its journal entry is the other process's)."""
         with self.lock:
             upload.message = busy.message
+            upload.sent_elsewhere = True
             upload.progress_dirty = True
         self.emit(upload)
 

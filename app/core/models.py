@@ -101,6 +101,7 @@ class UploadStatus:
     upload_id: str | None = None  # the S3 UploadId
     created_at: float = 0.0
     finished_at: float | None = None
+    sent_elsewhere: bool = False  # another s3up process is sending it; `message` says which
 
     @property
     def fraction(self) -> float:

@@ -27,6 +27,7 @@ def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> 
             state=UploadState.PAUSED,
             message=busy.message,
             upload_id=listed.upload_id,
+            sent_elsewhere=True,
         )
         upload.rebuild_pending()
         return upload

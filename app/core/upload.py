@@ -47,6 +47,7 @@ class ActiveUpload:
     stopper: PartStopper = field(default_factory=PartStopper)
     meter: SpeedMeter = field(default_factory=SpeedMeter)
     progress_dirty: bool = False
+    sent_elsewhere: bool = False  # another process held its lock when this one last tried
 
     @property
     def id(self) -> int:
@@ -125,6 +126,7 @@ class ActiveUpload:
             upload_id=self.upload_id,
             created_at=self.record.created_at,
             finished_at=self.finished_at,
+            sent_elsewhere=self.sent_elsewhere,
         )
 
 

@@ -68,12 +68,17 @@ class Totals:
     eta: float | None
 
 
+SENT_ELSEWHERE = "Sent elsewhere"  # another s3up window or command is sending it
+
+
 def state_text(status: UploadStatus) -> str:
     """The status cell: the state's word, with a hint when a finished link could not be checked."""
     if status.state is UploadState.DONE and status.link_verified is False:
         return "Done (link unchecked)"
     if status.state is UploadState.UPLOADING and status.bytes_done == 0:
         return "Starting…"  # waiting for a connection, or the upload is being set up
+    if status.sent_elsewhere:
+        return SENT_ELSEWHERE
     return status.state.label
 
 

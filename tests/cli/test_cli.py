@@ -327,6 +327,10 @@ def test_an_upload_running_in_another_process_is_left_alone(
             assert time.monotonic() < deadline, listed.stderr
             time.sleep(0.2)
         upload_ref = listed.stdout.split()[0]
+        (line,) = [line for line in listed.stdout.splitlines() if "busy.bin" in line]
+        assert "Sent elsewhere" in line
+        as_json = json.loads(run_cli(home, "list", "--json").stdout.splitlines()[0])
+        assert as_json["sentElsewhere"] is True
         busy = f"being sent by another s3up process (process {upload.pid})"
         resumed = run_cli(home, "resume", upload_ref, "--token", stack.token)
         assert resumed.returncode == 1

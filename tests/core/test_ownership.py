@@ -107,6 +107,7 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
         other = make_manager(other_journal, stack.token)
         (seen,) = [s for s in other.restore() if s.id == upload_ref]
         assert seen.state is UploadState.PAUSED
+        assert seen.sent_elsewhere
         assert "being sent by another s3up process" in (seen.message or "")
         with pytest.raises(BusyElsewhereError):
             other.resume(upload_ref)
@@ -126,6 +127,8 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
         sent_by_first = set(journal.parts(upload_ref))
         taken_over = other.status(upload_ref)
         assert taken_over is not None
+        assert not taken_over.sent_elsewhere
+        assert taken_over.message is None
         assert taken_over.parts_done >= len(sent_by_first) > seen.parts_done, "parts would be sent twice"
         status = wait_for(other, upload_ref, STOPPED)
         assert status.state is UploadState.DONE, status.message

@@ -210,9 +210,11 @@ def test_an_upload_another_process_is_sending_is_shown_and_left_alone(
     )
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     assert state_of(window, 0) is UploadState.PAUSED
+    assert window.model.index(0, Column.STATE).data() == "Sent elsewhere"
     assert "being sent by another s3up process" in window.model.status_at(0).message
     select_row(qtbot, window, 0)
     assert "being sent by another s3up process" in window.details.message_label.text()
+    assert "Choose Resume" not in window.details.message_label.text()
     window.actions.resume.trigger()
     qtbot.waitUntil(lambda: "being sent by another" in window.statusBar().currentMessage(), timeout=5000)
     assert state_of(window, 0) is UploadState.PAUSED
