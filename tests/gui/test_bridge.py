@@ -108,3 +108,22 @@ def test_nothing_is_delivered_after_shutdown(qtbot, fake_manager) -> None:
     bridge._on_status(make_status(1, 1))  # a callback already under way when shutdown began
     qtbot.wait(150)
     assert received == []
+
+
+def test_one_refused_upload_does_not_stop_the_others_in_a_command(
+    qtbot, bridge, fake_manager, monkeypatch
+) -> None:
+    from app.core.ownership import BusyElsewhereError
+
+    def resume(upload_id: int) -> None:
+        fake_manager.calls.append(("resume", upload_id))
+        if upload_id == 1:
+            raise BusyElsewhereError(1, 4242)
+
+    monkeypatch.setattr(fake_manager, "resume", resume)
+    errors: list[str] = []
+    bridge.error_occurred.connect(errors.append)
+    bridge.command("resume", [1, 2, 3])
+    qtbot.waitUntil(lambda: bool(errors), timeout=3000)
+    assert fake_manager.calls == [("resume", 1), ("resume", 2), ("resume", 3)]
+    assert errors == [BusyElsewhereError(1, 4242).message]
