@@ -32,7 +32,7 @@ if sys.platform == "win32":
 
     def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # closing alone may free it only later on Windows
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 else:
     import fcntl
@@ -102,9 +102,7 @@ class UploadLocks:
             if finished and sys.platform != "win32":  # POSIX: delete it while still locked
                 with contextlib.suppress(OSError):
                     self._path(upload_ref).unlink()
-            with contextlib.suppress(OSError):
-                _unlock(fd)
-            os.close(fd)
+            _close(fd)
             if finished and sys.platform == "win32":
                 with contextlib.suppress(OSError):
                     self._path(upload_ref).unlink()
@@ -117,12 +115,17 @@ class UploadLocks:
         with self._lock:
             held, self._held = self._held, {}
             for fd in held.values():
-                with contextlib.suppress(OSError):
-                    _unlock(fd)
-                os.close(fd)
+                _close(fd)
 
     def _path(self, upload_ref: int) -> Path:
         return self._folder / f"upload-{upload_ref}.lock"
+
+
+def _close(fd: int) -> None:
+    """Unlock first: on Windows, closing alone may free the lock only some time later."""
+    with contextlib.suppress(OSError):
+        _unlock(fd)
+    os.close(fd)
 
 
 def _read_pid(fd: int) -> int | None:

@@ -89,6 +89,16 @@ def wait_for(
     raise AssertionError(f"upload {upload_ref} stayed {manager.status(upload_ref)}")
 
 
+def wait_for_parts(journal: Journal, upload_ref: int, count: int, timeout: float = 30) -> None:
+    """Wait until the journal has recorded `count` parts of the upload (bounded)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while len(journal.parts(upload_ref)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} parts recorded in time"
+        time.sleep(0.02)
+
+
 @pytest.fixture(scope="module")
 def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneS3]:
     """`rclone serve s3` on a free 127.0.0.1 port (it checks SigV4 signatures and expiry)."""

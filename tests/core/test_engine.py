@@ -14,7 +14,7 @@ from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from backend.local import LocalStack
-from tests.core.conftest import fetch, request, wait_for
+from tests.core.conftest import fetch, request, wait_for, wait_for_parts
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
 MakeManager = Callable[..., UploadManager]
@@ -180,10 +180,7 @@ def test_restart_resumes_with_reconciliation(
     path = make_file("restart.bin", 26 * MIB)
     first = make_manager(journal, stack.token, bandwidth_limit=10 * MIB, per_file_connections=1)
     upload_ref = first.add(request(path, stack.api_url, "restart/restart.bin")).id
-    deadline = time.monotonic() + 30
-    while len(journal.parts(upload_ref)) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_parts(journal, upload_ref, 3)
     first.shutdown()
     recorded = journal.parts(upload_ref)
     # The process "died" between sending part 2 and recording it, and part 3 was lost on the server side:

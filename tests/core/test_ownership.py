@@ -19,7 +19,7 @@ from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from app.core.ownership import BusyElsewhereError, UploadLocks
 from backend.local import LocalStack
-from tests.core.conftest import fetch, request, wait_for
+from tests.core.conftest import fetch, request, wait_for, wait_for_parts
 
 MakeManager = Callable[..., UploadManager]
 MakeFile = Callable[[str, int], Path]
@@ -149,13 +149,6 @@ def resume_when_free(manager: UploadManager, upload_ref: int) -> None:
         except BusyElsewhereError:
             assert time.monotonic() < deadline, "the other manager kept the lock"
             time.sleep(0.05)
-
-
-def wait_for_parts(journal: Journal, upload_ref: int, count: int) -> None:
-    deadline = time.monotonic() + 30
-    while len(journal.parts(upload_ref)) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} parts recorded in time"
-        time.sleep(0.02)
 
 
 def test_resuming_an_upload_another_process_finished_adopts_its_result(
