@@ -23,6 +23,7 @@ from app.core.errors import (
     ConflictError,
     InvalidRequestError,
     NotThisApiError,
+    RouteMissingError,
     ServerError,
     UploadError,
     UploadGoneError,
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], str | None]
 _MISSING_AUTH_TOKEN = "Missing Authentication Token"
+# The routes the existing deployment has; every other route is one of this project's extensions.
+CORE_ROUTES = frozenset({"initialize", "getPreSignedUrls", "getPreSignedTAUrls", "finalize"})
 
 
 @dataclass(frozen=True)
@@ -104,30 +107,23 @@ class ApiClient:
     # --- routes -----------------------------------------------------------------------------------
 
     def probe(self) -> ApiInfo:
-        """Check the API and the token. Core-only APIs answer with `extended=False`.
+        """Tell this project's API from the existing deployment, then check the token where it can.
 
-        A core-only API has no route that checks a token without starting an upload, so there only
-        the address is checked: `/initialize` asked without a token must answer 401 (the authorizer),
-        where a wrong URL answers 403 "Missing Authentication Token" for every route.
+        The first request carries no token, so that no gateway wording can mislead: `/session` without
+        an `Authorization` header answers 401 on this project's API (the route exists and wants a token)
+        and 403 on the existing deployment (API Gateway has no such route). Only then is the token sent.
+        A core-only API has no route that checks a token without starting an upload, so there only the
+        address is checked: `/initialize` without a token must answer 401 (its authorizer).
         """
         try:
-            body = self._post("session", {})
-        except NotThisApiError as error:
-            if error.status != 403 or _MISSING_AUTH_TOKEN not in error.server_message:
-                raise
-            try:
-                self._post("initialize", {}, with_token=False)
-            except AuthError:
-                return ApiInfo(api_url=self.api_url, extended=False)
-            except NotThisApiError:
-                raise NotThisApiError(
-                    "Nothing at this address answers like the upload API. Check the API URL (it usually "
-                    "ends with the stage, such as /prod).",
-                    status=403,
-                ) from None
-            raise NotThisApiError(
-                "The API accepted a request without a token; is this the upload API?"
-            ) from None
+            self._post("session", {}, with_token=False)
+        except AuthError:
+            pass  # the route exists and asks for a token: this project's API
+        except RouteMissingError:
+            return self._probe_core_only()
+        else:
+            raise NotThisApiError("The API accepted a request without a token; is this the upload API?")
+        body = self._post("session", {})
         return ApiInfo(
             api_url=self.api_url,
             extended=True,
@@ -136,6 +132,20 @@ class ApiClient:
             token_verified=True,
             capabilities=frozenset(str(c) for c in body.get("capabilities") or ()),
         )
+
+    def _probe_core_only(self) -> ApiInfo:
+        """The API has no `/session`: check that `/initialize` is there and guarded by an authorizer."""
+        try:
+            self._post("initialize", {}, with_token=False)
+        except AuthError:
+            return ApiInfo(api_url=self.api_url, extended=False)
+        except RouteMissingError:
+            raise NotThisApiError(
+                "Nothing at this address answers like the upload API. Check the API URL (it usually "
+                "ends with the stage, such as /prod).",
+                status=403,
+            ) from None
+        raise NotThisApiError("The API accepted a request without a token; is this the upload API?")
 
     def initialize(
         self,
@@ -252,8 +262,6 @@ def _parse_answer(route: str, response: requests.Response) -> dict[str, Any]:
         body = response.json()
     except ValueError:
         body = None
-    server_message = body.get("message") if isinstance(body, dict) else None
-    server_text = server_message if isinstance(server_message, str) else ""
     if 200 <= status < 300:
         if not isinstance(body, dict):
             raise NotThisApiError(
@@ -261,31 +269,74 @@ def _parse_answer(route: str, response: requests.Response) -> dict[str, Any]:
                 "JSON. Check the API URL (it usually ends with the stage, such as /prod)."
             )
         return body
-    if not isinstance(body, dict) and status in (400, 403, 404, 405):
-        raise NotThisApiError(
+    server_text = _server_message(body)
+    if _route_missing(route, status, body, response):
+        error: UploadError = RouteMissingError(
+            f"The API has no /{route} route. Check the API URL (it usually ends with the stage, "
+            "such as /prod).",
+            status=status,
+        )
+    elif not isinstance(body, dict) and status in (400, 403, 404, 405):
+        error = NotThisApiError(
             f"The server at this address answered /{route} with HTTP {status} and no API answer; it is not "
             "the upload API. Check the API URL (it usually ends with the stage, such as /prod).",
             status=status,
         )
-    error = _error_for(route, status, server_text, response)
+    else:
+        error = _error_for(route, status, server_text, body, response)
     error.server_message = server_text
     raise error
 
 
-def _error_for(route: str, status: int, server_text: str, response: requests.Response) -> UploadError:
+def _server_message(body: Any) -> str:
+    """The API's or the gateway's own words: `message`, or `Message` in API Gateway's deny answer."""
+    if not isinstance(body, dict):
+        return ""
+    message = body.get("message", body.get("Message"))
+    return message if isinstance(message, str) else ""
+
+
+def _is_project_error(body: Any) -> bool:
+    """This project's error shape `{"message", "statusCode", "type"}` (also our gateway's answers)."""
+    return isinstance(body, dict) and {"message", "statusCode", "type"} <= body.keys()
+
+
+def _route_missing(route: str, status: int, body: Any, response: requests.Response) -> bool:
+    """API Gateway's answer for a route it does not have.
+
+    Without an `Authorization` header it is `403 Missing Authentication Token`; with one that is not an
+    AWS signature (a plain token never is) it is `403 IncompleteSignatureException`. Neither is a refused
+    token. On a route the existing deployment lacks, any 403 that is not this project's error shape is
+    read the same way, whatever the gateway's wording.
+    """
+    if status != 403 or _is_project_error(body):
+        return False
+    if route not in CORE_ROUTES:
+        return True
+    error_type = response.headers.get("x-amzn-ErrorType", "")
+    text = _server_message(body)
+    return (
+        error_type.startswith(("MissingAuthenticationToken", "IncompleteSignature"))
+        or text.startswith(_MISSING_AUTH_TOKEN)
+        or text.startswith("Invalid key=value pair")
+    )
+
+
+def _error_for(
+    route: str, status: int, server_text: str, body: Any, response: requests.Response
+) -> UploadError:
     detail = f" The server said: {server_text}" if server_text else ""
     authorizer_failed = response.headers.get("x-amzn-ErrorType", "").startswith("AuthorizerConfiguration")
     if status == 401 or (status == 500 and authorizer_failed):
         return AuthError(
             "The upload API rejected the token. Sign in again with a valid token.", status=status
         )
-    if status == 403 and _MISSING_AUTH_TOKEN in server_text:
-        error: UploadError = NotThisApiError(
-            f"The API has no /{route} route. Check the API URL (it usually ends with the stage, "
-            "such as /prod).",
+    if status == 403 and not _is_project_error(body) and "explicit deny" in server_text:
+        return AccessDeniedError(
+            "The upload API's access policy refused this request: the token is not allowed there, or this "
+            "computer's network address is not on the API's allow list. Ask the API's administrator.",
             status=status,
         )
-        return error
     if status == 403:
         return AccessDeniedError(
             f"The upload API refused this request for your token.{detail}", status=status
@@ -306,9 +357,7 @@ def _error_for(route: str, status: int, server_text: str, response: requests.Res
             "The request is too large for the API; shorten the metadata.", status=status
         )
     if status == 429 or status >= 500:
-        return ServerError(
-            f"The upload API failed for now (HTTP {status}); it will be tried again.{detail}", status=status
-        )
+        return ServerError(f"The upload API failed (HTTP {status}).{detail}", status=status)
     return InvalidRequestError(f"The upload API refused the request (HTTP {status}).{detail}", status=status)
 
 

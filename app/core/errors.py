@@ -34,6 +34,10 @@ class NotThisApiError(UploadError):
     """Something answered, but it is not the upload API (wrong URL or stage)."""
 
 
+class RouteMissingError(NotThisApiError):
+    """API Gateway has no such route: an extension route on the existing deployment, or a wrong URL."""
+
+
 class AuthError(UploadError):
     """The token is missing, unknown, expired or revoked: sign in again."""
 
