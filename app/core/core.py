@@ -25,7 +25,7 @@ from app.core.ownership import BusyElsewhereError, UploadLocks
 from app.core.restore import plan_of
 from app.core.retry import RetryPolicy
 from app.core.states import ACTIVE_STATES, Event, UploadState, next_state
-from app.core.upload import ActiveUpload
+from app.core.upload import ActiveUpload, expiry_warning
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,7 @@ class EngineCore:
         with self.lock:
             status = upload.snapshot()
             upload.progress_dirty = False
+            upload.expiry_warned = status.expiry_warning is not None
             subscribers = list(self._subscribers)
         for callback in subscribers:
             try:
@@ -213,18 +214,24 @@ class EngineCore:
                 log.exception("A progress subscriber failed")
 
     def _report_loop(self) -> None:
-        """Byte progress, at most 10 times a second per upload; speed and ETA every second."""
-        last_full = 0.0
+        """Byte progress, at most 10 times a second per upload; speed and ETA every second; a warning
+        that an upload's parts expire soon within a minute of its time."""
+        last_full = last_expiry = 0.0
         while not self.closing.wait(REPORT_INTERVAL):
             now = time.monotonic()
             full = now - last_full >= 1.0
             if full:
                 last_full = now
+            expiry = now - last_expiry >= 60.0
+            if expiry:
+                last_expiry = now
             with self.lock:
                 due = [
                     u
                     for u in self.uploads.values()
-                    if u.progress_dirty or (full and u.state is UploadState.UPLOADING)
+                    if u.progress_dirty
+                    or (full and u.state is UploadState.UPLOADING)
+                    or (expiry and u.expiry_warned != (expiry_warning(u.record.parts_expire_at) is not None))
                 ]
             for upload in due:
                 self.emit(upload)

@@ -59,6 +59,7 @@ class ActiveUpload:
     finished_remotely: bool = False  # S3 holds the completed object: only /finalize's record is missing
     check_remote_first: bool = False  # resumed on the existing deployment: look for the object first
     restarts: int = 0  # times the server lost the upload and it started again, in this run
+    expiry_warned: bool = False  # the last status sent carried an expiry warning
     passing_note: bool = False  # `message` says a retry is scheduled; cleared when something goes through
     # Held from a state change in memory until the journal has it, so that the journal sees the
     # changes of one upload in the order they were made.
