@@ -17,15 +17,20 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from backend.local.answers import MAX_BODY_BYTES, Answer, too_large
 from backend.local.cdn import CdnAnswer
 from backend.local.events import HttpCall
-from backend.local.gateway import MAX_BODY_BYTES, Answer, ApiGateway
+from backend.local.gateway import ApiGateway
 from backend.logs import redact
 
 log = logging.getLogger(__name__)
 
 CdnFetch = Callable[[str, str | None, bool], CdnAnswer]  # (key, Range header, is HEAD)
 IDLE_TIMEOUT = 60.0
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 class _Server(HTTPServer):
@@ -95,17 +100,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, path: str, query: str) -> None:
         gateway = self.server.gateway
         assert gateway is not None, "the server was not started"
-        length_header = self.headers.get("Content-Length", "0").strip() or "0"
-        if not length_header.isdigit():
-            self.close_connection = True
-            self._send(Answer(400, {"Content-Type": "application/json"}, b'{"message":"Bad Request"}'))
-            return
-        length = int(length_header)
-        if length > MAX_BODY_BYTES:
+        try:
+            body = self._read_body()
+        except _BodyTooLarge:
             self.close_connection = True  # the unread body must not be taken for a request
-            self._send(gateway.too_large())
+            self._send(too_large())
             return
-        body = self.rfile.read(length) if length else b""
+        except ValueError:
+            self.close_connection = True
+            self._send(Answer(400, {"Content-Type": "application/json"}, b'{"message": "Bad Request"}'))
+            return
         stage, _, rest = path.lstrip("/").partition("/")
         call = HttpCall(
             method=self.command,
@@ -117,9 +121,30 @@ class _Handler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             host=self.headers.get("Host", ""),
         )
-        answer = gateway.handle(call)
-        answer.headers.setdefault("x-amzn-RequestId", call.request_id)
-        self._send(answer)
+        self._send(gateway.handle(call))
+
+    def _read_body(self) -> bytes:
+        """The body (Content-Length or chunked); `_BodyTooLarge` past 10 MB, ValueError when malformed."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"x", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise _BodyTooLarge
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+        length_header = self.headers.get("Content-Length", "0").strip() or "0"
+        if not length_header.isdigit():
+            raise ValueError(length_header)
+        length = int(length_header)
+        if length > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        return self.rfile.read(length) if length else b""
 
     def _cdn(self, key: str) -> None:
         cdn = self.server.cdn
@@ -140,6 +165,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, answer: Answer) -> None:
         headers = {**answer.headers, "Content-Length": str(len(answer.body))}
         self._send_stream(answer.status, headers, [answer.body])
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """The status line and `Date`, without http.server's `Server` header (API Gateway sends none)."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
 
     def _send_stream(self, status: int, headers: dict[str, str], body: Iterable[bytes]) -> None:
         self.send_response(status)

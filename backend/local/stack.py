@@ -33,9 +33,10 @@ from backend.handlers import (
     presign_accelerated,
     session,
 )
-from backend.local import cdn, resources
+from backend.local import cdn, existing, resources
+from backend.local.authcache import Clock
 from backend.local.events import LambdaContext
-from backend.local.gateway import ApiGateway, LambdaFn
+from backend.local.gateway import INTEGRATION_TIMEOUT, ApiGateway, LambdaFn
 from backend.local.server import LocalServer
 from backend.runtime import Route, Services, new_session, run_route
 from backend.tokens import hash_token
@@ -90,6 +91,9 @@ class LocalStack:
         tokens_table: str | None = None,
         region: str = "us-east-1",
         s3_credentials: tuple[str, str] | None = None,
+        authorizer_cache_ttl: float | None = None,
+        integration_timeout: float = INTEGRATION_TIMEOUT,
+        clock: Clock = time.monotonic,
     ) -> None:
         """Configure (nothing starts before `start()` or `with`).
 
@@ -97,12 +101,18 @@ class LocalStack:
         that stacks in one process never share data. `s3_credentials` (access key id, secret) are
         for `s3_endpoint`; without them the default AWS credential chain is used there.
         `presign_endpoint` is the endpoint presigned URLs name (e.g. a fault-injecting proxy).
+        `function_timeout` (Lambda's, s) defaults to 3 in core-only mode, else to none;
+        `authorizer_cache_ttl` (s) to 300 in core-only mode, else to what `infra/` deploys;
+        `clock` is the gateway's (tests pass a fake one to expire cached authorizer answers).
         """
         suffix = secrets.token_hex(4)
         self.host, self.port = host, port
         self.core_only = core_only
         self.url_expiry = url_expiry
         self.function_timeout = function_timeout
+        self.authorizer_cache_ttl = authorizer_cache_ttl
+        self.integration_timeout = integration_timeout
+        self._clock = clock
         self.presign_endpoint = presign_endpoint
         self.region = region
         self.bucket = bucket or ("s3up-local" if s3_endpoint else f"s3up-local-{suffix}")
@@ -189,18 +199,32 @@ class LocalStack:
             principal, organization_id, key_prefix, token=self._initial_token
         )
 
-        services = self._services
-        self._gateway = ApiGateway(
-            {path: _as_lambda(route, services) for path, route in ROUTES.items()},
-            lambda event, context: authorizer.authorize(event, services),
+        self._gateway = self._build_gateway(self._services)
+        self._server.start(
+            self._gateway,
+            lambda key, byte_range, head: cdn.fetch(self.s3, self.bucket, key, byte_range, head=head),
+        )
+
+    def _build_gateway(self, services: Services) -> ApiGateway:
+        routes = {path: _as_lambda(route, services) for path, route in ROUTES.items()}
+
+        def authorize(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+            return authorizer.authorize(event, services)
+
+        check_token: LambdaFn = authorize
+        if self.core_only:  # the existing deployment's own failures (never in our handlers)
+            routes["/initialize"] = existing.initialize(routes["/initialize"])
+            check_token = existing.authorizer(authorize)
+        return ApiGateway(
+            routes,
+            check_token,
             region=self.region,
             stage=STAGE,
             core_only=self.core_only,
             function_timeout=self.function_timeout,
-        )
-        self._server.start(
-            self._gateway,
-            lambda key, byte_range, head: cdn.fetch(self.s3, self.bucket, key, byte_range, head=head),
+            integration_timeout=self.integration_timeout,
+            authorizer_cache_ttl=self.authorizer_cache_ttl,
+            clock=self._clock,
         )
 
     def _s3_session(self, moto_session: Any) -> Any:
@@ -282,6 +306,15 @@ class LocalStack:
         token, _ = self.services.tokens.create(principal, organization_id, key_prefix, _epoch(expires_at))
         return token
 
-    def revoke_token(self, token: str) -> None:
-        """Revoke a token; the next request with it gets 401."""
+    def revoke_token(self, token: str, *, flush_cache: bool = True) -> None:
+        """Revoke a token. With `flush_cache` (as an operator would run `aws apigateway
+        flush-stage-authorizers-cache` after revoking) the next request with it gets 401; without,
+        the gateway keeps answering from its cached policy until that expires, as API Gateway does."""
         self.services.tokens.revoke(hash_token(token))
+        if flush_cache:
+            self.flush_authorizer_cache()
+
+    def flush_authorizer_cache(self) -> None:
+        """Forget every cached authorizer answer (API Gateway's FlushStageAuthorizersCache)."""
+        if self._gateway is not None:
+            self._gateway.cache.flush()

@@ -220,7 +220,8 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
     "expired token": ("/initialize", init("e.jpg"), "expired", 401, "Unauthorized"),
     "revoked token": ("/getPreSignedUrls", with_ids(parts=1), "revoked", 401, "Unauthorized"),
     "Bearer without a token": ("/session", lambda w: {}, "bearer-only", 401, "Unauthorized"),
-    "unknown route": ("/deleteEverything", lambda w: {}, "mine", 403, "Missing Authentication Token"),
+    "unknown route": ("/deleteEverything", lambda w: {}, "none", 403, "Missing Authentication Token"),
+    "unknown route with a token": ("/deleteEverything", lambda w: {}, "mine", 403, "Invalid key=value pair"),
 }
 
 
