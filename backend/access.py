@@ -7,7 +7,7 @@ Callers may rely on: `open_upload` returns only an upload whose key matches the 
 from __future__ import annotations
 
 from backend.apigw import ApiError, ApiRequest, Caller, ErrorType, bad_request, field_str
-from backend.files import UploadPointer
+from backend.files import Upload
 from backend.runtime import Services
 
 MAX_UPLOAD_ID = 256  # S3's are ~100 characters; DynamoDB keys may not exceed 2048 bytes
@@ -31,7 +31,7 @@ def required_caller(request: ApiRequest, services: Services) -> Caller:
     return who
 
 
-def open_upload(request: ApiRequest, services: Services) -> UploadPointer:
+def open_upload(request: ApiRequest, services: Services) -> Upload:
     """The upload named by the body's `fileId` and `fileKey`, checked against the caller."""
     body = request.json
     who = caller(request, services)

@@ -11,9 +11,9 @@ import hashlib
 import re
 import secrets
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from backend.keys import check_prefix
 
@@ -86,32 +86,6 @@ class TokenRecord:
             return Rejection.EXPIRED
         return None
 
-    def to_item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "tokenHash": {"S": self.token_hash},
-            "principal": {"S": self.principal},
-            "organizationId": {"S": self.organization_id},
-            "keyPrefix": {"S": self.key_prefix},
-            "revoked": {"BOOL": self.revoked},
-            "createdAt": {"N": str(self.created_at)},
-        }
-        if self.expires_at is not None:
-            item["expiresAt"] = {"N": str(self.expires_at)}
-        return item
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> TokenRecord:
-        expires = item.get("expiresAt", {}).get("N")
-        return cls(
-            token_hash=item["tokenHash"]["S"],
-            principal=item["principal"]["S"],
-            organization_id=item.get("organizationId", {}).get("S", ""),
-            key_prefix=item.get("keyPrefix", {}).get("S", ""),
-            expires_at=int(float(expires)) if expires is not None else None,
-            revoked=bool(item.get("revoked", {}).get("BOOL", False)),
-            created_at=int(float(item.get("createdAt", {}).get("N", "0"))),
-        )
-
 
 def _check_name(value: str, what: str, *, allow_empty: bool) -> str:
     if not value and not allow_empty:
@@ -121,12 +95,8 @@ def _check_name(value: str, what: str, *, allow_empty: bool) -> str:
     return value
 
 
-class TokenStore:
-    """Create, look up, list and revoke tokens in one DynamoDB table (low-level boto3 client)."""
-
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self._db = dynamodb
-        self.table = table
+class TokenStore(ABC):
+    """Create, look up, list and revoke tokens; the storage is the subclass's (DynamoDB or SQLite)."""
 
     def create(
         self,
@@ -149,25 +119,15 @@ class TokenStore:
             expires_at=expires_at,
             created_at=int(time.time()),
         )
-        try:
-            self._db.put_item(
-                TableName=self.table,
-                Item=record.to_item(),
-                ConditionExpression="attribute_not_exists(tokenHash)",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            raise ValueError("that token is already registered") from None
+        if not self._insert(record):
+            raise ValueError("that token is already registered")
         return token, record
 
     def get(self, token: str) -> TokenRecord | None:
         """The record of `token`, or None (a strongly consistent read)."""
         if not token:
             return None
-        answer = self._db.get_item(
-            TableName=self.table, Key={"tokenHash": {"S": hash_token(token)}}, ConsistentRead=True
-        )
-        item = answer.get("Item")
-        return TokenRecord.from_item(item) if item else None
+        return self._get(hash_token(token))
 
     def verify(self, token: str, now: float | None = None) -> TokenRecord:
         """The record of a usable token; raises `TokenRejectedError` if unknown, expired or revoked."""
@@ -181,10 +141,7 @@ class TokenStore:
 
     def list_all(self) -> list[TokenRecord]:
         """Every stored token, oldest first."""
-        records: list[TokenRecord] = []
-        for page in self._db.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
-            records.extend(TokenRecord.from_item(item) for item in page.get("Items", []))
-        return sorted(records, key=lambda r: (r.created_at, r.token_hash))
+        return sorted(self._all(), key=lambda r: (r.created_at, r.token_hash))
 
     def find(self, id_prefix: str) -> TokenRecord:
         """The one token whose hash starts with `id_prefix` (≥ 8 hex digits); raises LookupError."""
@@ -202,13 +159,22 @@ class TokenStore:
 
     def revoke(self, token_hash: str) -> None:
         """Mark a token revoked; the authorizer refuses it from then on. Raises LookupError if absent."""
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"tokenHash": {"S": token_hash}},
-                UpdateExpression="SET revoked = :yes",
-                ConditionExpression="attribute_exists(tokenHash)",
-                ExpressionAttributeValues={":yes": {"BOOL": True}},
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            raise LookupError("no such token") from None
+        if not self._set_revoked(token_hash):
+            raise LookupError("no such token")
+
+    # ---- what a storage provides ----------------------------------------------------------
+    @abstractmethod
+    def _insert(self, record: TokenRecord) -> bool:
+        """Store a new record; False (and nothing written) when its hash is already stored."""
+
+    @abstractmethod
+    def _get(self, token_hash: str) -> TokenRecord | None:
+        """The record with this hash, strongly consistent."""
+
+    @abstractmethod
+    def _all(self) -> list[TokenRecord]:
+        """Every record, in any order."""
+
+    @abstractmethod
+    def _set_revoked(self, token_hash: str) -> bool:
+        """Mark the record revoked; False when there is no such record."""

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from backend.access import open_upload
 from backend.apigw import ApiError, ApiRequest, ErrorType, bad_request, describe, field_int
-from backend.files import FinishedUpload, UploadState
+from backend.files import Finish, UploadState
 from backend.runtime import Services, lambda_handler
 from backend.s3 import MAX_PARTS, complete_upload, object_size
 
@@ -51,7 +51,7 @@ def requested_parts(body: dict[str, Any]) -> list[tuple[int, str]]:
     return pairs
 
 
-def _answer(key: str, finished: FinishedUpload, services: Services) -> dict[str, Any]:
+def _answer(key: str, finished: Finish, services: Services) -> dict[str, Any]:
     if services.config.core_only:
         return {"imagePath": key}
     answer: dict[str, Any] = {"imagePath": key, "size": finished.size}
@@ -69,17 +69,17 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
     """Complete the caller's upload from its parts' ETags."""
     pointer = open_upload(request, services)
     if pointer.state is UploadState.FINISHED:  # a retried finalize: answer as the first time
-        return _answer(pointer.file_key, services.files.finished(pointer), services)
+        return _answer(pointer.file_key, pointer.finish, services)
     if pointer.state is UploadState.ABORTED:
         raise ApiError(ErrorType.NOT_FOUND, f"upload {pointer.upload_id} was aborted; start a new one")
     parts = requested_parts(request.json)
     bucket = services.bucket
     complete_upload(services.s3, bucket, pointer.file_key, pointer.upload_id, parts)
-    finished = FinishedUpload(
+    finished = Finish(
         size=object_size(services.s3, bucket, pointer.file_key),
         url=cdn_url(services.config.cdn_base_url, pointer.file_key),
     )
-    services.files.mark_finished(pointer, finished.size, finished.url)
+    services.files.mark_finished(pointer, finished)
     return _answer(pointer.file_key, finished, services)
 
 

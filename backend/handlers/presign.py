@@ -11,14 +11,14 @@ from typing import Any
 
 from backend.access import open_upload
 from backend.apigw import ApiError, ApiRequest, ErrorType, bad_request, describe, field_int
-from backend.files import UploadPointer, UploadState
+from backend.files import Upload, UploadState
 from backend.runtime import Services, lambda_handler
 from backend.s3 import MAX_PARTS, presign_parts
 
 MAX_PART_NUMBERS_PER_CALL = 1000
 
 
-def check_uploading(pointer: UploadPointer) -> None:
+def check_uploading(pointer: Upload) -> None:
     """409 for a finished upload, 404 for an aborted one: neither takes parts any more."""
     if pointer.state is UploadState.FINISHED:
         raise ApiError(ErrorType.CONFLICT, f"upload {pointer.upload_id} is already finished")
