@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from backend.local import LocalStack
-from tests.backend.support import seed_body
+from tests.backend.support import seed_body, stored_uploads
 
 
 @dataclass(frozen=True)
@@ -230,12 +230,12 @@ def snapshot(stack: LocalStack, world: World) -> dict[str, Any]:
     objects = stack.s3.list_objects_v2(Bucket=stack.bucket).get("Contents", [])
     uploads = stack.s3.list_multipart_uploads(Bucket=stack.bucket).get("Uploads", [])
     listed = stack.s3.list_parts(Bucket=stack.bucket, Key=world.ids["fileKey"], UploadId=world.ids["fileId"])
-    items = stack.dynamodb.scan(TableName=stack.files_table, ConsistentRead=True)["Items"]
+    items = [repr(upload) for upload in stored_uploads(stack.services).values()]
     return {
         "objects": sorted((o["Key"], o["ETag"]) for o in objects),
         "uploads": sorted(u["UploadId"] for u in uploads),
         "parts": [(p["PartNumber"], p["ETag"]) for p in listed.get("Parts", [])],
-        "items": sorted(json.dumps(i, sort_keys=True) for i in items),
+        "items": sorted(items),
     }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from backend.local import LocalStack
-from tests.backend.support import MIB, Api, Flows, seed_body
+from tests.backend.support import MIB, Api, Flows, seed_body, stored_uploads
 
 TOKEN = "the-fixed-literal-token"
 
@@ -47,8 +47,8 @@ def core_api(core: LocalStack) -> Iterator[Api]:
     client.http.close()
 
 
-def files_items(stack: LocalStack) -> list[dict[str, Any]]:
-    return stack.dynamodb.scan(TableName=stack.files_table, ConsistentRead=True)["Items"]
+def files_items(stack: LocalStack) -> dict[str, Any]:
+    return stored_uploads(stack.services)
 
 
 def test_the_seed_flow_answers_only_the_existing_fields(

@@ -14,14 +14,14 @@ import binascii
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from backend.local.cdn import UnsatisfiableRangeError, parse_range
+from backend.local.cdn import ObjectInfo, UnsatisfiableRangeError, parse_range
 from backend.local.s3 import sigv4, xml
 from backend.local.s3.errors import S3Error
 from backend.local.s3.store import Blob, S3Store, StoredObject
@@ -460,3 +460,20 @@ class _Body:
             store.discard(blob)
             raise
         return blob
+
+
+class StoreSource:
+    """A bucket of the embedded server as the CDN stand-in's origin (read in-process, no HTTP)."""
+
+    def __init__(self, store: S3Store, bucket: str) -> None:
+        self._store, self._bucket = store, bucket
+
+    def head(self, key: str) -> ObjectInfo | None:
+        obj = self._store.head(self._bucket, key)
+        return None if obj is None else ObjectInfo(obj.size, object_headers(obj))
+
+    def read(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        obj = self._store.head(self._bucket, key)
+        if obj is None:
+            return iter(())
+        return self._store.read(obj, start, end)

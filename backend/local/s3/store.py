@@ -108,7 +108,9 @@ class S3Store:
         self._tmp = root / "tmp"
         for folder in (root, self._blobs, self._tmp):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = sqlite3.connect(root / "index.sqlite3", check_same_thread=False, isolation_level=None)
+        index = root / "index.sqlite3"
+        os.close(os.open(index, os.O_WRONLY | os.O_CREAT, 0o600))  # owner only, and so its -wal and -shm
+        self._db = sqlite3.connect(index, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process; commits cost no fsync
         self._db.executescript(_SCHEMA)
@@ -161,7 +163,7 @@ class S3Store:
         blob = secrets.token_hex(16)
         temporary = self._tmp / blob
         try:
-            with open(temporary, "wb", buffering=0) as out:
+            with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb", 0) as out:
                 left = length
                 while left:
                     chunk = read(min(CHUNK, left))
