@@ -26,6 +26,8 @@ IDLE_TIMEOUT = 60.0
 class ThreadedServer(HTTPServer):
     """An HTTP server with one tracked daemon thread per connection."""
 
+    request_queue_size = 1024  # socketserver's 5 resets connections when many clients connect at once
+
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], name: str) -> None:
         super().__init__(address, handler)
         self.name = name
