@@ -176,12 +176,31 @@ def services_from_env() -> Services:
 
 
 Route = Callable[[ApiRequest, Services], dict[str, Any]]
+GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+_BODY_LIMIT = "max_body_bytes"
+
+
+def body_limit(max_bytes: int) -> Callable[[Route], Route]:
+    """Mark a route with the largest body it can use; a larger one gets 413 before it is parsed."""
+
+    def mark(handle: Route) -> Route:
+        setattr(handle, _BODY_LIMIT, max_bytes)
+        return handle
+
+    return mark
+
+
+def max_body_bytes(handle: Route) -> int:
+    """The body limit `body_limit` set on a route (API Gateway's 10 MB when none was set)."""
+    return int(getattr(handle, _BODY_LIMIT, GATEWAY_MAX_BODY_BYTES))
 
 
 def run_route(handle: Route, event: Mapping[str, Any], services: Services) -> dict[str, Any]:
-    """Parse the event, run the route, answer 200 with its JSON or the `ApiError`'s 4xx."""
+    """Parse the event (refusing a body over the route's limit unparsed), run the route, answer
+    200 with its JSON or the `ApiError`'s 4xx."""
     try:
-        return json_response(200, handle(ApiRequest.from_event(event), services))
+        request = ApiRequest.from_event(event, max_body_bytes=max_body_bytes(handle))
+        return json_response(200, handle(request, services))
     except ApiError as error:
         return error_response(error)
 

@@ -19,9 +19,16 @@ from backend.keys import check_prefix
 
 TOKEN_PREFIX = "s3up_"
 MIN_TOKEN_LENGTH = 8
+"""The shortest token the stores accept (the local stack may register a short literal token)."""
+MIN_CHOSEN_TOKEN_LENGTH = 32
+"""The shortest token `python -m backend tokens create --token` accepts: the table keeps a plain
+SHA-256, so a chosen token must be long enough that guessing it is hopeless."""
 MAX_TOKEN_LENGTH = 512
 MIN_ID_PREFIX = 8
 _BEARER = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
+HEADER_PATTERN = re.compile(r"^(?:[Bb][Ee][Aa][Rr][Ee][Rr] +)?[!-~]{32,512}$")
+"""What API Gateway lets through to the authorizer (its identity validation expression): a token
+of 32-512 printable ASCII characters, optionally after "Bearer "."""
 
 
 def generate_token() -> str:
@@ -39,12 +46,21 @@ def token_from_header(value: str | None) -> str:
     return _BEARER.sub("", value or "").strip()
 
 
-def check_token_text(token: str) -> str:
-    """Validate a token an admin chose (`--token`); raises ValueError saying what is wrong."""
-    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
-        raise ValueError(f"a token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} characters long")
-    if any(ch.isspace() or not ch.isprintable() for ch in token):
-        raise ValueError("a token must not contain spaces or control characters")
+def check_token_text(token: str, *, min_length: int = MIN_TOKEN_LENGTH) -> str:
+    """Validate a chosen token; raises ValueError saying what is wrong.
+
+    A token is sent in an HTTP header, so it is printable ASCII without spaces.
+    """
+    if not min_length <= len(token) <= MAX_TOKEN_LENGTH:
+        raise ValueError(
+            f"a token must be {min_length} to {MAX_TOKEN_LENGTH} characters long (this one has "
+            f"{len(token)}); leave --token out to get a random one"
+        )
+    if any(not "!" <= ch <= "~" for ch in token):
+        raise ValueError(
+            "a token may hold only printable ASCII characters (letters, digits, punctuation), "
+            "without spaces or control characters"
+        )
     return token
 
 

@@ -21,13 +21,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from backend.serving import CDN_RESPONSE_HEADERS
+
 CHUNK = 256 * 1024
-# The distribution's response headers policy (infra/s3up_infra/cdn.py).
-CDN_RESPONSE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Strict-Transport-Security": "max-age=31536000",
-}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 

@@ -34,11 +34,11 @@ from backend.local.authcache import AuthorizerCache, Clock
 from backend.local.events import HttpCall, LambdaContext, method_arn, proxy_event, token_event
 from backend.local.policy import Decision, MalformedAnswerError, evaluate
 from backend.logs import redact
+from backend.routes import CORE_ROUTES
 
 log = logging.getLogger(__name__)
 
 LambdaFn = Callable[[Mapping[str, Any], LambdaContext], Any]
-CORE_ROUTES = ("/initialize", "/getPreSignedUrls", "/getPreSignedTAUrls", "/finalize")
 INTEGRATION_TIMEOUT = 29.0  # API Gateway's default (and, without a quota raise, largest) wait
 EXISTING_CACHE_TTL = 300  # the existing deployment's authorizer cache (API Gateway's default)
 EXISTING_FUNCTION_TIMEOUT = 3.0  # the existing deployment's Lambdas (unless functionTimeout was raised)
@@ -46,7 +46,7 @@ EXISTING_FUNCTION_TIMEOUT = 3.0  # the existing deployment's Lambdas (unless fun
 THIS_PROJECT_CACHE_TTL = 60
 AUTHORIZER_FUNCTION_TIMEOUT = 10.0
 
-__all__ = ["CORE_ROUTES", "MAX_BODY_BYTES", "Answer", "ApiGateway", "LambdaFn"]
+__all__ = ["MAX_BODY_BYTES", "Answer", "ApiGateway", "LambdaFn"]
 
 
 @dataclass

@@ -25,16 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from backend.config import DEFAULT_URL_EXPIRY, Config
-from backend.handlers import (
-    abort_upload,
-    authorizer,
-    finalize,
-    initialize,
-    list_parts,
-    presign,
-    presign_accelerated,
-    session,
-)
+from backend.handlers import authorizer
 from backend.local import cdn, existing
 from backend.local.authcache import Clock
 from backend.local.datadir import DataDir
@@ -44,6 +35,7 @@ from backend.local.s3.http import S3Server
 from backend.local.s3.service import S3Service, StoreSource
 from backend.local.s3.store import S3Store
 from backend.local.server import LocalServer
+from backend.routes import routes
 from backend.runtime import Route, Services, new_session, run_route
 from backend.tokens import TokenRejectedError, hash_token
 
@@ -51,15 +43,7 @@ log = logging.getLogger(__name__)
 
 STAGE = "prod"
 DEFAULT_BUCKET = "s3up-local"
-ROUTES: Mapping[str, Route] = {
-    "/initialize": initialize.handle,
-    "/getPreSignedUrls": presign.handle,
-    "/getPreSignedTAUrls": presign_accelerated.handle,
-    "/finalize": finalize.handle,
-    "/listParts": list_parts.handle,
-    "/abortUpload": abort_upload.handle,
-    "/session": session.handle,
-}
+ROUTES: Mapping[str, Route] = routes()
 
 
 class PortInUseError(OSError):

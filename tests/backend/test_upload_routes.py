@@ -192,7 +192,26 @@ def test_session_describes_the_caller(call: Call) -> None:
         "principal": "carol",
         "organizationId": "org-9",
         "keyPrefix": "carol/",
-        "capabilities": ["partNumbers", "listParts", "abortUpload", "url"],
+        "capabilities": [
+            "partNumbers",
+            "listParts",
+            "abortUpload",
+            "url",
+            "clientToken",
+            "batch",
+            "singlePut",
+            "listUploads",
+        ],
+        "partsKeptDays": 7,
+        "limits": {
+            "batchFiles": 100,
+            "urlsPerCall": 1000,
+            "partsPerBatchFile": 100,
+            "partsPerFinalizeBatch": 10000,
+            "singlePutMaxSize": 5 * 1024**3,
+            "listUploadsLimit": 1000,
+            "clientTokenDays": 7,
+        },
     }
 
 
