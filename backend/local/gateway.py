@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import secrets
 import threading
 import time
@@ -35,6 +36,7 @@ from backend.local.events import HttpCall, LambdaContext, method_arn, proxy_even
 from backend.local.policy import Decision, MalformedAnswerError, evaluate
 from backend.logs import redact
 from backend.routes import CORE_ROUTES
+from backend.tokens import HEADER_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,14 @@ class ApiGateway:
         integration_timeout: float = INTEGRATION_TIMEOUT,
         authorizer_cache_ttl: float | None = None,
         clock: Clock = time.monotonic,
+        identity_validation: re.Pattern[str] | None = None,
     ) -> None:
         """`core_only` answers as the existing deployment: core routes only, `/initialize` alone
         protected, its gateway answers, a 300 s cache and 3 s functions unless told otherwise.
         `function_timeout=None` there means 3 s; elsewhere it means no limit but API Gateway's.
+        `identity_validation`: the authorizer's regular expression for the `Authorization` header
+        (a header that does not match gets 401 without the authorizer); by default the one
+        `infra/` deploys, none on the existing deployment.
         """
         self.routes = routes
         self.authorizer = authorizer
@@ -101,6 +107,9 @@ class ApiGateway:
         if authorizer_cache_ttl is None:
             authorizer_cache_ttl = EXISTING_CACHE_TTL if core_only else THIS_PROJECT_CACHE_TTL
         self.cache = AuthorizerCache(authorizer_cache_ttl, clock)
+        if identity_validation is None and not core_only:
+            identity_validation = HEADER_PATTERN
+        self.identity_validation = identity_validation
         self.answers = GatewayAnswers.existing_deployment() if core_only else GatewayAnswers.this_project()
         self._late: list[threading.Thread] = []
         self._late_lock = threading.Lock()
@@ -139,7 +148,7 @@ class ApiGateway:
     def _authorize(self, call: HttpCall) -> dict[str, Any] | Answer:
         """The authorizer context for the call, or the gateway answer that refuses it."""
         token = (_header(call, "Authorization") or "").strip()
-        if not token:
+        if not token or (self.identity_validation and not self.identity_validation.fullmatch(token)):
             return self.answers.unauthorized()
         arn = method_arn(self.region, self.stage, call.method, call.resource)
         policy = self.cache.get(token)

@@ -104,17 +104,20 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
+SERVE_TOKEN = "cli-serve-token-of-at-least-32-characters"
+
+
 def test_serve_prints_what_to_use_and_stops_cleanly_on_sigint_and_sigterm() -> None:
     quick = ("--port", "0", "--ephemeral")
-    full, core = Served(*quick, "--token", "cli-serve-token"), Served(*quick, "--core-only")
+    full, core = Served(*quick, "--token", SERVE_TOKEN), Served(*quick, "--core-only")
     try:
         api_url = full.printed("API URL")
         assert api_url.startswith("http://127.0.0.1:")
         assert api_url.endswith("/prod")
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/cdn", full.printed("CDN base URL"))
-        assert full.printed("Token") == "cli-serve-token"
+        assert full.printed("Token") == SERVE_TOKEN
         session = requests.post(
-            f"{api_url}/session", json={}, headers={"Authorization": "cli-serve-token"}, timeout=10
+            f"{api_url}/session", json={}, headers={"Authorization": SERVE_TOKEN}, timeout=10
         )
         assert session.json()["principal"] == "local-user"
         core_url, core_token = core.printed("API URL"), core.printed("Token")

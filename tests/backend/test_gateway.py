@@ -72,8 +72,11 @@ def gateway(authorizer: Callable[..., Any] = lambda e, c: ALLOW, **kwargs: Any) 
     return ApiGateway(routes, authorizer, region="us-east-1", **kwargs)
 
 
+TOKEN = "s3up_a-token-long-enough-for-the-gateway-check"
+
+
 def call(
-    resource: str = "/initialize", *, token: str | None = "tok", method: str = "POST", stage: str = "prod"
+    resource: str = "/initialize", *, token: str | None = TOKEN, method: str = "POST", stage: str = "prod"
 ) -> HttpCall:
     headers = [("Authorization", token)] if token is not None else []
     return HttpCall(method, stage, resource, headers, "", b"{}", "127.0.0.1", "localhost")
@@ -168,6 +171,16 @@ def test_missing_token_is_401_without_asking_the_authorizer(token: str | None, c
     assert authorizer.calls == 0
 
 
+@pytest.mark.parametrize("token", ["short", "s3up_" + "x" * 600, "s3up_with a space in the middle of it"])
+def test_a_header_the_validation_expression_refuses_is_401_without_the_authorizer(token: str) -> None:
+    authorizer = Counting(ALLOW)
+    answer = gateway(authorizer).handle(call(token=token))
+    assert (answer.status, answer.body) == (401, UNAUTHORIZED)
+    assert authorizer.calls == 0
+    assert gateway(authorizer, core_only=True).handle(call(token=token)).status == 200  # no such check there
+    assert gateway(authorizer).handle(call(token=f"Bearer {TOKEN}")).status == 200
+
+
 def raises(message: str) -> Callable[..., Any]:
     def authorizer(event: Any, context: Any) -> Any:
         raise Exception(message)
@@ -230,19 +243,20 @@ def test_a_cached_policy_serves_every_route_until_the_ttl_then_the_authorizer_de
     assert (refused.status, refused.body) == (401, UNAUTHORIZED)
     assert cached.handle(call("/session")).status == 401
     assert authorizer.calls == 3  # a refusal is not cached
-    assert cached.handle(call("/session", token="another")).status == 401
+    assert cached.handle(call("/session", token=TOKEN + "-another")).status == 401
 
 
 def test_the_cache_is_per_token_and_keeps_denials_too() -> None:
     clock = FakeClock()
     authorizer = Counting(deny())
     cached = gateway(authorizer, core_only=True, clock=clock)
-    assert cached.handle(call(token="a")).status == 403
+    a, b = TOKEN + "-a", TOKEN + "-b"
+    assert cached.handle(call(token=a)).status == 403
     authorizer.answer = ALLOW
-    assert cached.handle(call(token="a")).status == 403  # the cached Deny
-    assert cached.handle(call(token="b")).status == 200
+    assert cached.handle(call(token=a)).status == 403  # the cached Deny
+    assert cached.handle(call(token=b)).status == 200
     clock.now += 300
-    assert cached.handle(call(token="a")).status == 200
+    assert cached.handle(call(token=a)).status == 200
 
 
 def test_a_cached_policy_for_one_method_refuses_the_others() -> None:
