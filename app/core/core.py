@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[UploadStatus], None]
 TokenSource = Callable[[str], str | None]
 REPORT_INTERVAL = 0.1
+# Changes that must survive a power cut: what the user decided, and why an upload stopped. The others
+# say what this process is doing (restore shows such an upload paused whatever they say).
+DURABLE_EVENTS = frozenset(
+    {Event.CANCEL, Event.FAIL, Event.SIGN_IN, Event.FILE_CHANGED, Event.FILE_MISSING, Event.CONFLICT}
+)
 
 
 class EngineCore:
@@ -51,10 +56,12 @@ class EngineCore:
         self.limiter = BandwidthLimiter(settings.bandwidth_limit)
         self.lock = threading.Condition(threading.RLock())
         self.uploads: dict[int, ActiveUpload] = {}  # in the order added
+        self.active: dict[int, ActiveUpload] = {}  # those in an active state, in the order they entered it
         self.closing = threading.Event()
         self._token_source = token_source
         self._clients: dict[str, ApiClient] = {}
         self._api_infos: dict[str, ApiInfo] = {}
+        self._probe_locks: dict[str, threading.Lock] = {}
         self._subscribers: list[Subscriber] = []
         self._reporter = threading.Thread(target=self._report_loop, name="s3up-reporter", daemon=True)
         self._reporter.start()
@@ -64,6 +71,8 @@ class EngineCore:
     def register(self, upload: ActiveUpload) -> None:
         with self.lock:
             self.uploads[upload.id] = upload
+            if upload.state in ACTIVE_STATES:
+                self.active[upload.id] = upload
             self.lock.notify_all()
 
     def find(self, upload_ref: int) -> ActiveUpload | None:
@@ -79,6 +88,7 @@ class EngineCore:
     def forget(self, upload_ref: int) -> None:
         with self.lock:
             self.uploads.pop(upload_ref, None)
+            self.active.pop(upload_ref, None)
 
     def refs(self) -> list[int]:
         with self.lock:
@@ -101,11 +111,14 @@ class EngineCore:
                         return False
                     if target in ACTIVE_STATES:
                         self.locks.acquire(upload.id)
+                        self.active.setdefault(upload.id, upload)
+                    else:
+                        self.active.pop(upload.id, None)
                     upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
                     self.lock.notify_all()
                 if target is not UploadState.DONE:
-                    self.journal.set_state(upload.id, target, message)
+                    self.journal.set_state(upload.id, target, message, durable=event in DURABLE_EVENTS)
             finally:
                 with self.lock:
                     self.release_if_idle(upload)
@@ -246,14 +259,25 @@ class EngineCore:
                 self._clients[api_url] = client
             return client
 
+    def known_api_info(self, api_url: str) -> ApiInfo | None:
+        """The API's kind if it was probed already (no I/O)."""
+        with self.lock:
+            return self._api_infos.get(api_url)
+
     def api_info(self, api_url: str) -> ApiInfo:
-        """The API's kind, probed once per sign-in (network I/O on first use)."""
+        """The API's kind, probed once per sign-in (network I/O on first use; one probe at a time)."""
         with self.lock:
             info = self._api_infos.get(api_url)
-        if info is None:
-            info = self.api(api_url).probe()
+            probe_lock = self._probe_locks.setdefault(api_url, threading.Lock())
+        if info is not None:
+            return info
+        with probe_lock:
             with self.lock:
-                self._api_infos[api_url] = info
+                info = self._api_infos.get(api_url)
+            if info is None:
+                info = self.api(api_url).probe()
+                with self.lock:
+                    self._api_infos[api_url] = info
         return info
 
     def signed_in(self, api_url: str) -> list[ActiveUpload]:

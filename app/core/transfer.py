@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -135,10 +135,12 @@ def send_part(
     stopper: PartStopper,
     on_progress: Callable[[int], None],
     limiter: BandwidthLimiter | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> SentPart:
     """PUT `length` bytes of `file` from `offset` to the presigned `url`; return S3's ETag.
 
     `expires_at` (time.time()) is when the URL expires: past it, any 400/403 counts as an expired URL.
+    `headers` are sent as given (a single PUT's signed headers, such as its Content-Type).
 
     `on_progress(n)` is called with each chunk's size as it is handed to the socket. Raises
     PartStopped, UrlExpiredError, UploadGoneError, IntegrityError (the ETag is an MD5 other than the
@@ -153,7 +155,8 @@ def send_part(
     sock: socket.socket | None = None
     try:
         connection.putrequest("PUT", route.request_target(target), skip_accept_encoding=True)
-        for name, value in route.headers.items():
+        extra = {name: value for name, value in (headers or {}).items() if name.lower() != "content-length"}
+        for name, value in {**route.headers, **extra}.items():
             connection.putheader(name, value)
         connection.putheader("Content-Length", str(length))
         connection.endheaders()
