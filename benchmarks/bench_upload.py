@@ -131,7 +131,7 @@ def _patch_out_md5() -> None:
             return ""
 
     transfer.hashlib = types.SimpleNamespace(md5=lambda **_: NoDigest())  # type: ignore[assignment]
-    transfer._ETAG_MD5 = re.compile(r"(?!)")  # matches nothing, so no ETag is compared
+    transfer.ETAG_MD5 = re.compile(r"(?!)")  # matches nothing, so no ETag is compared
 
 
 def _s3_client(endpoint: str, checksums: bool = False):  # type: ignore[no-untyped-def]

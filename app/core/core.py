@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[UploadStatus], None]
 TokenSource = Callable[[str], str | None]
 REPORT_INTERVAL = 0.1
+# Steps within an active upload: the journal keeps "queued" until it stops (restore shows any active
+# upload paused, and another process sees it locked), so that a folder costs no write per step.
+UNRECORDED_EVENTS = frozenset({Event.SEND, Event.FINALIZE, Event.RESEND})
 # Changes that must survive a power cut: what the user decided, and why an upload stopped. The others
 # say what this process is doing (restore shows such an upload paused whatever they say).
 DURABLE_EVENTS = frozenset(
@@ -54,7 +57,9 @@ class EngineCore:
         self.settings = settings
         self.retry_policy = retry_policy
         self.limiter = BandwidthLimiter(settings.bandwidth_limit)
-        self.lock = threading.Condition(threading.RLock())
+        mutex = threading.RLock()
+        self.lock = threading.Condition(mutex)  # guards the uploads; callers of wait() wait on it
+        self.work = threading.Condition(mutex)  # idle workers wait on it (woken one at a time)
         self.uploads: dict[int, ActiveUpload] = {}  # in the order added
         self.active: dict[int, ActiveUpload] = {}  # those in an active state, in the order they entered it
         self.closing = threading.Event()
@@ -73,7 +78,7 @@ class EngineCore:
             self.uploads[upload.id] = upload
             if upload.state in ACTIVE_STATES:
                 self.active[upload.id] = upload
-            self.lock.notify_all()
+            self.changed()
 
     def find(self, upload_ref: int) -> ActiveUpload | None:
         with self.lock:
@@ -116,8 +121,8 @@ class EngineCore:
                         self.active.pop(upload.id, None)
                     upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
-                    self.lock.notify_all()
-                if target is not UploadState.DONE:
+                    self.changed()
+                if target is not UploadState.DONE and event not in UNRECORDED_EVENTS:
                     self.journal.set_state(upload.id, target, message, durable=event in DURABLE_EVENTS)
             finally:
                 with self.lock:
@@ -131,6 +136,12 @@ class EngineCore:
         )
         self.emit(upload)
         return True
+
+    def changed(self) -> None:
+        """Something changed (call with the lock held): wake those waiting for uploads to end, and one
+        idle worker (which wakes the next when it found work: no herd of workers for one job)."""
+        self.lock.notify_all()
+        self.work.notify()
 
     def note(self, upload: ActiveUpload, message: str | None, *, passing: bool = False) -> None:
         """Tell the user something about the upload without changing its state (kept in memory only:
@@ -298,9 +309,7 @@ class EngineCore:
         deadline = None if timeout is None else time.monotonic() + timeout
         refs = None if upload_refs is None else set(upload_refs)
         with self.lock:
-            while any(
-                (refs is None or u.id in refs) and u.state in ACTIVE_STATES for u in self.uploads.values()
-            ):
+            while any(refs is None or ref in refs for ref in self.active):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -321,6 +330,7 @@ class EngineCore:
             for upload in self.uploads.values():
                 upload.stopper.stop()
             self.lock.notify_all()
+            self.work.notify_all()
             return True
 
     def finish_close(self, deadline: float) -> None:

@@ -66,17 +66,18 @@ class Dispatcher:
                     if worker_index >= self.pool_size():
                         return None
                     if self.limit.update():
-                        core.lock.notify_all()
+                        core.work.notify_all()
                     started = self._started_uploads()
                     pick, wake_at = pick_job(started, core.active.values(), self._slots(), time.monotonic())
                     if pick is not None:
                         break
                     timeout = 0.5 if wake_at is None else min(0.5, max(0.01, wake_at - time.monotonic()))
-                    core.lock.wait(timeout)
+                    core.work.wait(timeout)
                 if pick is None:
                     return None
                 job = self._job_for(pick)
                 self._count(job, +1)
+                core.work.notify()  # there may be more: the next idle worker looks
             if self._begin(pick):
                 return job
             with core.lock:
@@ -112,7 +113,7 @@ class Dispatcher:
                 self._count(job, -1)
                 for upload in uploads:
                     core.release_if_idle(upload)
-                core.lock.notify_all()
+                core.changed()
 
     # --- picking ----------------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class Dispatcher:
     def _started_one(self, upload: ActiveUpload) -> None:
         with self.core.lock:
             self._started[upload.id] = upload
-            self.core.lock.notify_all()
+            self.core.changed()
 
     def _count(self, job: Job, change: int) -> None:
         if job.kind is JobKind.VERIFY:
@@ -235,7 +236,7 @@ class Dispatcher:
                     worker = Worker(self, index)
                     self._workers.append(worker)
                     worker.start()
-            core.lock.notify_all()
+            core.work.notify_all()  # those beyond the new size exit
 
     def join(self, deadline: float) -> None:
         with self.core.lock:

@@ -394,7 +394,7 @@ class UploadManager:
             core.settings = settings
             core.retry_policy.max_attempts = settings.max_attempts
             core.limiter.set_rate(settings.bandwidth_limit)
-            core.lock.notify_all()
+            core.changed()
         self._dispatcher.resize_pool()
 
     # --- watching ---------------------------------------------------------------------------------

@@ -363,7 +363,7 @@ class Outcomes:
             # before): finishing it checks that it is this file.
             with core.lock:
                 upload.finished_remotely = True
-                core.lock.notify_all()
+                core.changed()
             return
         if error.needs_sign_in:
             core.apply(upload, Event.SIGN_IN, error.message)
@@ -375,7 +375,7 @@ class Outcomes:
             delay = core.retry_policy.delay(attempts)
             if retry:
                 upload.retry_at[number] = time.monotonic() + delay
-                core.lock.notify_all()
+                core.changed()
         if retry:
             log.info("Upload %s part %d failed (attempt %d): %s", upload.id, number, attempts, error)
             core.note(upload, f"{error.message} Part {number} is sent again in {delay:.0f} s.", passing=True)
@@ -415,7 +415,7 @@ class Outcomes:
             upload.in_flight.clear()
             upload.rebuild_pending()
             upload.progress_dirty = True
-            core.lock.notify_all()
+            core.changed()
         core.note(
             upload,
             "The server no longer had the parts sent before (unfinished uploads are deleted after a few "

@@ -34,7 +34,7 @@ from app.core.fingerprint import file_problem
 from app.core.jobs import BatchDone, Failed, Finalized, Gone, Job, Prepared, Verified
 from app.core.journal import JournalPart, JournalUpload
 from app.core.metadata import build_payload
-from app.core.planner import MAX_PART_SIZE, Part, PartPlan, plan_parts
+from app.core.planner import MAX_PART_SIZE, Part, PartPlan, plan_parallel, plan_parts
 from app.core.signing import PRESIGN_BATCH
 from app.core.transfer import ETAG_MD5, PartStopped
 
@@ -47,10 +47,13 @@ MAX_SINGLE_PUT = MAX_PART_SIZE  # S3's PutObject limit, when the API does not sa
 
 
 def plan_for_api(size: int, info: ApiInfo, fixed_part_size: int | None) -> PartPlan:
-    """The plan to start an upload with on this API: fewer, larger parts for the existing deployment."""
+    """The plan to start an upload with on this API: enough parts for many connections on this
+    project's API, fewer and larger ones for the existing deployment (which signs them all at once)."""
     if fixed_part_size is not None:
         return plan_parts(size, fixed_part_size)
-    return plan_parts(size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
+    if not info.extended:
+        return plan_parts(size, max_parts=CORE_ONLY_MAX_PARTS)
+    return plan_parallel(size)
 
 
 def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone:
