@@ -194,6 +194,14 @@ class Journal:
                 self._update(conn, item.upload_ref, upload_id=item.upload_id, part_size=item.part_size,
                              parts_expire_at=item.parts_expire_at, single=int(item.single))  # fmt: skip
 
+    def set_states(self, changes: Sequence[tuple[int, UploadState, str | None]]) -> None:
+        """`set_state` for many uploads (upload, state, message) in one transaction."""
+        if not changes:
+            return
+        with self._write() as conn:
+            for upload_ref, state, message in changes:
+                self._update(conn, upload_ref, state=state.value, message=message)
+
     def set_state(
         self, upload_ref: int, state: UploadState, message: str | None = None, *, durable: bool = True
     ) -> None:
@@ -298,6 +306,21 @@ class Journal:
                     "DELETE FROM parts WHERE upload_ref = ? AND number = ?",
                     [(upload_ref, number) for number in numbers],
                 )
+
+    def parts_of(self, upload_refs: Sequence[int]) -> dict[int, dict[int, JournalPart]]:
+        """The recorded parts of many uploads, by upload and part number (uploads without any left out)."""
+        found: dict[int, dict[int, JournalPart]] = {}
+        for start in range(0, len(upload_refs), 500):  # SQLite's limit on bound parameters
+            chunk = tuple(upload_refs[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT upload_ref, number, etag, size FROM parts WHERE upload_ref IN ({marks})", chunk
+            )
+            for row in rows:
+                found.setdefault(row["upload_ref"], {})[row["number"]] = JournalPart(
+                    row["number"], row["etag"], row["size"]
+                )
+        return found
 
     def parts(self, upload_ref: int) -> dict[int, JournalPart]:
         """The recorded parts of an upload by number (empty for an unknown id)."""

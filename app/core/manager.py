@@ -39,7 +39,7 @@ from app.core.remote import (
     require_listing,
     unfinished_uploads,
 )
-from app.core.restore import load_upload, plan_of
+from app.core.restore import load_uploads, plan_of
 from app.core.retry import RetryPolicy
 from app.core.states import ACTIVE_STATES, RESUMABLE_STATES, STOPPED_STATES, Event, UploadState
 from app.core.steps import abort_quietly, start_upload
@@ -108,17 +108,14 @@ class UploadManager:
         return AddResult(added, refused)
 
     def restore(self) -> list[UploadStatus]:
-        """Load the journal's unfinished uploads, paused (or marked when their file changed)."""
+        """Load the journal's unfinished uploads, paused (or marked when their file changed or went)."""
         core = self._core
+        listed = [record for record in core.journal.unfinished() if core.find(record.id) is None]
         restored = []
-        for record in core.journal.unfinished():
-            if core.find(record.id) is not None:
-                continue
-            upload = load_upload(core.journal, core.locks, record)
-            if upload is None:
-                continue
+        for upload in load_uploads(core.journal, core.locks, listed):
             core.register(upload)
-            restored.append(upload.snapshot())
+            with core.lock:
+                restored.append(upload.snapshot())
         return restored
 
     def history(self, limit: int = 500) -> list[UploadStatus]:
