@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.bandwidth import BandwidthLimiter
@@ -40,6 +41,12 @@ UNRECORDED_EVENTS = frozenset({Event.SEND, Event.FINALIZE, Event.RESEND})
 DURABLE_EVENTS = frozenset(
     {Event.CANCEL, Event.FAIL, Event.SIGN_IN, Event.FILE_CHANGED, Event.FILE_MISSING, Event.CONFLICT}
 )
+
+
+@dataclass
+class _Waiter:
+    pending: set[int]  # the uploads still active
+    every: bool  # waiting for every upload, also those that become active meanwhile
 
 
 class EngineCore:
@@ -68,6 +75,7 @@ class EngineCore:
         self._api_infos: dict[str, ApiInfo] = {}
         self._probe_locks: dict[str, threading.Lock] = {}
         self._subscribers: list[Subscriber] = []
+        self._waiters: list[_Waiter] = []
         self._reporter = threading.Thread(target=self._report_loop, name="s3up-reporter", daemon=True)
         self._reporter.start()
 
@@ -77,7 +85,7 @@ class EngineCore:
         with self.lock:
             self.uploads[upload.id] = upload
             if upload.state in ACTIVE_STATES:
-                self.active[upload.id] = upload
+                self._active_changed(upload.id, True)
             self.changed()
 
     def find(self, upload_ref: int) -> ActiveUpload | None:
@@ -92,8 +100,8 @@ class EngineCore:
 
     def forget(self, upload_ref: int) -> None:
         with self.lock:
+            self._active_changed(upload_ref, False)
             self.uploads.pop(upload_ref, None)
-            self.active.pop(upload_ref, None)
 
     def refs(self) -> list[int]:
         with self.lock:
@@ -116,9 +124,7 @@ class EngineCore:
                         return False
                     if target in ACTIVE_STATES:
                         self.locks.acquire(upload.id)
-                        self.active.setdefault(upload.id, upload)
-                    else:
-                        self.active.pop(upload.id, None)
+                    self._active_changed(upload.id, target in ACTIVE_STATES)
                     upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
                     self.changed()
@@ -227,10 +233,12 @@ class EngineCore:
     def emit(self, upload: ActiveUpload) -> None:
         """Tell subscribers about `upload` now (call without holding the lock)."""
         with self.lock:
-            status = upload.snapshot()
             upload.progress_dirty = False
-            upload.expiry_warned = status.expiry_warning is not None
             subscribers = list(self._subscribers)
+            if not subscribers:  # nobody listens (a command that only waits): no snapshot to build
+                return
+            status = upload.snapshot()
+            upload.expiry_warned = status.expiry_warning is not None
         for callback in subscribers:
             try:
                 callback(status)
@@ -249,14 +257,18 @@ class EngineCore:
             expiry = now - last_expiry >= 60.0
             if expiry:
                 last_expiry = now
-            with self.lock:
+            with self.lock:  # changes of stopped uploads are told when they happen: only active ones move
                 due = [
                     u
-                    for u in self.uploads.values()
-                    if u.progress_dirty
-                    or (full and u.state is UploadState.UPLOADING)
-                    or (expiry and u.expiry_warned != (expiry_warning(u.record.parts_expire_at) is not None))
+                    for u in self.active.values()
+                    if u.progress_dirty or (full and u.state is UploadState.UPLOADING)
                 ]
+                if expiry:
+                    due += [
+                        u
+                        for u in self.uploads.values()
+                        if u.expiry_warned != (expiry_warning(u.record.parts_expire_at) is not None)
+                    ]
             for upload in due:
                 self.emit(upload)
 
@@ -305,16 +317,35 @@ class EngineCore:
     # --- waiting and closing ----------------------------------------------------------------------
 
     def wait(self, upload_refs: Iterable[int] | None, timeout: float | None) -> bool:
-        """Block until none of the uploads is active; False if `timeout` passed first."""
+        """Block until none of the uploads (all of them: None) is active; False if `timeout` passed
+        first. Each upload that stops is taken off the waiter's set, so waiting for 10,000 costs
+        nothing per event."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        refs = None if upload_refs is None else set(upload_refs)
         with self.lock:
-            while any(refs is None or ref in refs for ref in self.active):
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self.lock.wait(0.5 if remaining is None else min(remaining, 0.5))
-            return True
+            pending = set(self.active) if upload_refs is None else set(upload_refs) & self.active.keys()
+            waiter = _Waiter(pending, every=upload_refs is None)
+            self._waiters.append(waiter)
+            try:
+                while waiter.pending:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self.lock.wait(0.5 if remaining is None else min(remaining, 0.5))
+                return True
+            finally:
+                self._waiters.remove(waiter)
+
+    def _active_changed(self, upload_ref: int, active: bool) -> None:
+        """Keep `active` and the waiters' sets up to date (the lock is held)."""
+        if active:
+            self.active.setdefault(upload_ref, self.uploads[upload_ref])
+            for waiter in self._waiters:
+                if waiter.every:
+                    waiter.pending.add(upload_ref)
+        else:
+            self.active.pop(upload_ref, None)
+            for waiter in self._waiters:
+                waiter.pending.discard(upload_ref)
 
     def wait_idle(self, upload: ActiveUpload, timeout: float) -> bool:
         """Block until no part of the upload is in flight; False if `timeout` passed first."""

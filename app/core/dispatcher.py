@@ -18,7 +18,7 @@ from app.core.errors import UploadError
 from app.core.jobs import Job, JobKind, Outcome
 from app.core.outcomes import Outcomes
 from app.core.scheduler import Pick, Slots, pick_job
-from app.core.states import Event, UploadState
+from app.core.states import ACTIVE_STATES, Event, UploadState
 from app.core.upload import ActiveUpload
 from app.core.worker import Worker
 
@@ -68,7 +68,8 @@ class Dispatcher:
                     if self.limit.update():
                         core.work.notify_all()
                     started = self._started_uploads()
-                    pick, wake_at = pick_job(started, core.active.values(), self._slots(), time.monotonic())
+                    slots = self._slots(len(started))
+                    pick, wake_at = pick_job(started, core.active.values(), slots, time.monotonic())
                     if pick is not None:
                         break
                     timeout = 0.5 if wake_at is None else min(0.5, max(0.01, wake_at - time.monotonic()))
@@ -120,13 +121,12 @@ class Dispatcher:
     def pool_size(self) -> int:
         return (self.core.settings.max_connections or MAXIMUM) + VERIFY_SLOTS
 
-    def _slots(self) -> Slots:
-        """What may start now (the core's lock is held)."""
+    def _slots(self, prepared: int) -> Slots:
+        """What may start now, with `prepared` uploads started and active (the core's lock is held)."""
         limit = self.limit.value
         network = self._network_jobs < limit
         if not network:
             self.limit.saturated()
-        prepared = sum(1 for u in self._started.values() if u.state.is_active)
         started = prepared + self._starting
         return Slots(
             network=network,
@@ -148,7 +148,7 @@ class Dispatcher:
 
     def _started_uploads(self) -> list[ActiveUpload]:
         """The started uploads still being worked on, in order (the others are dropped from the list)."""
-        gone = [ref for ref, u in self._started.items() if not (u.state.is_active and u.prepared)]
+        gone = [ref for ref, u in self._started.items() if not (u.prepared and u.state in ACTIVE_STATES)]
         for ref in gone:
             del self._started[ref]
         return list(self._started.values())

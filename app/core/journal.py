@@ -137,10 +137,34 @@ class Journal:
                 if claim is not None:
                     claim(upload_ref)
                 refs.append(upload_ref)
-        found = {upload.id: upload for upload in self._many(refs)}
-        if len(found) != len(refs):  # deleted by another process in between
-            raise UploadNotFoundError("A new upload vanished from the journal; add the file again.")
-        return [found[ref] for ref in refs]
+        return [
+            JournalUpload(
+                id=ref,
+                api_url=new.api_url,
+                path=new.path,
+                size=new.size,
+                mtime_ns=new.mtime_ns,
+                fingerprint=new.fingerprint,
+                key=new.key,
+                metadata=new.metadata,
+                content_type=new.content_type,
+                part_size=new.part_size,
+                upload_id=None,
+                state=new.state,
+                message=None,
+                url=None,
+                link_verified=None,
+                created_at=now,
+                updated_at=now,
+                finished_at=None,
+                overwrite=new.overwrite,
+                accelerate=new.accelerate,
+                cdn_base_url=new.cdn_base_url,
+                idempotency_key=new.idempotency_key,
+                part_size_fixed=new.part_size_fixed,
+            )  # as the row now reads: nobody else can have changed it before this commit
+            for ref, new in zip(refs, uploads, strict=True)
+        ]
 
     def set_upload_id(self, upload_ref: int, upload_id: str | None) -> None:
         """Store the S3 UploadId (None forgets it). A different UploadId than before drops recorded parts,
@@ -236,17 +260,6 @@ class Journal:
         """The upload with this id, or None when there is none."""
         rows = self._read("SELECT * FROM uploads WHERE id = ?", (upload_ref,))
         return to_upload(rows[0]) if rows else None
-
-    def _many(self, refs: Sequence[int]) -> list[JournalUpload]:
-        found = []
-        for start in range(0, len(refs), 500):  # SQLite's limit on bound parameters
-            chunk = refs[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found += [
-                to_upload(row)
-                for row in self._read(f"SELECT * FROM uploads WHERE id IN ({marks})", tuple(chunk))
-            ]
-        return found
 
     def by_upload_ids(self, upload_ids: Sequence[str]) -> dict[str, JournalUpload]:
         """The uploads (hidden ones too) started on the server with these ids, by id (newest wins)."""
