@@ -8,13 +8,15 @@ Run by hand (not in CI):
 
 Everything runs on this machine: `rclone serve s3` (a real S3 server that checks SigV4), the local API
 in front of it for the engine (its own calls to S3 go straight there, as in the region), and
-`netproxy.NetProxy` between each client and everything it talks to: the API, S3 and the CDN for the
-engine; S3 for s3transfer (boto3's TransferManager with its default TransferConfig, every file of the
-folder submitted at once, as `aws s3 cp --recursive` does). Each client runs in its own process, so its
-CPU time and peak RSS are its own; the clients take turns, each round starting with the next one, and
-the ratio is the median of each round's ratio. `--api-kind core-only` runs the engine against the existing
-deployment's routes instead (with its 3 s handler timeout); `--baseline DIR` adds the engine of another
-checkout (e.g. the main branch) as a client, to compare versions.
+`netproxy.NetProxy` (each in a process of its own) between each client and everything it talks to:
+the API, S3 and the CDN for the engine; S3 for s3transfer (boto3's TransferManager with its default
+TransferConfig, every file of the folder submitted at once, as `aws s3 cp --recursive` does). Each
+client runs in its own process, so its CPU time and peak RSS are its own; the clients take turns, each
+round starting with the next one, and the ratio is the median of each round's ratio. `--placement
+split` gives the local API and the proxies one core, S3 and the client the other, as when the API runs
+elsewhere (on Lambda); `shared` lets everything share both. `--api-kind core-only` runs the engine
+against the existing deployment's routes instead (with its 3 s handler timeout); `--baseline DIR` adds
+the engine of another checkout (e.g. the main branch) as a client, to compare versions.
 """
 
 from __future__ import annotations
@@ -35,8 +37,14 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_upload import ACCESS, SECRET, own_cpu_seconds, peak_rss_kib, start_rclone  # noqa: E402
-from benchmarks.netproxy import NetProxy  # noqa: E402
+from benchmarks.bench_upload import (  # noqa: E402
+    ACCESS,
+    SECRET,
+    own_cpu_seconds,
+    peak_rss_kib,
+    pin_process,
+    start_rclone,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -142,6 +150,8 @@ CLIENTS = {"engine": client_engine, "s3transfer": client_s3transfer, "baseline":
 
 
 def run_client(args: argparse.Namespace) -> None:
+    if args.cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})  # before any thread starts
     started = time.perf_counter()
     extra = CLIENTS[args.client](args)
     elapsed = time.perf_counter() - started
@@ -156,8 +166,10 @@ def run_client(args: argparse.Namespace) -> None:
 # --- the orchestrator ---------------------------------------------------------------------------------
 
 
-def measure(client: str, common: list[str]) -> dict[str, float]:
+def measure(client: str, common: list[str], cpus: set[int] | None) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if cpus is not None:
+        common = [*common, "--cpus", ",".join(map(str, sorted(cpus)))]
     profile = os.environ.get("BENCH_PROFILE")  # a folder: py-spy's collapsed stacks of each client go there
     command = [sys.executable, __file__, "client", "--client", client, *common]
     if profile:
@@ -190,10 +202,34 @@ def make_source(work: Path, args: argparse.Namespace) -> tuple[Path, int, int]:
     return path, 1, args.size_mib * MIB
 
 
-def through(proxy: NetProxy, url: str) -> str:
+class ProxyProcess:
+    """`netproxy.NetProxy` in a process of its own (its event loop shares no GIL with the local API)."""
+
+    def __init__(self, upstream: str, latency: float, rate: float | None, cpus: set[int] | None) -> None:
+        target = urlsplit(upstream)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.netproxy", target.hostname or "127.0.0.1", str(target.port),
+             "--latency", str(latency), "--rate", str(rate or 0)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        if cpus is not None:
+            pin_process(self.process.pid, cpus)
+
+    def __enter__(self) -> ProxyProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
+
+
+def through(proxy: ProxyProcess, url: str) -> str:
     """`url` with the proxy's address in place of its own."""
-    parts = urlsplit(url)
-    return f"{proxy.url}{parts.path}"
+    return f"{proxy.url}{urlsplit(url).path}"
 
 
 def orchestrate(args: argparse.Namespace) -> None:
@@ -203,16 +239,19 @@ def orchestrate(args: argparse.Namespace) -> None:
     (work / "s3" / "bench").mkdir(parents=True)
     source, count, size = make_source(work, args)
     rclone, s3_endpoint = start_rclone(work / "s3", "MD5" if args.scenario == "folder" else "")
+    client_cpus = api_cpus = None
+    if args.placement == "split":  # the API (and the proxies) on one core; S3 and the client on the other
+        cpus = sorted(os.sched_getaffinity(0))
+        api_cpus, client_cpus = set(cpus[: len(cpus) // 2]), set(cpus[len(cpus) // 2 :])
+        pin_process(os.getpid(), api_cpus)
+        pin_process(rclone.pid, client_cpus)
     rate = args.rate_mib * MIB if args.rate_mib else None
     latency = args.latency_ms / 1000
-    s3_host = urlsplit(s3_endpoint)
     clients = ["engine", "s3transfer"] + (["baseline"] if args.baseline else [])
     results: dict[str, list[dict[str, float]]] = {name: [] for name in clients}
     try:
         with (
-            NetProxy(
-                s3_host.hostname or "127.0.0.1", s3_host.port or 80, latency=latency, rate=rate
-            ) as s3_proxy,
+            ProxyProcess(s3_endpoint, latency, rate, api_cpus) as s3_proxy,
             LocalStack(
                 s3_endpoint=s3_endpoint,
                 bucket="bench",
@@ -222,25 +261,24 @@ def orchestrate(args: argparse.Namespace) -> None:
                 core_only=args.api_kind == "core-only",
                 function_timeout=3.0 if args.api_kind == "core-only" else None,
             ) as stack,
+            ProxyProcess(stack.api_url, latency, None, api_cpus) as api_proxy,
         ):
-            gateway = urlsplit(stack.api_url)
-            with NetProxy(gateway.hostname or "127.0.0.1", gateway.port or 80, latency=latency) as api_proxy:
-                common = [
-                    "--source", str(source), "--api", through(api_proxy, stack.api_url),
-                    "--cdn", through(api_proxy, stack.cdn_base_url), "--token", stack.token,
-                    "--s3", s3_proxy.url, "--bucket", "bench", "--connections", str(args.connections),
-                    "--baseline", args.baseline or "",
-                ]  # fmt: skip
-                for round_number in range(args.rounds):
-                    shift = round_number % len(clients)
-                    for name in clients[shift:] + clients[:shift]:
-                        prefix = f"{args.scenario}-{name}-{round_number}"
-                        api_cpu = own_cpu_seconds()
-                        sample = measure(name, [*common, "--prefix", prefix])
-                        sample["api_cpu"] = own_cpu_seconds() - api_cpu
-                        results[name].append(sample)
-                        report_round(round_number, name, sample, count, size)
-                        shutil.rmtree(work / "s3" / "bench" / prefix, ignore_errors=True)
+            common = [
+                "--source", str(source), "--api", through(api_proxy, stack.api_url),
+                "--cdn", through(api_proxy, stack.cdn_base_url), "--token", stack.token,
+                "--s3", s3_proxy.url, "--bucket", "bench", "--connections", str(args.connections),
+                "--baseline", args.baseline or "",
+            ]  # fmt: skip
+            for round_number in range(args.rounds):
+                shift = round_number % len(clients)
+                for name in clients[shift:] + clients[:shift]:
+                    prefix = f"{args.scenario}-{name}-{round_number}"
+                    api_cpu = own_cpu_seconds()
+                    sample = measure(name, [*common, "--prefix", prefix], client_cpus)
+                    sample["api_cpu"] = own_cpu_seconds() - api_cpu
+                    results[name].append(sample)
+                    report_round(round_number, name, sample, count, size)
+                    shutil.rmtree(work / "s3" / "bench" / prefix, ignore_errors=True)
     finally:
         rclone.terminate()
         rclone.wait(10)
@@ -266,7 +304,10 @@ def print_table(
         else f"one {args.size_mib} MiB file"
     )
     cap = f", each connection capped at {args.rate_mib} MiB/s" if args.rate_mib else ""
-    print(f"\n{what}, +{args.latency_ms} ms per request{cap}, API {args.api_kind}, {args.rounds} rounds\n")
+    print(
+        f"\n{what}, +{args.latency_ms} ms per request{cap}, API {args.api_kind}, "
+        f"{args.placement} CPUs, {args.rounds} rounds\n"
+    )
     columns = ["files/s", "MiB/s", "× s3transfer", "client CPU s", "peak RSS MiB", "connections", "API CPU s"]
     print("| client | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
@@ -304,6 +345,14 @@ def main() -> None:
         "--connections", type=int, default=0, help="fix the engine's connections (0: automatic)"
     )
     parser.add_argument("--baseline", default="", help="another checkout whose engine runs as a third client")
+    parser.add_argument(
+        "--placement",
+        choices=["shared", "split"],
+        default="shared",
+        help="split: the API and the proxies get one core, S3 and the client the other (as when the API "
+        "runs elsewhere, on Lambda)",
+    )
+    parser.add_argument("--cpus", help=argparse.SUPPRESS)
     # a client's own arguments
     parser.add_argument("--client", choices=sorted(CLIENTS))
     for name in ("--source", "--api", "--cdn", "--token", "--s3", "--bucket", "--prefix"):

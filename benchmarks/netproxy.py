@@ -194,3 +194,26 @@ async def _relay_body(
             await writer.drain()
             if size == 0:
                 return
+
+
+def main() -> None:
+    """`python -m benchmarks.netproxy HOST PORT --latency S --rate BYTES`: print the proxy's port, then
+    serve until stdin closes (so that a benchmark can run it in a process of its own)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--rate", type=float, default=0.0)
+    args = parser.parse_args()
+    with NetProxy(args.host, args.port, latency=args.latency, rate=args.rate or None) as proxy:
+        print(proxy.port, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

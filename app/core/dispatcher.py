@@ -134,7 +134,7 @@ class Dispatcher:
             per_file_connections=self.core.settings.per_file_connections,
             start_window=limit + 2 * BATCH_FILES - started,
             batch_size=self._batch_size,
-            prefetch_below=limit if self._starting == 0 else 0,
+            prefetch_below=limit if self._starting < 2 * BATCH_FILES else 0,
             unstarted=len(self.core.active) - prepared,
         )
 

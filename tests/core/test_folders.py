@@ -30,12 +30,10 @@ def base_url(local: LocalStack) -> str:
 
 
 class Calls:
-    """Counts the API's routes, and how many calls of a route were answered at once at most."""
+    """Counts the calls of each of the API's routes."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.running: Counter[str] = Counter()
-        self.most: Counter[str] = Counter()
         self.lock = threading.Lock()
 
     def decide(self, seen: Seen) -> Fault:
