@@ -201,6 +201,7 @@ def run_one(kind: str, files: int, profile: bool) -> dict[str, Any]:
                     "raw",
                     "-r",
                     "100",
+                    "--nonblocking",
                     "-o",
                     str(spy_out),
                 ],
