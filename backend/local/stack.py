@@ -186,14 +186,10 @@ class LocalStack:
         data.state.api_port = self._server.port
         data.save()
         self._gateway = self._build_gateway(services)
-        source = (
-            StoreSource(self._store, self.bucket)
-            if self._store
-            else cdn.ClientSource(services.s3, self.bucket)
-        )
-        self._server.start(
-            self._gateway, lambda key, byte_range, head: cdn.fetch(source, key, byte_range, head=head)
-        )
+        origin: cdn.ObjectSource = cdn.ClientSource(services.s3, self.bucket)
+        if self._store is not None:  # the embedded server's objects are read in-process
+            origin = StoreSource(self._store, self.bucket)
+        self._server.serve(self._gateway, lambda key, span, head: cdn.fetch(origin, key, span, head=head))
 
     def _bind_api(self, data: DataDir) -> LocalServer:
         saved = data.state.api_port

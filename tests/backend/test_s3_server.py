@@ -230,7 +230,7 @@ def test_payload_checks(server: S3Server, s3: Any) -> None:
 
 
 def server_store_root(server: S3Server) -> Path:
-    return server._server.service.store.root  # type: ignore[attr-defined]
+    return server.service.store.root
 
 
 def test_a_store_reopened_after_a_crash_keeps_what_was_recorded(tmp_path: Path) -> None:
