@@ -273,7 +273,10 @@ def start_files(
             results[index] = _attempt(starter.replay, earlier, file)
 
     records = {} if starter.core_only else services.files.get_publications([f.key for _, f in fresh])
-    checked = parallel_map(lambda item: _attempt(starter.check, item[1], records.get(item[1].key)), fresh)
+    workers = services.config.concurrency
+    checked = parallel_map(
+        lambda item: _attempt(starter.check, item[1], records.get(item[1].key)), fresh, workers=workers
+    )
     startable = []
     for (index, file), refusal in zip(fresh, checked, strict=True):
         if refusal is None:
@@ -284,7 +287,9 @@ def start_files(
         first = services.files.reserve_numbers(len(startable))
         numbered = [(first + n, index, file) for n, (index, file) in enumerate(startable)]
         begun = parallel_map(
-            lambda item: _attempt(starter.begin, item[0], item[2], records.get(item[2].key)), numbered
+            lambda item: _attempt(starter.begin, item[0], item[2], records.get(item[2].key)),
+            numbered,
+            workers=workers,
         )
         entries = []
         for (number, index, _file), outcome in zip(numbered, begun, strict=True):

@@ -72,7 +72,9 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
         return {"fileId": done.upload_id, **finish_answer(done, services), "etag": done.etag}
 
     files = []
-    for entry, outcome in zip(raw, parallel_map(finish, targets), strict=True):
+    for entry, outcome in zip(
+        raw, parallel_map(finish, targets, workers=services.config.concurrency), strict=True
+    ):
         if isinstance(outcome, ApiError):
             files.append(error_entry(entry, "fileId", outcome))
         else:
