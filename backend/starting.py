@@ -57,6 +57,14 @@ LIST_PAGES_PER_KEYS = 10
 
 
 @dataclass(frozen=True)
+class Started:
+    """A file's upload, and whether an earlier call with its clientToken had started it."""
+
+    upload: Upload
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
 class FileRequest:
     """One file to start, as checked from its `/initialize` body (or `/initializeBatch` entry)."""
 
@@ -203,13 +211,13 @@ class _Starter:
             **current,
         )
 
-    def replay(self, upload: Upload, wanted: FileRequest) -> Upload:
+    def replay(self, upload: Upload, wanted: FileRequest) -> Started:
         """The upload an earlier call started with this file's clientToken."""
         if not _same_file(upload, wanted):
             raise _reused(upload)
         if upload.single and upload.state is UploadState.UPLOADING and not self.core_only:
             self.claim(upload.upload_id, wanted)  # its URL is signed again: hold the key as long
-        return upload
+        return Started(upload, replayed=True)
 
     def check(self, wanted: FileRequest, current: Any) -> None:
         """Refuse a new multipart upload at a key it could not finish on (a single PUT claims it)."""
@@ -274,10 +282,10 @@ def _attempt(function: Any, *args: Any) -> Any:
 
 def start_files(
     services: Services, who: Caller, files: Sequence[FileRequest | ApiError]
-) -> list[Upload | ApiError]:
+) -> list[Started | ApiError]:
     """Start every file that is not already an error; one result per file, in order."""
     starter = _Starter(services, who)
-    results: list[Upload | ApiError | None] = [f if isinstance(f, ApiError) else None for f in files]
+    results: list[Started | ApiError | None] = [f if isinstance(f, ApiError) else None for f in files]
     wanted = [(i, f) for i, f in enumerate(files) if isinstance(f, FileRequest)]
     tokens = [f.client_token for _, f in wanted if f.client_token]
     replays = services.files.find_client_tokens(who.principal, who.organization_id, tokens) if tokens else {}
@@ -325,7 +333,7 @@ def start_files(
 def _record(
     starter: _Starter,
     entries: list[tuple[int, int, NewUpload]],
-    results: list[Upload | ApiError | None],
+    results: list[Started | ApiError | None],
     files: Sequence[FileRequest | ApiError],
 ) -> None:
     """Record what was begun; a file whose clientToken another call recorded first gets that upload."""
@@ -337,7 +345,7 @@ def _record(
         raise
     for (_, index, new), outcome in zip(entries, recorded, strict=True):
         if outcome.created:
-            results[index] = outcome.upload
+            results[index] = Started(outcome.upload)
             continue
         starter.undo(new)
         wanted = files[index]

@@ -66,6 +66,7 @@ INDEX_ATTRIBUTES = (
     "finishedAt",
 )
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem
+_INDEX_KEYS = "#owner = :owner, ownerState = :ownerState, fileNumber = :number"
 _MAX_BATCH_ROUNDS = 8
 
 
@@ -388,18 +389,25 @@ class DynamoFileStore(FileStore):
     ) -> None:
         """Set `state` and `fields` on both upload items (and run `extra` writes) in one transaction."""
         names = {"#state": "state", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        numbered_names = {**names, "#owner": "owner"}
         values = {":state": _s(state.value), **{f":f{i}": value for i, value in enumerate(fields.values())}}
         assignments = ", ".join(["#state = :state", *(f"#f{i} = :f{i}" for i in range(len(fields)))])
         owner = owner_id(upload.principal, upload.organization_id)
-        numbered_values = {**values, ":ownerState": _s(owner_state(owner, state))}
+        # `owner` too: an item written before the listing indexes existed joins them when it changes.
+        numbered_values = {
+            **values,
+            ":owner": _s(owner),
+            ":ownerState": _s(owner_state(owner, state)),
+            ":number": _n(upload.file_number),
+        }
         self._db.transact_write_items(
             TransactItems=[
                 {
                     "Update": {
                         "TableName": self.table,
                         "Key": {"pk": _s(str(upload.file_number))},
-                        "UpdateExpression": f"SET {assignments}, ownerState = :ownerState",
-                        "ExpressionAttributeNames": names,
+                        "UpdateExpression": f"SET {assignments}, {_INDEX_KEYS}",
+                        "ExpressionAttributeNames": numbered_names,
                         "ExpressionAttributeValues": numbered_values,
                     }
                 },

@@ -309,3 +309,18 @@ def test_a_single_file_has_no_parts(call: Call) -> None:
 def test_no_caller_is_401_on_every_new_route(call: Call) -> None:
     for route in (initialize_batch.handle, finalize_batch.handle):
         assert call(route, {"files": [{}]}, caller=None).status == 401
+
+
+def test_a_single_file_sent_before_the_answer_was_lost_may_be_sent_again(
+    call: Call, services: Services
+) -> None:
+    file = batch_file("resent/one.txt", single=True, fileSize=3)
+    (first,) = start_batch(call, file)
+    assert put_single(first, b"abc").status_code == 200  # then the client crashed before noting it
+    (again,) = start_batch(call, file)
+    assert "If-None-Match" not in again["headers"]  # its own object is there: replacing it is fine
+    assert put_single(again, b"abc").status_code == 200
+    (done,) = finish_batch(call, ids_of(again))
+    assert done["size"] == 3
+    (fresh,) = start_batch(call, batch_file("resent/two.txt", single=True, fileSize=1))
+    assert fresh["headers"]["If-None-Match"] == "*"
