@@ -8,7 +8,7 @@ It forwards each client connection over one upstream connection (keep-alive on b
 request's headers unchanged (SigV4 signatures name the Host the client used, which is the proxy, and the
 upstream checks them against what it receives). Every request waits `latency` seconds before it goes
 upstream (one round trip). Request bodies are streamed, at most `rate` bytes per second per connection
-(a token bucket of 64 KiB), and so are answers. `Expect: 100-continue` is answered here, at once after
+(a token bucket of 50 ms), and so are answers. `Expect: 100-continue` is answered here, at once after
 the latency, and not passed on. Chunked bodies pass through as they come. Only 127.0.0.1.
 """
 
@@ -109,10 +109,12 @@ class NetProxy:
 
 
 class _TokenBucket:
-    """At most `rate` bytes per second (None: no cap), in bursts of one chunk."""
+    """At most `rate` bytes per second on average (None: no cap). The bucket holds 50 ms worth (at least
+    four chunks), so that the event loop's late wake-ups do not lower the rate below the cap."""
 
     def __init__(self, rate: float | None) -> None:
         self.rate = rate
+        self.capacity = max(4.0 * CHUNK, (rate or 0) * 0.05)
         self.tokens = 0.0
         self.stamp = time.monotonic()
 
@@ -120,7 +122,7 @@ class _TokenBucket:
         if self.rate is None:
             return
         now = time.monotonic()
-        self.tokens = min(float(CHUNK), self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         self.tokens -= amount
         if self.tokens < 0:

@@ -279,7 +279,8 @@ def start_batch(api: ApiClient, info: ApiInfo, jobs: Sequence[Job]) -> BatchDone
             )
         else:
             urls = {1: answer.put_url} if single and answer.put_url else dict(answer.urls)
-            expires = answer.parts_expire_at or parts_expire_at(time.time(), info)
+            # A single PUT leaves no parts on the server while it is unfinished: nothing expires.
+            expires = None if single else answer.parts_expire_at or parts_expire_at(time.time(), info)
             results[job.upload_ref] = Prepared(
                 answer.file_id, plan, {}, started=True, urls=urls, parts_expire_at=expires, single=single,
                 put_headers=dict(answer.headers),
