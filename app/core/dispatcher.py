@@ -68,7 +68,7 @@ class Dispatcher:
                     if self.limit.update():
                         core.work.notify_all()
                     started = self._started_uploads()
-                    slots = self._slots(len(started))
+                    slots = self._slots(sum(1 for u in started if not u.complete), len(started))
                     pick, wake_at = pick_job(started, core.active.values(), slots, time.monotonic())
                     if pick is not None:
                         break
@@ -121,13 +121,15 @@ class Dispatcher:
     def pool_size(self) -> int:
         return (self.core.settings.max_connections or MAXIMUM) + VERIFY_SLOTS
 
-    def _slots(self, prepared: int) -> Slots:
-        """What may start now, with `prepared` uploads started and active (the core's lock is held)."""
+    def _slots(self, sending: int, prepared: int) -> Slots:
+        """What may start now, with `prepared` uploads started and active, `sending` of them with parts
+        still to send (the core's lock is held). Only those count against the window of started
+        uploads: one whose bytes are all sent only waits for its finish call."""
         limit = self.limit.value
         network = self._network_jobs < limit
         if not network:
             self.limit.saturated()
-        started = prepared + self._starting
+        started = sending + self._starting
         return Slots(
             network=network,
             verify=self._verify_jobs < VERIFY_SLOTS,
