@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.models import UploadState
-from app.core.paths import data_dir
+from app.core.paths import data_dir, private_dir, private_file
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15_000
@@ -124,7 +124,7 @@ class Journal:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(private_dir(self.path.parent) / self.path.name)  # 0600, and so its -wal/-shm
             self._conn = sqlite3.connect(
                 os.fspath(self.path),
                 timeout=BUSY_TIMEOUT_MS / 1000,
