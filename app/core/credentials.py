@@ -179,6 +179,10 @@ class CredentialStore:
             f"The keyring ({self.backend_name()}) could not {action} the token: {error}. {_HOW_TO_FIX}",
         )
 
+    def require_keyring(self) -> None:
+        """Raise `KeyringUnavailableError` (saying what to do) when there is no usable keyring."""
+        self._require_backend()
+
     def available(self) -> bool:
         """True when an acceptable keyring backend is configured (it may still be locked)."""
         return self._backend() is not None

@@ -57,6 +57,13 @@ def run_cli(
     )
 
 
+def first_row(listing: str) -> str:
+    """The first upload in `s3up list`'s output, under its header."""
+    header, first, *_ = listing.splitlines()
+    assert header.split()[:3] == ["ID", "STATE", "DONE"]
+    return first
+
+
 def make_file(tmp_path: Path, name: str, size: int) -> Path:
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +135,7 @@ def test_token_from_environment_and_plain_output(stack: LocalStack, home: Path, 
         (["--metadata", "[1, 2]"], "must be a JSON object"),
         (["--metadata", "@/nonexistent/meta.json"], "Cannot read the metadata file"),
         (["--key", "../escape.bin"], '".." segment'),
-        (["--part-size", "4"], "outside what S3 accepts"),
+        (["--part-size", "4"], "--part-size must be a whole number of MiB from 5 to 5120"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_uploaded(
@@ -273,7 +280,7 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
     listed = run_cli(home, "list")
     assert "Paused" in listed.stdout
     assert "interrupted.bin" in listed.stdout
-    upload_ref = listed.stdout.split()[0]
+    upload_ref = first_row(listed.stdout).split()[0]
     aborted = run_cli(home, "abort", upload_ref, "--token", stack.token)
     assert aborted.returncode == 0, aborted.stderr
     assert f"Upload {upload_ref} cancelled." in aborted.stdout
@@ -326,7 +333,7 @@ def test_an_upload_running_in_another_process_is_left_alone(
         while "busy.bin" not in (listed := run_cli(home, "list")).stdout:
             assert time.monotonic() < deadline, listed.stderr
             time.sleep(0.2)
-        upload_ref = listed.stdout.split()[0]
+        upload_ref = first_row(listed.stdout).split()[0]
         (line,) = [line for line in listed.stdout.splitlines() if "busy.bin" in line]
         assert "Sent elsewhere" in line
         as_json = json.loads(run_cli(home, "list", "--json").stdout.splitlines()[0])
