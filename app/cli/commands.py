@@ -65,9 +65,7 @@ def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
     metadata = _metadata(args.metadata, required=())
     keyed = _keyed_files(args)
     interruption.check()
-    info = ApiClient(
-        api_url, token
-    ).probe()  # creates nothing; an unreachable API or a refused token stops here
+    info = ApiClient(api_url, token).probe()  # creates nothing; stops at a wrong URL or a refused token
     interruption.check()
     if not info.extended:
         _require_core_fields(metadata)
@@ -75,6 +73,7 @@ def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
             print("s3up: this API does not return links; pass --cdn-base-url to get them.", file=sys.stderr)
     _remember_api(api_url)
     with _engine(args, {api_url: token}.get, interruption) as manager:
+        interruption.outcome = PAUSED_OUTCOME
         wanted = []
         for found, key in keyed:
             request = UploadRequest(
@@ -88,7 +87,6 @@ def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
                 cdn_base_url=args.cdn_base_url,
             )
             wanted.append(manager.add(request).id)
-            interruption.outcome = PAUSED_OUTCOME
         return _run(manager, wanted, args, interruption)
 
 
@@ -174,6 +172,7 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
         for api_url in without:
             print(f"s3up: {no_token_sentence(api_url)}", file=sys.stderr)
         running, left_out = [], 0
+        interruption.outcome = PAUSED_OUTCOME
         for status in asked:
             if status.sent_elsewhere or status.api_url in without:
                 if status.sent_elsewhere:
@@ -190,7 +189,6 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
                 left_out += not args.all
                 continue
             running.append(status.id)
-            interruption.outcome = PAUSED_OUTCOME
         code = _run(manager, running, args, interruption) if running else EXIT_OK
         return EXIT_FAILED if left_out else code
 
@@ -244,11 +242,12 @@ def cmd_login(args: argparse.Namespace, interruption: Interruption) -> int:
     api_url = normalize_api_url(args.api)
     store = CredentialStore()
     interruption.outcome = "no token was stored"
+    given = given_token(args, use_environment=False)
     try:
-        store.require_keyring()
+        store.require_keyring()  # before the token is asked for
     except KeyringUnavailableError as error:
         raise CliError(f"{error.message} {NO_KEYRING_HINT}") from None
-    token = given_token(args, use_environment=False) or read_token_file("-")
+    token = given or read_token_file("-")
     info = ApiClient(api_url, token).probe()
     try:
         store.set(api_url, token)

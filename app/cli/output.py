@@ -6,6 +6,7 @@ Sizes are binary (KiB, MiB, GiB: powers of 1024), labelled as such, as everywher
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import threading
@@ -41,10 +42,16 @@ def status_json(status: UploadStatus) -> dict[str, object]:
     }
 
 
+MAX_ETA_HOURS = 99
+
+
 def format_duration(seconds: float | None) -> str:
+    """ "mm:ss", "h:mm:ss", up to "99:59:59"; "--:--" when unknown, ">99 h" beyond."""
     if seconds is None:
         return "--:--"
-    seconds = int(seconds)
+    if seconds >= MAX_ETA_HOURS * 3600 + 3599:
+        return f">{MAX_ETA_HOURS} h"
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
@@ -178,7 +185,8 @@ def live_text(statuses: list[UploadStatus], bandwidth_limit: float | None = None
             speed = min(speed, bandwidth_limit)  # a burst at the start is no faster link
         eta = (total - done) / speed if speed > 1 else None
         speed_text, eta_text = f"{format_size(speed)}/s", f"ETA {format_duration(eta)}"
-    percent = 100.0 * done / total if total else 100.0 * finished / len(statuses)
+    fraction = done / total if total else finished / len(statuses)
+    percent = math.floor(1000 * fraction) / 10  # 100.0% only when every byte is there
     count_width = len(str(len(statuses)))
     return (
         f" {percent:5.1f}%  {format_size(done):>{_SIZE_WIDTH}} of {format_size(total):>{_SIZE_WIDTH}}  "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,60 +14,9 @@ import pytest
 from app.core.journal import Journal
 from app.core.models import MIB
 from backend.local import LocalStack
+from tests.cli.support import METADATA, ROOT, cli_env, first_row, make_file, run_cli
 from tests.core.conftest import fetch
 from tests.fault_proxy import Fault, FaultProxy, Seen
-
-ROOT = Path(__file__).resolve().parents[2]
-METADATA = '{"organizationId": "org-7", "objectRecordId": "rec-42"}'
-
-
-@pytest.fixture(scope="module")
-def stack() -> LocalStack:
-    with LocalStack(port=0) as local:
-        yield local  # type: ignore[misc]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "s3up-home"
-    path.mkdir()
-    return path
-
-
-def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"S3UP_HOME": str(home), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
-    env.pop("S3UP_TOKEN", None)
-    env.update(extra)
-    return env
-
-
-def run_cli(
-    home: Path, *args: str, stdin: str = "", timeout: float = 120, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(home, **env),
-        cwd=ROOT,
-    )
-
-
-def first_row(listing: str) -> str:
-    """The first upload in `s3up list`'s output, under its header."""
-    header, first, *_ = listing.splitlines()
-    assert header.split()[:3] == ["ID", "STATE", "DONE"]
-    return first
-
-
-def make_file(tmp_path: Path, name: str, size: int) -> Path:
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(os.urandom(size))
-    return path
 
 
 def test_upload_files_and_a_folder_with_json_output(stack: LocalStack, home: Path, tmp_path: Path) -> None:
