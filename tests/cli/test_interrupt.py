@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,26 @@ def silent_api() -> Iterator[tuple[str, threading.Event]]:
     thread.join(5)
 
 
+@contextmanager
+def hanging(stack: LocalStack, route: str, status: int) -> Iterator[threading.Event]:
+    """Make `route` hang until the block ends, then answer `status` (as a call cut off would end);
+    yields an event set once the route is reached."""
+    reached, release = threading.Event(), threading.Event()
+    original = stack.routes[route]
+
+    def hang(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        reached.set()
+        release.wait(WAIT)
+        return {"statusCode": status, "body": json.dumps({"message": "Endpoint request timed out"})}
+
+    stack.routes[route] = hang
+    try:
+        yield reached
+    finally:
+        release.set()
+        stack.routes[route] = original
+
+
 def assert_interrupted(process: Any, outcome: str) -> None:
     out, err = process.communicate(timeout=WAIT)
     assert process.returncode == 130, err
@@ -77,16 +98,7 @@ def test_ctrl_c_while_an_api_call_of_the_upload_hangs_then_resume_finishes_it(
     stack: LocalStack, home: Path, tmp_path: Path, route: str
 ) -> None:
     path = make_file(tmp_path, f"hang-{route.strip('/')}.bin", 6 * MIB)
-    reached, release = threading.Event(), threading.Event()
-    original = stack.routes[route]
-
-    def hang(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        reached.set()
-        release.wait(WAIT)
-        return {"statusCode": 504, "body": json.dumps({"message": "Endpoint request timed out"})}
-
-    stack.routes[route] = hang
-    try:
+    with hanging(stack, route, 504) as reached:
         process = start_cli(
             home, "upload", str(path), "--api", stack.api_url, "--token", stack.token,
             "--metadata", METADATA, "--part-size", "5", "--key", f"cli/interrupt{route}.bin",
@@ -97,9 +109,6 @@ def test_ctrl_c_while_an_api_call_of_the_upload_hangs_then_resume_finishes_it(
             assert_interrupted(process, "what was started is paused, and `s3up resume --all` continues it")
         finally:
             process.kill()
-            release.set()
-    finally:
-        stack.routes[route] = original
     with Journal(home / "data" / "journal.sqlite3") as journal:
         (unfinished,) = journal.unfinished()
         assert unfinished.path == path
@@ -112,16 +121,7 @@ def test_ctrl_c_while_an_api_call_of_the_upload_hangs_then_resume_finishes_it(
 
 def test_a_second_ctrl_c_while_pausing_changes_nothing(stack: LocalStack, home: Path, tmp_path: Path) -> None:
     path = make_file(tmp_path, "twice.bin", 12 * MIB)
-    reached, release = threading.Event(), threading.Event()
-    original = stack.routes["/finalize"]
-
-    def hang(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        reached.set()
-        release.wait(WAIT)
-        return {"statusCode": 502, "body": json.dumps({"message": "Internal server error"})}
-
-    stack.routes["/finalize"] = hang
-    try:
+    with hanging(stack, "/finalize", 502) as reached:
         process = start_cli(
             home, "upload", str(path), "--api", stack.api_url, "--token", stack.token,
             "--part-size", "5", "--key", "cli/interrupt-twice.bin",
@@ -134,8 +134,5 @@ def test_a_second_ctrl_c_while_pausing_changes_nothing(stack: LocalStack, home: 
             assert_interrupted(process, "what was started is paused, and `s3up resume --all` continues it")
         finally:
             process.kill()
-            release.set()
-    finally:
-        stack.routes["/finalize"] = original
     listed = run_cli(home, "list")
     assert "Paused" in listed.stdout
