@@ -21,16 +21,17 @@ from app.cli.parser import build_parser
 from app.cli.tokens import NO_KEYRING_HINT, given_token, no_token_sentence, read_token_file, tokens_by_api
 from app.core.api import ApiClient, normalize_api_url
 from app.core.credentials import CredentialStore, KeyringUnavailableError
+from app.core.engine import open_engine
 from app.core.errors import UploadError
 from app.core.folders import FoundFile, collect
-from app.core.journal import Journal, JournalError
 from app.core.keys import KeyTemplateError, check_key, join_prefix
 from app.core.logs import setup_logging
 from app.core.manager import UploadManager
 from app.core.metadata import REQUIRED_FIELDS, MetadataError, load_metadata_argument
-from app.core.models import MIB, TransferSettings, UploadRequest, UploadState, UploadStatus
+from app.core.models import MIB, TransferSettings, UploadRequest, UploadStatus
 from app.core.ownership import BusyElsewhereError
 from app.core.settings import load_settings, save_settings
+from app.core.states import UploadState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_PROBLEMS_SHOWN = 20
@@ -49,7 +50,7 @@ def run_command(argv: Sequence[str] | None, interruption: Interruption) -> int:
         print(f"s3up: note: the log cannot be written ({error.strerror or error}).", file=sys.stderr)
     try:
         return int(COMMANDS[args.command](args, interruption))
-    except (CliError, UploadError, JournalError, KeyringUnavailableError) as error:
+    except (CliError, UploadError) as error:  # every core error is an UploadError
         print(f"s3up: {getattr(error, 'message', None) or error}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -146,8 +147,8 @@ def _keyed_files(args: argparse.Namespace) -> list[tuple[FoundFile, str]]:
 
 def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
     """Resume one upload or all. With --all, uploads another process is sending are left to it and do
-    not count as failures; the exit status is 1 only when one of the uploads this process took on (or
-    the one asked for by number) did not finish."""
+    not count; an upload refused because its key exists is listed with its choices, not sent again.
+    The exit status is 1 when one of the uploads this process was to finish did not."""
     conflict_choice = args.overwrite or args.key is not None
     if conflict_choice and args.all:
         raise CliError("--overwrite and --key apply to one upload: give its number instead of --all.")
@@ -164,6 +165,11 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
         if not args.all and args.id not in restored:
             raise CliError(f"There is no unfinished upload number {args.id}; `s3up list` shows them.")
         asked = list(restored.values()) if args.all else [restored[args.id]]
+        if conflict_choice and asked[0].state is not UploadState.CONFLICT:
+            raise CliError(
+                f"Upload {args.id} was not refused for its key (it is {asked[0].state.label.lower()}); "
+                f"--overwrite and --key are for such uploads only. `s3up resume {args.id}` continues it."
+            )
         if not asked:
             print("Nothing to resume.", file=sys.stderr)
             return EXIT_OK
@@ -171,26 +177,51 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
         tokens.update(found)
         for api_url in without:
             print(f"s3up: {no_token_sentence(api_url)}", file=sys.stderr)
-        running, left_out = [], 0
+        printer = ProgressPrinter(as_json=args.json)
+        running, unfinished = [], 0
         interruption.outcome = PAUSED_OUTCOME
         for status in asked:
-            if status.sent_elsewhere or status.api_url in without:
-                if status.sent_elsewhere:
-                    print(f"s3up: {status.message}", file=sys.stderr)
-                left_out += not (status.sent_elsewhere and args.all)
-                continue
-            try:
-                if conflict_choice:
-                    manager.resolve_conflict(status.id, overwrite=args.overwrite, new_key=args.key)
-                else:
-                    manager.resume(status.id)
-            except BusyElsewhereError as busy:  # taken by another process since restore()
-                print(f"s3up: {busy.message}", file=sys.stderr)
-                left_out += not args.all
-                continue
-            running.append(status.id)
+            if status.sent_elsewhere:
+                print(f"s3up: {status.message}", file=sys.stderr)
+                unfinished += not args.all
+            elif status.api_url in without:
+                unfinished += 1
+            elif status.state is UploadState.CONFLICT and not conflict_choice:
+                printer.report(status)  # its line says what will work; resuming as it is would not
+                unfinished += 1
+            elif _resumed(manager, status, args, conflict_choice):
+                running.append(status.id)
+            else:
+                unfinished += not args.all
         code = _run(manager, running, args, interruption) if running else EXIT_OK
-        return EXIT_FAILED if left_out else code
+        return EXIT_FAILED if unfinished else code
+
+
+def _resumed(
+    manager: UploadManager, status: UploadStatus, args: argparse.Namespace, conflict_choice: bool
+) -> bool:
+    """Resume the upload (with the user's choice for its key); False when another process took it."""
+    try:
+        if conflict_choice:
+            _resolve_conflict(manager)(status.id, overwrite=args.overwrite, new_key=args.key)
+        else:
+            manager.resume(status.id)
+    except BusyElsewhereError as busy:  # taken by another process since restore()
+        print(f"s3up: {busy.message}", file=sys.stderr)
+        return False
+    return True
+
+
+def _resolve_conflict(manager: UploadManager) -> Callable[..., None]:
+    """The engine's `resolve_conflict(upload_id, *, overwrite, new_key)`, which the engine branch adds;
+    until an engine without it is gone, say what works instead of failing with a traceback."""
+    resolve: Callable[..., None] | None = getattr(manager, "resolve_conflict", None)
+    if resolve is None:
+        raise CliError(
+            "This version of s3up cannot restart a refused upload with --overwrite or --key yet; "
+            "`s3up abort` it and upload the file again with --overwrite or another --key."
+        )
+    return resolve
 
 
 # --- list, abort, login, logout ---------------------------------------------------------------------
@@ -198,12 +229,8 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
 
 def cmd_list(args: argparse.Namespace, interruption: Interruption) -> int:
     interruption.outcome = "nothing was changed"
-    with Journal.open_default() as journal:
-        manager = UploadManager(journal, lambda _url: None, TransferSettings(max_connections=1))
-        try:
-            statuses = manager.restore() + manager.history(args.recent)
-        finally:
-            manager.shutdown()
+    with open_engine(lambda _url: None, TransferSettings(max_connections=1)) as engine:
+        statuses = engine.manager.restore() + engine.manager.history(args.recent)
     if args.json:
         printer = ProgressPrinter(as_json=True)
         for status in statuses:
@@ -221,18 +248,15 @@ def cmd_abort(args: argparse.Namespace, interruption: Interruption) -> int:
     given = given_token(args)
     store = CredentialStore()
     tokens: dict[str, str] = {}
-    with Journal.open_default() as journal:
-        manager = UploadManager(journal, tokens.get, TransferSettings(max_connections=1))
-        try:
-            listed = {status.id: status for status in manager.restore()}
-            if args.id not in listed:
-                raise CliError(f"There is no unfinished upload number {args.id}; `s3up list` shows them.")
-            tokens.update(tokens_by_api([listed[args.id].api_url], given, store)[0])
-            interruption.outcome = f"upload {args.id} may not be cancelled: run `s3up abort {args.id}` again"
-            manager.cancel(args.id)
-            status = manager.status(args.id)
-        finally:
-            manager.shutdown()
+    with open_engine(tokens.get, TransferSettings(max_connections=1)) as engine:
+        manager = engine.manager
+        listed = {status.id: status for status in manager.restore()}
+        if args.id not in listed:
+            raise CliError(f"There is no unfinished upload number {args.id}; `s3up list` shows them.")
+        tokens.update(tokens_by_api([listed[args.id].api_url], given, store)[0])
+        interruption.outcome = f"upload {args.id} may not be cancelled: run `s3up abort {args.id}` again"
+        manager.cancel(args.id)
+        status = manager.status(args.id)
     note = f" {status.message}" if status and status.message else ""
     print(f"Upload {args.id} cancelled.{note}")
     return EXIT_OK
@@ -298,20 +322,17 @@ def _transfer_settings(args: argparse.Namespace) -> TransferSettings:
 def _engine(
     args: argparse.Namespace, token_source: Callable[[str], str | None], interruption: Interruption
 ) -> Iterator[UploadManager]:
-    """An UploadManager on the default journal. On the way out (Ctrl-C included) what it is sending is
-    paused and its threads stop; every upload stays resumable."""
-    with Journal.open_default() as journal:
-        manager = UploadManager(journal, token_source, _transfer_settings(args))
+    """A manager on the default journal. On the way out (Ctrl-C included) what it is sending is paused
+    and its threads stop; every upload stays resumable."""
+    with open_engine(token_source, _transfer_settings(args)) as engine:
         try:
-            yield manager
+            yield engine.manager
         except KeyboardInterrupt:
             interruption.requested.set()
-            for status in manager.statuses():
+            for status in engine.manager.statuses():
                 if status.state in (UploadState.UPLOADING, UploadState.FINALIZING):
-                    manager.pause(status.id)
+                    engine.manager.pause(status.id)
             raise
-        finally:
-            manager.shutdown()
 
 
 def _run(

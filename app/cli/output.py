@@ -64,9 +64,19 @@ def next_step(status: UploadStatus) -> str:
         return "Another s3up process is sending it."
     if status.state is UploadState.NEEDS_SIGN_IN:
         return f"Sign in again (`s3up login`), then `s3up resume {ref}` continues it."
+    if status.state is UploadState.CONFLICT:
+        return (
+            f"`s3up resume {ref} --overwrite` replaces that object; `s3up resume {ref} --key NEWKEY` "
+            "uploads the file under another key."
+        )
     if status.state is UploadState.FILE_CHANGED:
         return f"Upload the file again as a new upload; `s3up abort {ref}` deletes the parts already sent."
-    if status.state is UploadState.CANCELLED:
+    if status.state is UploadState.FILE_MISSING:
+        return (
+            f"Put the file back at {status.path} and run `s3up resume {ref}`, or `s3up abort {ref}` deletes "
+            "the parts already sent."
+        )
+    if status.state in (UploadState.CANCELLED, UploadState.DONE):
         return ""
     return f"`s3up resume {ref}` continues it."
 

@@ -94,7 +94,7 @@ def clean_token(raw: str, *, source: str = "The token") -> str:
     return token
 
 
-class KeyringUnavailableError(Exception):
+class KeyringUnavailableError(UploadError):
     """No usable keyring, or the keyring failed.
 
     `title` is a few words for a dialog's title; `message` says what happened and what to do.

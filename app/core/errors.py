@@ -1,5 +1,10 @@
 """Errors the core raises to its callers, each carrying a sentence written for the user.
 
+`UploadError` is the root of every error the core raises to the CLI and the app (the journal's
+`JournalError`, `ownership.BusyElsewhereError`, `credentials.KeyringUnavailableError`,
+`metadata.MetadataError`, `keys.KeyTemplateError`, `settings.SettingsError` and the API's errors
+below), so a caller that catches `UploadError` shows `error.message` and is done.
+
 `transient` tells the engine whether trying again later may help; `needs_sign_in` whether a new
 token would.
 """

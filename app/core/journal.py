@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import UploadError
+from app.core.fingerprint import FileIdentity
 from app.core.models import UploadState
 from app.core.paths import data_dir, private_dir, private_file
 
@@ -29,7 +31,7 @@ BUSY_TIMEOUT_MS = 15_000
 JOURNAL_FILENAME = "journal.sqlite3"
 
 
-class JournalError(Exception):
+class JournalError(UploadError):
     """The journal cannot be opened, read or written; `str(error)` says what to do."""
 
 
@@ -71,6 +73,11 @@ class JournalUpload:
     overwrite: bool
     accelerate: bool
     cdn_base_url: str | None
+
+    @property
+    def identity(self) -> FileIdentity:
+        """The identity the file had when its upload began."""
+        return FileIdentity(self.size, self.mtime_ns, self.fingerprint)
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:

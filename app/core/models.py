@@ -5,61 +5,17 @@ Everything here is immutable and free of I/O, so a snapshot can cross threads sa
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.states import UploadState
+
+__all__ = ["GIB", "MIB", "TransferSettings", "UploadRequest", "UploadState", "UploadStatus"]
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-
-
-class UploadState(enum.Enum):
-    """Where an upload is in its life. The value is what the journal stores."""
-
-    QUEUED = "queued"  # accepted, waiting for a connection slot
-    UPLOADING = "uploading"
-    PAUSED = "paused"  # stopped by the user (or found unfinished at start); resume() continues
-    NEEDS_SIGN_IN = "needs_sign_in"  # the API answered 401; continues by itself after sign-in
-    FINALIZING = "finalizing"  # all parts sent; completing and checking the link
-    DONE = "done"
-    FAILED = "failed"  # gave up after retries or on a permanent error; retry() continues
-    CANCELLED = "cancelled"  # the user cancelled; the multipart upload was aborted
-    FILE_CHANGED = "file_changed"  # the file was changed, moved or deleted since the upload began
-
-    @property
-    def is_active(self) -> bool:
-        """True while the engine is working on it (or about to)."""
-        return self in (UploadState.QUEUED, UploadState.UPLOADING, UploadState.FINALIZING)
-
-    @property
-    def is_finished(self) -> bool:
-        """True when nothing more will happen to it."""
-        return self in (UploadState.DONE, UploadState.CANCELLED)
-
-    @property
-    def can_resume(self) -> bool:
-        """True when resume()/retry() would make progress."""
-        return self in (UploadState.PAUSED, UploadState.FAILED, UploadState.NEEDS_SIGN_IN)
-
-    @property
-    def label(self) -> str:
-        """A short word for a table cell."""
-        return _LABELS[self]
-
-
-_LABELS = {
-    UploadState.QUEUED: "Queued",
-    UploadState.UPLOADING: "Uploading",
-    UploadState.PAUSED: "Paused",
-    UploadState.NEEDS_SIGN_IN: "Needs sign-in",
-    UploadState.FINALIZING: "Finalizing",
-    UploadState.DONE: "Done",
-    UploadState.FAILED: "Failed",
-    UploadState.CANCELLED: "Cancelled",
-    UploadState.FILE_CHANGED: "File changed",
-}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from app.core.journal import Journal, JournalUpload
 from app.core.models import UploadState
 from app.core.ownership import BusyElsewhereError, UploadLocks
 from app.core.planner import PartPlan, plan_parts
-from app.core.upload import ActiveUpload, record_identity
+from app.core.upload import ActiveUpload
 
 
 def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> ActiveUpload | None:
@@ -35,7 +35,7 @@ def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> 
         record = journal.get(listed.id)
         if record is None or record.state.is_finished:
             return None
-        problem = check_unchanged(record.path, record_identity(record))
+        problem = check_unchanged(record.path, record.identity)
         if problem:
             state, message = UploadState.FILE_CHANGED, problem
         elif record.state in (UploadState.FAILED, UploadState.NEEDS_SIGN_IN):
@@ -51,6 +51,7 @@ def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> 
             state=state,
             message=message,
             upload_id=record.upload_id,
+            part_size_fixed=record.upload_id is None and bool(record.part_size),
         )
         upload.rebuild_pending()
         return upload

@@ -1,7 +1,7 @@
 """The I/O of an upload's steps: start it, reconcile it with the server, finish it, check its link.
 
-These functions talk to the API, S3 and the journal, and return what they learned; the manager owns
-every state change. None of them hold a lock.
+These functions talk to the API, S3 and the file, and return what they learned as an outcome; the engine
+writes the journal and owns every state change. None of them hold a lock or touch the journal.
 """
 
 from __future__ import annotations
@@ -10,13 +10,16 @@ import hashlib
 import logging
 import mimetypes
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import requests
 
 from app.core.api import ApiClient, ApiInfo, RemotePart
-from app.core.errors import UploadGoneError
-from app.core.journal import Journal, JournalPart, JournalUpload
+from app.core.errors import FileChangedError, ServerError, UploadError, UploadGoneError
+from app.core.fingerprint import check_unchanged
+from app.core.jobs import Finalized, Job, Prepared
+from app.core.journal import JournalPart, JournalUpload
 from app.core.metadata import build_payload
 from app.core.planner import Part, PartPlan, plan_parts
 
@@ -26,17 +29,57 @@ log = logging.getLogger(__name__)
 CORE_ONLY_MAX_PARTS = 1000
 
 
-def plan_for_api(record: JournalUpload, info: ApiInfo, explicit_part_size: int | None) -> PartPlan:
+def plan_for_api(size: int, info: ApiInfo, fixed_part_size: int | None) -> PartPlan:
     """The plan to start an upload with on this API: fewer, larger parts for the existing deployment."""
-    if explicit_part_size is not None:
-        return plan_parts(record.size, explicit_part_size)
-    return plan_parts(record.size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
+    if fixed_part_size is not None:
+        return plan_parts(size, fixed_part_size)
+    return plan_parts(size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
 
 
-def start_upload(
-    api: ApiClient, info: ApiInfo, journal: Journal, record: JournalUpload, plan: PartPlan
-) -> str:
-    """Initialize the multipart upload and record its id and plan; return the S3 UploadId."""
+def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared:
+    """Make the upload ready for its parts: reconcile a started one with S3, or start it.
+
+    An upload S3 no longer has (aborted, or removed by the bucket's clean-up rule) is started again
+    from its first part, and `restarted` says why.
+    """
+    check_file(job.record)
+    restarted = None
+    if job.upload_id is not None:
+        if not info.extended:  # no /listParts: the journal's parts are all there is to know
+            prepared = Prepared(job.upload_id, job.plan, job.known_parts)
+            return _with_all_urls(api, job, prepared)
+        try:
+            return reconcile(api, job)
+        except UploadGoneError:
+            log.info("Upload %s is gone on the server; starting it again", job.upload_ref)
+            restarted = "The server no longer had the parts sent before, so the upload started again."
+    plan = plan_for_api(job.record.size, info, job.plan.part_size if job.part_size_fixed else None)
+    upload_id = start_upload(api, info, job.record)
+    prepared = Prepared(upload_id, plan, {}, started=True, restarted=restarted)
+    return prepared if info.extended else _with_all_urls(api, job, prepared)
+
+
+def _with_all_urls(api: ApiClient, job: Job, prepared: Prepared) -> Prepared:
+    """The existing deployment signs every part in one call. When that call times out (502/504)
+    before any part was sent, the file is planned again with half as many parts, and so on."""
+    plan = prepared.plan
+    while True:
+        try:
+            urls = api.presign(
+                prepared.upload_id, job.record.key, count=plan.count, accelerate=job.record.accelerate
+            )
+        except ServerError as error:
+            if error.status not in (502, 504) or prepared.parts or job.part_size_fixed or plan.count == 1:
+                raise
+            smaller = plan_parts(job.record.size, max_parts=max(1, plan.count // 2))
+            log.info("Signing %d URLs timed out; planning %d parts instead", plan.count, smaller.count)
+            plan = smaller
+        else:
+            return replace(prepared, plan=plan, urls=urls, started=prepared.started or plan != job.plan)
+
+
+def start_upload(api: ApiClient, info: ApiInfo, record: JournalUpload) -> str:
+    """Initialize the multipart upload; return the S3 UploadId."""
     content_type = record.content_type or mimetypes.guess_type(record.key)[0] or "application/octet-stream"
     started = api.initialize(
         build_payload(record.metadata, record.key),
@@ -49,45 +92,39 @@ def start_upload(
         log.warning(
             "The API stored upload %s under key %r instead of %r", record.id, started.file_key, record.key
         )
-    journal.set_plan(record.id, plan.part_size)
-    journal.set_upload_id(record.id, started.file_id)
     return started.file_id
 
 
-def reconcile(
-    api: ApiClient,
-    journal: Journal,
-    record: JournalUpload,
-    upload_id: str,
-    plan: PartPlan,
-    done: dict[int, JournalPart],
-) -> dict[int, JournalPart]:
-    """Make the journal's parts agree with what S3 holds; return the parts that count as done.
+def reconcile(api: ApiClient, job: Job) -> Prepared:
+    """Make the journal's parts agree with what S3 holds.
 
     A part recorded here but missing or different in S3 is forgotten (it will be sent again). A part S3
     holds but the journal missed (the process died between the upload and the record) is adopted when
     the local bytes' MD5 equals its ETag. Raises UploadGoneError when S3 no longer has the upload.
     """
-    remote = {part.number: part for part in api.list_parts(upload_id, record.key)}
+    assert job.upload_id is not None
+    remote = {part.number: part for part in api.list_parts(job.upload_id, job.record.key)}
     kept: dict[int, JournalPart] = {}
     stale = []
-    for number, part in done.items():
+    for number, part in job.known_parts.items():
         theirs = remote.get(number)
-        if theirs is not None and _same_etag(theirs.etag, part.etag) and theirs.size == part.size:
+        if theirs is not None and same_etag(theirs.etag, part.etag) and theirs.size == part.size:
             kept[number] = part
         else:
             stale.append(number)
     if stale:
-        log.info("Upload %s: %d recorded parts are not in S3 and will be sent again", record.id, len(stale))
-        journal.forget_parts(record.id, stale)
+        log.info(
+            "Upload %s: %d recorded parts are not in S3 and will be sent again", job.upload_ref, len(stale)
+        )
+    adopted = []
     for number, theirs in remote.items():
-        if number in kept or number > plan.count:
+        if number in kept or number > job.plan.count:
             continue
-        adopted = _adopt(record.path, plan.part(number), theirs)
-        if adopted is not None:
-            journal.record_part(record.id, number, adopted.etag, adopted.size)
-            kept[number] = adopted
-    return kept
+        part = _adopt(job.record.path, job.plan.part(number), theirs)
+        if part is not None:
+            adopted.append(part)
+            kept[number] = part
+    return Prepared(job.upload_id, job.plan, kept, forget=tuple(stale), adopt=tuple(adopted))
 
 
 def _adopt(path: Path, part: Part, theirs: RemotePart) -> JournalPart | None:
@@ -96,7 +133,7 @@ def _adopt(path: Path, part: Part, theirs: RemotePart) -> JournalPart | None:
     return JournalPart(part.number, theirs.etag, theirs.size)
 
 
-def _same_etag(a: str, b: str) -> bool:
+def same_etag(a: str, b: str) -> bool:
     return a.strip('"').lower() == b.strip('"').lower()
 
 
@@ -113,6 +150,15 @@ def part_md5(path: Path, part: Part) -> str:
             digest.update(chunk)
             remaining -= len(chunk)
     return digest.hexdigest()
+
+
+def finalize(api: ApiClient, job: Job, stop: threading.Event) -> Finalized:
+    """Complete the upload from its parts' ETags, then check that its link serves the file."""
+    check_file(job.record)
+    assert job.upload_id is not None
+    parts = [(number, part.etag) for number, part in sorted(job.known_parts.items())]
+    result = api.finalize(job.upload_id, job.record.key, parts, cdn_base_url=job.record.cdn_base_url)
+    return Finalized(result.url, verify_link(result.url, job.record.size, stop))
 
 
 def verify_link(url: str | None, size: int, stop: threading.Event, *, attempts: int = 4) -> bool | None:
@@ -149,3 +195,16 @@ def abort_quietly(api: ApiClient, upload_id: str, key: str) -> str | None:
             "within a day."
         )
     return None
+
+
+def check_file(record: JournalUpload) -> None:
+    """Raise FileChangedError when the file is no longer what the upload began with."""
+    problem = check_unchanged(record.path, record.identity)
+    if problem:
+        raise FileChangedError(problem)
+
+
+def file_error(record: JournalUpload, error: OSError) -> UploadError:
+    """What reading the file failed with, as the user should hear it."""
+    problem = check_unchanged(record.path, record.identity)
+    return FileChangedError(problem) if problem else UploadError(f"Reading {record.path} failed: {error}.")

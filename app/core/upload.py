@@ -1,6 +1,6 @@
 """The engine's working state for one upload: which parts are done, in flight, waiting or backing off.
 
-An `ActiveUpload` is guarded by the manager's lock; nothing here locks or does I/O by itself.
+An `ActiveUpload` is guarded by the engine core's lock; nothing here locks or does I/O by itself.
 """
 
 from __future__ import annotations
@@ -9,18 +9,17 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from app.core.api import PresignedUrl
-from app.core.fingerprint import FileIdentity
 from app.core.journal import JournalPart, JournalUpload
 from app.core.models import UploadState, UploadStatus
 from app.core.planner import PartPlan
 from app.core.progress import SpeedMeter, eta_seconds
+from app.core.signing import UrlSigner
 from app.core.transfer import PartStopper
 
 
 @dataclass
 class ActiveUpload:
-    """One upload as the engine works on it. Mutated only under the manager's lock."""
+    """One upload as the engine works on it. Mutated only by the engine core, under its lock."""
 
     record: JournalUpload
     plan: PartPlan
@@ -40,14 +39,17 @@ class ActiveUpload:
     retry_at: dict[int, float] = field(default_factory=dict)  # part number -> monotonic time
     step_attempts: int = 0  # failed prepare/finalize attempts
     step_retry_at: float = 0.0
-    plan_generation: int = 0  # bumped when the part size changes before any part is sent
-    urls: dict[int, PresignedUrl] = field(default_factory=dict)
-    presign_lock: threading.Lock = field(default_factory=threading.Lock)  # one signing call at a time
+    plan_generation: int = 0  # bumped when the plan or the multipart upload changes
+    part_size_fixed: bool = False  # the user chose the part size: it is never re-planned
+    signer: UrlSigner | None = None  # the URLs of the current multipart upload and plan
     expirations: dict[int, int] = field(default_factory=dict)  # part number -> expired URLs in a row
     stopper: PartStopper = field(default_factory=PartStopper)
     meter: SpeedMeter = field(default_factory=SpeedMeter)
     progress_dirty: bool = False
     sent_elsewhere: bool = False  # another process held its lock when this one last tried
+    # Held from a state change in memory until the journal has it, so that the journal sees the
+    # changes of one upload in the order they were made.
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def id(self) -> int:
@@ -147,8 +149,3 @@ def status_from_record(record: JournalUpload) -> UploadStatus:
         created_at=record.created_at,
         finished_at=record.finished_at,
     )
-
-
-def record_identity(record: JournalUpload) -> FileIdentity:
-    """The identity the file had when its upload began."""
-    return FileIdentity(record.size, record.mtime_ns, record.fingerprint)

@@ -306,8 +306,9 @@ def test_memory_and_concurrency_caps(
 
     def watch(_status: object) -> None:
         nonlocal peak
-        with manager.lock:
-            peak = max(peak, *(len(u.in_flight) for u in manager._uploads.values()))
+        core = manager._core
+        with core.lock:
+            peak = max(peak, *(len(u.in_flight) for u in core.uploads.values()))
 
     manager.subscribe(watch)
     upload_ref = manager.add(request(path, stack.api_url, f"caps/{path.name}")).id

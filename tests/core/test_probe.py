@@ -100,7 +100,8 @@ def test_the_existing_deployment_is_recognised_although_the_token_is_not_a_signa
 def test_this_projects_api_is_recognised_and_the_token_checked() -> None:
     client, gateway = client_for(this_project)
     info = client.probe()
-    assert info.extended and info.token_verified
+    assert info.extended
+    assert info.token_verified
     assert info.principal == "alice"
     assert info.capabilities == frozenset({"batch"})
     assert gateway.calls == [("session", None), ("session", TOKEN)]

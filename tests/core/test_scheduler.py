@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.core.jobs import JobKind
 from app.core.journal import Journal
 from app.core.models import MIB, UploadState
 from app.core.planner import plan_parts
 from app.core.scheduler import pick_job
 from app.core.upload import ActiveUpload
-from app.core.worker import JobKind
 from tests.core.test_journal import new_upload
 
 
