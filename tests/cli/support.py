@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from app.core.journal import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = '{"organizationId": "org-7", "objectRecordId": "rec-42"}'
@@ -63,3 +66,17 @@ def make_file(folder: Path, name: str, size: int) -> Path:
 def one_sentence(stderr: str) -> bool:
     """No traceback, a few lines at most."""
     return "Traceback" not in stderr and stderr.count("\n") <= 3
+
+
+def wait_for_parts(home: Path, count: int, timeout: float = 60) -> None:
+    """Until the first unfinished upload in `home`'s journal has `count` parts sent."""
+    journal_path = home / "data" / "journal.sqlite3"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if journal_path.exists():
+            with Journal(journal_path) as journal:
+                uploads = journal.unfinished()
+                if uploads and len(journal.parts(uploads[0].id)) >= count:
+                    return
+        time.sleep(0.1)
+    raise AssertionError("the upload never got going")

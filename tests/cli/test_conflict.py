@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB
 from backend.local import LocalStack
-from tests.cli.support import make_file, one_sentence, run_cli, start_cli
+from tests.cli.support import make_file, one_sentence, run_cli, start_cli, wait_for_parts
 from tests.core.conftest import fetch
 
 needs_resolve_conflict = pytest.mark.xfail(
@@ -110,10 +109,7 @@ def test_overwrite_or_key_for_an_upload_that_was_not_refused_says_so(
         "--key", "cli/conflict/paused.bin", "--part-size", "5", "--bandwidth-limit", "4",
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not (home / "data" / "journal.sqlite3").exists() or not _has_parts(home):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_parts(home, 1)
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
     finally:
@@ -125,9 +121,3 @@ def test_overwrite_or_key_for_an_upload_that_was_not_refused_says_so(
     assert f"Upload {upload.id} was not refused for its key (it is paused)" in result.stderr
     assert f"`s3up resume {upload.id}` continues it." in result.stderr
     assert one_sentence(result.stderr)
-
-
-def _has_parts(home: Path) -> bool:
-    with Journal(home / "data" / "journal.sqlite3") as journal:
-        uploads = journal.unfinished()
-        return bool(uploads) and bool(journal.parts(uploads[0].id))

@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
-from app.core.journal import Journal
 from app.core.models import MIB
 from backend.local import LocalStack
-from tests.cli.support import make_file, one_sentence, run_cli, start_cli
+from tests.cli.support import make_file, one_sentence, run_cli, start_cli, wait_for_parts
 from tests.core.conftest import fetch
 
 WAIT = 60
-
-
-def wait_for_parts(home: Path, count: int) -> None:
-    journal_path = home / "data" / "journal.sqlite3"
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if journal_path.exists():
-            with Journal(journal_path) as journal:
-                uploads = journal.unfinished()
-                if uploads and len(journal.parts(uploads[0].id)) >= count:
-                    return
-        time.sleep(0.1)
-    raise AssertionError("the upload never got going")
 
 
 def paused_upload(stack: LocalStack, home: Path, path: Path, key: str) -> None:
