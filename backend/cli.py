@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from backend.config import DEFAULT_TOKENS_TABLE, DEFAULT_URL_EXPIRY
 from backend.logs import RedactingFilter
 from backend.runtime import new_session
+from backend.stores.dynamodb import DynamoTokenStore
 from backend.tokens import TokenRecord, TokenStore, hash_token
 
 DEFAULT_PORT = 8750
@@ -113,7 +114,7 @@ def _token_store(args: argparse.Namespace) -> TokenStore:
         if probe.get_credentials() is None:
             credentials = _LOCAL_CREDENTIALS
     session = new_session(region_name=region, **credentials)
-    return TokenStore(session.client("dynamodb", endpoint_url=args.endpoint_url), args.table)
+    return DynamoTokenStore(session.client("dynamodb", endpoint_url=args.endpoint_url), args.table)
 
 
 def _expiry(args: argparse.Namespace) -> int | None:

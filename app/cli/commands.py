@@ -203,25 +203,13 @@ def _resumed(
     """Resume the upload (with the user's choice for its key); False when another process took it."""
     try:
         if conflict_choice:
-            _resolve_conflict(manager)(status.id, overwrite=args.overwrite, new_key=args.key)
+            manager.resolve_conflict(status.id, overwrite=args.overwrite, new_key=args.key)
         else:
             manager.resume(status.id)
     except BusyElsewhereError as busy:  # taken by another process since restore()
         print(f"s3up: {busy.message}", file=sys.stderr)
         return False
     return True
-
-
-def _resolve_conflict(manager: UploadManager) -> Callable[..., None]:
-    """The engine's `resolve_conflict(upload_id, *, overwrite, new_key)`, which the engine branch adds;
-    until an engine without it is gone, say what works instead of failing with a traceback."""
-    resolve: Callable[..., None] | None = getattr(manager, "resolve_conflict", None)
-    if resolve is None:
-        raise CliError(
-            "This version of s3up cannot restart a refused upload with --overwrite or --key yet; "
-            "`s3up abort` it and upload the file again with --overwrite or another --key."
-        )
-    return resolve
 
 
 # --- list, abort, login, logout ---------------------------------------------------------------------
@@ -358,7 +346,8 @@ def _run(
     failed = [s for s in finals if s is None or s.state is not UploadState.DONE]
     if failed and not args.json:
         print(
-            f"{len(failed)} of {len(wanted)} files did not finish; the line of each says why and what to do.",
+            f"{len(failed)} of {len(wanted)} file{'s' if len(wanted) != 1 else ''} did not finish; the line "
+            "of each says why and what to do.",
             file=sys.stderr,
         )
     return EXIT_FAILED if failed else EXIT_OK

@@ -88,7 +88,9 @@ def result_line(status: UploadStatus) -> str:
         link = status.url or f"(key {status.key}; configure --cdn-base-url for a link)"
         check = {True: "", False: "  (link not serving the file yet)", None: ""}[status.link_verified]
         return f"done      {name} -> {link}{check}"
-    reason = status.message or status.state.label
+    reason = (status.message or status.state.label).rstrip()
+    if not reason.endswith((".", "!", "?", "…")):
+        reason += "."  # a server's words may end without one; the next sentence must not run on
     step = next_step(status)
     return f"{status.state.value:<9} {name} [upload {status.id}]: {reason}" + (f" {step}" if step else "")
 

@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable
 from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.bandwidth import BandwidthLimiter
 from app.core.errors import InvalidRequestError
-from app.core.journal import Journal
+from app.core.journal import Journal, JournalUpload
 from app.core.models import TransferSettings, UploadStatus
 from app.core.ownership import BusyElsewhereError, UploadLocks
 from app.core.restore import plan_of
 from app.core.retry import RetryPolicy
 from app.core.states import ACTIVE_STATES, Event, UploadState, next_state
-from app.core.upload import ActiveUpload
+from app.core.upload import ActiveUpload, expiry_warning
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class EngineCore:
                         return False
                     if target in ACTIVE_STATES:
                         self.locks.acquire(upload.id)
-                    upload.state, upload.message = target, message
+                    upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
                     self.lock.notify_all()
                 if target is not UploadState.DONE:
@@ -119,10 +119,31 @@ class EngineCore:
         self.emit(upload)
         return True
 
+    def note(self, upload: ActiveUpload, message: str | None, *, passing: bool = False) -> None:
+        """Tell the user something about the upload without changing its state (kept in memory only:
+        a note says what this process is doing). `passing`: a retry is scheduled, and the note goes
+        when something of the upload goes through."""
+        with self.lock:
+            if not upload.state.is_active:
+                return
+            upload.message, upload.passing_note = message, passing
+        self.emit(upload)
+
+    def clear_passing_note(self, upload: ActiveUpload) -> None:
+        with self.lock:
+            if not (upload.passing_note and upload.state.is_active):
+                return
+            upload.message, upload.passing_note = None, False
+        self.emit(upload)
+
+    def journal_record(self, upload_ref: int) -> JournalUpload | None:
+        """The upload as the journal has it now (after the engine wrote to it)."""
+        return self.journal.get(upload_ref)
+
     def release_if_idle(self, upload: ActiveUpload) -> None:
         """Let the upload's OS lock go when this process has stopped working on it: an inactive state,
-        no step running and no part in flight. Call with the core's lock held."""
-        if upload.state not in ACTIVE_STATES and not upload.busy and not upload.in_flight:
+        no step running and no part in flight or being checked. Call with the core's lock held."""
+        if upload.state not in ACTIVE_STATES and not (upload.busy or upload.in_flight or upload.verifying):
             self.locks.release(upload.id, finished=upload.state.is_finished)
 
     def take_over(self, upload: ActiveUpload) -> None:
@@ -184,6 +205,7 @@ class EngineCore:
         with self.lock:
             status = upload.snapshot()
             upload.progress_dirty = False
+            upload.expiry_warned = status.expiry_warning is not None
             subscribers = list(self._subscribers)
         for callback in subscribers:
             try:
@@ -192,18 +214,24 @@ class EngineCore:
                 log.exception("A progress subscriber failed")
 
     def _report_loop(self) -> None:
-        """Byte progress, at most 10 times a second per upload; speed and ETA every second."""
-        last_full = 0.0
+        """Byte progress, at most 10 times a second per upload; speed and ETA every second; a warning
+        that an upload's parts expire soon within a minute of its time."""
+        last_full = last_expiry = 0.0
         while not self.closing.wait(REPORT_INTERVAL):
             now = time.monotonic()
             full = now - last_full >= 1.0
             if full:
                 last_full = now
+            expiry = now - last_expiry >= 60.0
+            if expiry:
+                last_expiry = now
             with self.lock:
                 due = [
                     u
                     for u in self.uploads.values()
-                    if u.progress_dirty or (full and u.state is UploadState.UPLOADING)
+                    if u.progress_dirty
+                    or (full and u.state is UploadState.UPLOADING)
+                    or (expiry and u.expiry_warned != (expiry_warning(u.record.parts_expire_at) is not None))
                 ]
             for upload in due:
                 self.emit(upload)

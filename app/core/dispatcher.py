@@ -3,8 +3,10 @@
 `next_job` picks work with `scheduler.pick_job` under the core's lock and hands the worker a snapshot;
 `complete` turns each outcome into journal records and state changes on the core. Failures are sorted
 here: a stopped part goes back to the queue, an expired URL is signed again without spending a retry,
-a transient error backs off, a 401 waits for sign-in, the rest fails the upload with a message for the
-user (it stays resumable: only the user's cancel aborts it).
+a transient error backs off (and the upload says when it is tried again), a 401 waits for sign-in, an
+existing object at the key waits for the user's choice, an upload the server lost starts again from
+its first part, the rest fails the upload with a message for the user (it stays resumable: only the
+user's cancel aborts it).
 """
 
 from __future__ import annotations
@@ -12,14 +14,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 
 from app.core.api import ApiClient, ApiInfo
 from app.core.bandwidth import BandwidthLimiter
 from app.core.core import EngineCore
-from app.core.errors import FileChangedError, InvalidRequestError, ServerError, UploadError, UploadGoneError
+from app.core.errors import (
+    ConflictError,
+    FileChangedError,
+    FileMissingError,
+    InvalidRequestError,
+    ServerError,
+    UploadError,
+    UploadFinishedError,
+    UploadGoneError,
+)
 from app.core.jobs import (
     Failed,
     Finalized,
+    Gone,
     Job,
     JobKind,
     Outcome,
@@ -27,9 +40,10 @@ from app.core.jobs import (
     Prepared,
     Stopped,
     UrlExpired,
+    Verified,
 )
 from app.core.journal import JournalPart
-from app.core.scheduler import Pick, pick_job
+from app.core.scheduler import Pick, Slots, pick_job
 from app.core.signing import UrlSigner
 from app.core.states import Event, UploadState
 from app.core.steps import abort_quietly
@@ -39,6 +53,10 @@ from app.core.worker import Worker
 log = logging.getLogger(__name__)
 
 MAX_EXPIRED_IN_A_ROW = 3  # then an expired URL counts as a failed attempt (e.g. a wrong clock)
+VERIFY_SLOTS = 2  # parts checked at once, engine-wide (disk and CPU, beside the network jobs)
+MAX_RESTARTS = 2  # an upload the server keeps losing fails after this many fresh starts in one run
+# The existing deployment's /initialize crashes (502) on metadata it cannot use: a few tries, then final.
+CORE_ONLY_START_ATTEMPTS = 3
 
 
 class Dispatcher:
@@ -47,6 +65,8 @@ class Dispatcher:
     def __init__(self, core: EngineCore) -> None:
         self.core = core
         self._workers: list[Worker] = []
+        self._network_jobs = 0  # guarded by the core's lock
+        self._verify_jobs = 0
 
     # --- WorkerHost -------------------------------------------------------------------------------
 
@@ -70,11 +90,14 @@ class Dispatcher:
             with core.lock:
                 pick = None
                 while not core.closing.is_set():
-                    if worker_index >= core.settings.max_connections:
+                    if worker_index >= self._pool_size():
                         return None
-                    pick, wake_at = pick_job(
-                        core.uploads.values(), core.settings.per_file_connections, time.monotonic()
+                    slots = Slots(
+                        network=self._network_jobs < core.settings.max_connections,
+                        verify=self._verify_jobs < VERIFY_SLOTS,
+                        per_file_connections=core.settings.per_file_connections,
                     )
+                    pick, wake_at = pick_job(core.uploads.values(), slots, time.monotonic())
                     if pick is not None:
                         break
                     timeout = 1.0 if wake_at is None else max(0.01, wake_at - time.monotonic())
@@ -82,8 +105,11 @@ class Dispatcher:
                 if pick is None:
                     return None
                 job = self._job_for(pick)
+                self._count(job, +1)
             if self._begin(pick):
                 return job
+            with core.lock:
+                self._count(job, -1)
 
     def progress(self, job: Job, amount: int) -> None:
         upload = self.core.find(job.upload_ref)
@@ -96,26 +122,34 @@ class Dispatcher:
         upload.meter.add(amount)
 
     def complete(self, job: Job, outcome: Outcome) -> None:
-        upload = self.core.find(job.upload_ref)
-        if upload is None:  # removed meanwhile
-            return
-        if job.kind is JobKind.PART:
-            self._part_ended(upload, job, outcome)
-            return
+        core = self.core
+        upload = core.find(job.upload_ref)
         try:
-            if isinstance(outcome, Prepared):
-                self._prepared(upload, job, outcome)
-            elif isinstance(outcome, Finalized):
-                self._finalized(upload, outcome)
-            elif isinstance(outcome, Failed):
-                self._step_failed(upload, job, outcome.error)
+            if upload is None:  # removed meanwhile
+                return
+            if job.kind is JobKind.PART:
+                self._part_ended(upload, job, outcome)
+            elif job.kind is JobKind.VERIFY:
+                self._verified(upload, job, outcome)
+            else:
+                self._step_ended(upload, job, outcome)
         finally:
-            with self.core.lock:
-                upload.busy = False
-                self.core.release_if_idle(upload)
-                self.core.lock.notify_all()
+            with core.lock:
+                self._count(job, -1)
+                if upload is not None:
+                    core.release_if_idle(upload)
+                core.lock.notify_all()
 
     # --- picking ----------------------------------------------------------------------------------
+
+    def _pool_size(self) -> int:
+        return self.core.settings.max_connections + VERIFY_SLOTS
+
+    def _count(self, job: Job, change: int) -> None:
+        if job.kind is JobKind.VERIFY:
+            self._verify_jobs += change
+        else:
+            self._network_jobs += change
 
     def _job_for(self, pick: Pick) -> Job:
         """The worker's snapshot of what it needs (the core's lock is held)."""
@@ -135,17 +169,17 @@ class Dispatcher:
             part_number=pick.part_number,
             known_parts=dict(upload.done) if pick.kind is not JobKind.PART else {},
             part_size_fixed=upload.part_size_fixed,
+            check_remote_first=upload.check_remote_first,
             send_seconds=send_seconds,
         )
 
     def _begin(self, pick: Pick) -> bool:
         """Apply the state change that taking the job means; False when the job is void (the user
         paused the upload between the pick and now)."""
-        upload = self.core.find(pick.upload.id) or pick.upload
+        upload = pick.upload
         if pick.kind is JobKind.PART:
             self.core.apply(upload, Event.SEND)
-            return True
-        if pick.kind is JobKind.FINALIZE and not self.core.apply(upload, Event.FINALIZE):
+        elif pick.kind is JobKind.FINALIZE and not self.core.apply(upload, Event.FINALIZE):
             with self.core.lock:
                 if upload.state is UploadState.FINALIZING:  # a finalize step being tried again
                     return True
@@ -156,12 +190,27 @@ class Dispatcher:
 
     # --- steps ------------------------------------------------------------------------------------
 
-    def _prepared(self, upload: ActiveUpload, job: Job, outcome: Prepared) -> None:
+    def _step_ended(self, upload: ActiveUpload, job: Job, outcome: Outcome) -> None:
+        try:
+            if isinstance(outcome, Prepared):
+                self._prepared(upload, outcome)
+            elif isinstance(outcome, Gone):
+                self._restart(upload, outcome.error)
+            elif isinstance(outcome, Finalized):
+                self._finalized(upload, outcome)
+            elif isinstance(outcome, Failed):
+                self._step_failed(upload, job, outcome.error)
+        finally:
+            with self.core.lock:
+                upload.busy = False
+
+    def _prepared(self, upload: ActiveUpload, outcome: Prepared) -> None:
         core = self.core
         journal = core.journal
-        if outcome.started:
-            journal.set_plan(upload.id, outcome.plan.part_size)
-            journal.set_upload_id(upload.id, outcome.upload_id)  # before any part of it is sent
+        if outcome.started:  # before any part of it is sent
+            journal.set_started(
+                upload.id, outcome.upload_id, outcome.plan.part_size, parts_expire_at=outcome.parts_expire_at
+            )
         if outcome.forget:
             journal.forget_parts(upload.id, outcome.forget)
         for part in outcome.adopt:
@@ -170,13 +219,20 @@ class Dispatcher:
         with core.lock:
             if outcome.upload_id != upload.upload_id or outcome.plan != upload.plan:
                 upload.plan_generation += 1
+            if outcome.started:
+                upload.record = core.journal_record(upload.id) or upload.record
             upload.upload_id, upload.plan, upload.done = outcome.upload_id, outcome.plan, dict(outcome.parts)
             upload.signer = self._signer(upload, info)
             upload.signer.add(outcome.urls)
             upload.rebuild_pending()
+            upload.unverified, upload.verifying = set(outcome.verify), set()
+            upload.parts_to_check, upload.parts_checked, upload.parts_resent = len(outcome.verify), 0, 0
+            upload.finished_remotely = outcome.finished
+            upload.check_remote_first = bool(outcome.parts) and not info.extended
             upload.prepared = True
             upload.step_attempts = 0
             cancelled = upload.state.is_finished
+            upload.progress_dirty = True
         if cancelled:  # cancelled while it was being started: the new multipart upload goes too
             abort_quietly(core.api(upload.record.api_url), outcome.upload_id, upload.record.key)
         # It stays queued until a connection is free for its first part.
@@ -200,50 +256,103 @@ class Dispatcher:
 
     def _finalized(self, upload: ActiveUpload, outcome: Finalized) -> None:
         core = self.core
-        core.journal.set_finished(upload.id, outcome.url, outcome.link_verified)
         with core.lock:
-            upload.url, upload.link_verified, upload.finished_at = (
-                outcome.url,
-                outcome.link_verified,
-                time.time(),
-            )
-        core.apply(upload, Event.FINISH)
+            note = resent_note(upload.parts_resent, upload.parts_to_check)
+        core.journal.set_finished(upload.id, outcome.url, outcome.link_verified, note)
+        with core.lock:
+            upload.url, upload.link_verified = outcome.url, outcome.link_verified
+            upload.finished_at = time.time()
+        core.apply(upload, Event.FINISH, note)
 
     def _step_failed(self, upload: ActiveUpload, job: Job, error: UploadError) -> None:
         core = self.core
-        if job.kind is JobKind.FINALIZE:
-            if isinstance(error, UploadGoneError):
-                self._upload_gone(upload, error)
-                return
-            if isinstance(error, InvalidRequestError):
-                # S3 refused the part list: find out which parts it really has, then send the rest again.
-                info = core.api_info(upload.record.api_url)
-                if info.extended and upload.step_attempts < 2:
-                    with core.lock:
-                        upload.prepared = False
-                        upload.step_attempts += 1
-                    core.apply(upload, Event.RESEND)
-                else:
-                    self._fail(upload, error)
-                return
-        if error.needs_sign_in:
+        if isinstance(error, UploadGoneError):
+            self._restart(upload, error)
+        elif isinstance(error, ConflictError):
+            core.apply(upload, Event.CONFLICT, conflict_message(upload.record.key, error))
+        elif job.kind is JobKind.FINALIZE and isinstance(error, InvalidRequestError):
+            self._resend(upload, error)
+        elif error.needs_sign_in:
             core.apply(upload, Event.SIGN_IN, error.message)
-            return
-        if not isinstance(error, FileChangedError):
+        elif isinstance(error, FileChangedError):
+            self._fail(upload, error)
+        else:
             with core.lock:
                 upload.step_attempts += 1
-                retry = core.retry_policy.should_retry(error, upload.step_attempts)
+                attempts = upload.step_attempts
+                limit = core.retry_policy.max_attempts
+                if self._is_core_only_start(upload, job, error):
+                    limit = CORE_ONLY_START_ATTEMPTS
+                retry = error.transient and attempts < limit
+                delay = core.retry_policy.delay(attempts)
                 if retry:
-                    upload.step_retry_at = time.monotonic() + core.retry_policy.delay(upload.step_attempts)
+                    upload.step_retry_at = time.monotonic() + delay
             if retry:
-                log.info("Upload %s: %s; trying again", upload.id, error)
-                return
-        self._fail(upload, error)
+                core.note(upload, f"{error.message} Trying again in {delay:.0f} s.", passing=True)
+            elif limit == CORE_ONLY_START_ATTEMPTS and error.transient:
+                self._fail(upload, UploadError(core_only_start_message(attempts, error)))
+            else:
+                self._fail(upload, gave_up(error, attempts))
+
+    def _is_core_only_start(self, upload: ActiveUpload, job: Job, error: UploadError) -> bool:
+        """/initialize of the existing deployment answered 502 (its handler crashed)."""
+        return (
+            job.kind is JobKind.PREPARE
+            and job.upload_id is None
+            and error.status == 502
+            and not self.core.api_info(upload.record.api_url).extended
+        )
+
+    def _resend(self, upload: ActiveUpload, error: UploadError) -> None:
+        """S3 refused the part list: find out which parts it really has, then send the rest again."""
+        core = self.core
+        info = core.api_info(upload.record.api_url)
+        with core.lock:
+            again = info.extended and upload.step_attempts < 2
+            if again:
+                upload.prepared = False
+                upload.step_attempts += 1
+        if again:
+            core.apply(upload, Event.RESEND)
+        else:
+            self._fail(upload, error)
+
+    # --- checks of the parts sent before --------------------------------------------------------
+
+    def _verified(self, upload: ActiveUpload, job: Job, outcome: Outcome) -> None:
+        core = self.core
+        number = job.part_number
+        if isinstance(outcome, Failed):  # the file became unreadable, or changed
+            with core.lock:
+                upload.verifying.discard(number)
+            self._fail(upload, outcome.error)
+            return
+        if isinstance(outcome, Stopped) or job.generation != upload.plan_generation:
+            with core.lock:
+                upload.verifying.discard(number)
+            return
+        assert isinstance(outcome, Verified)
+        if not outcome.matches:
+            log.info("Upload %s part %d differs from the file; it is sent again", upload.id, number)
+            core.journal.forget_parts(upload.id, [number])
+        with core.lock:
+            upload.verifying.discard(number)
+            upload.parts_checked += 1
+            if not outcome.matches and number in upload.done:
+                del upload.done[number]
+                upload.parts_resent += 1
+                upload.pending.appendleft(number)
+            upload.progress_dirty = True
+            if upload.parts_checked == upload.parts_to_check and upload.parts_resent:
+                note = resent_note(upload.parts_resent, upload.parts_to_check)
+            else:
+                note = None
+        if note:
+            core.note(upload, note)
 
     # --- parts ------------------------------------------------------------------------------------
 
     def _part_ended(self, upload: ActiveUpload, job: Job, outcome: Outcome) -> None:
-        number = job.part_number
         if isinstance(outcome, PartSent):
             self._part_sent(upload, job, outcome)
         elif isinstance(outcome, Stopped):
@@ -253,7 +362,7 @@ class Dispatcher:
         elif isinstance(outcome, Failed):
             self._part_failed(upload, job, outcome.error)
         else:
-            raise AssertionError(f"unexpected outcome {outcome!r} for part {number}")
+            raise AssertionError(f"unexpected outcome {outcome!r} for part {job.part_number}")
 
     def _part_sent(self, upload: ActiveUpload, job: Job, sent: PartSent) -> None:
         core = self.core
@@ -268,8 +377,8 @@ class Dispatcher:
                 upload.attempts.pop(job.part_number, None)
                 upload.expirations.pop(job.part_number, None)
                 upload.progress_dirty = True
-            core.release_if_idle(upload)
-            core.lock.notify_all()
+        if current:
+            core.clear_passing_note(upload)  # it went through: "sent again in N s" is over
 
     def _release(self, upload: ActiveUpload, job: Job, *, put_back: bool) -> bool:
         """Take a part off the in-flight list; False when the plan changed under it."""
@@ -281,8 +390,6 @@ class Dispatcher:
             upload.progress_dirty = True
             if put_back:
                 upload.put_back(job.part_number)
-            core.release_if_idle(upload)
-            core.lock.notify_all()
             return True
 
     def _url_expired(self, upload: ActiveUpload, job: Job, error: UploadError) -> None:
@@ -291,7 +398,7 @@ class Dispatcher:
         with self.core.lock:
             in_a_row = upload.expirations[job.part_number] = upload.expirations.get(job.part_number, 0) + 1
         if in_a_row > MAX_EXPIRED_IN_A_ROW:
-            clock_note = " (if this goes on, check that this computer's clock is right)"
+            clock_note = " If this goes on, check that this computer's clock is right."
             self._part_failed(upload, job, ServerError(error.message + clock_note))
         else:
             log.info("Upload %s part %d: URL expired, signing it again", upload.id, job.part_number)
@@ -302,7 +409,12 @@ class Dispatcher:
         if not self._release(upload, job, put_back=not error.transient):
             return
         if isinstance(error, UploadGoneError):
-            self._upload_gone(upload, error)
+            self._restart(upload, error)
+            return
+        if isinstance(error, UploadFinishedError):  # completed by S3 already: only its record is missing
+            with core.lock:
+                upload.finished_remotely = True
+                core.lock.notify_all()
             return
         if error.needs_sign_in:
             core.apply(upload, Event.SIGN_IN, error.message)
@@ -311,45 +423,75 @@ class Dispatcher:
         with core.lock:
             attempts = upload.attempts[number] = upload.attempts.get(number, 0) + 1
             retry = core.retry_policy.should_retry(error, attempts)
+            delay = core.retry_policy.delay(attempts)
             if retry:
-                upload.retry_at[number] = time.monotonic() + core.retry_policy.delay(attempts)
+                upload.retry_at[number] = time.monotonic() + delay
                 core.lock.notify_all()
         if retry:
-            log.info(
-                "Upload %s part %d failed (attempt %d), will retry: %s", upload.id, number, attempts, error
-            )
+            log.info("Upload %s part %d failed (attempt %d): %s", upload.id, number, attempts, error)
+            core.note(upload, f"{error.message} Part {number} is sent again in {delay:.0f} s.", passing=True)
         else:
-            self._fail(upload, error)
+            self._fail(upload, gave_up(error, attempts))
 
     # --- ends -------------------------------------------------------------------------------------
 
-    def _upload_gone(self, upload: ActiveUpload, error: UploadGoneError) -> None:
-        """S3 lost the multipart upload: fail it, so that Retry starts a new one from the first byte."""
+    def _restart(self, upload: ActiveUpload, error: UploadError) -> None:
+        """The server lost the upload (its parts expired, or it was aborted elsewhere): start it again
+        from its first part, with a new idempotency key (the old one names the lost upload)."""
         core = self.core
-        core.journal.forget_parts(upload.id)
-        core.journal.set_upload_id(upload.id, None)
         with core.lock:
+            upload.restarts += 1
+            restarts = upload.restarts
+        if restarts > MAX_RESTARTS:
+            self._fail(
+                upload,
+                UploadError(
+                    f"{error.message} It was started again {MAX_RESTARTS} times and lost each time, so it "
+                    "is not tried again by itself; ask the API's administrator about the bucket's "
+                    "clean-up rule, then choose Retry."
+                ),
+            )
+            return
+        key = uuid.uuid4().hex
+        core.journal.restart(upload.id, key)
+        with core.lock:
+            upload.record = core.journal_record(upload.id) or upload.record
             upload.upload_id = None
             upload.done = {}
             upload.signer = None
             upload.prepared = False
+            upload.finished_remotely = False
+            upload.unverified, upload.verifying = set(), set()
+            upload.parts_to_check = upload.parts_checked = upload.parts_resent = 0
             upload.plan_generation += 1
-        self._fail(upload, UploadError(f"{error.message} Retry uploads the file again from the start."))
+            upload.in_flight.clear()
+            upload.rebuild_pending()
+            upload.progress_dirty = True
+            core.lock.notify_all()
+        core.note(
+            upload,
+            "The server no longer had the parts sent before (unfinished uploads are deleted after a few "
+            "days, or it was cancelled elsewhere), so the file is sent again from its first part.",
+        )
 
     def _fail(self, upload: ActiveUpload, error: UploadError) -> None:
-        changed = isinstance(error, FileChangedError)
+        if isinstance(error, FileChangedError):
+            event = Event.FILE_MISSING if isinstance(error, FileMissingError) else Event.FILE_CHANGED
+        else:
+            event = Event.FAIL
         stopper = upload.stopper  # taken first: a resume right after the change gets a new one
-        if self.core.apply(upload, Event.FILE_CHANGED if changed else Event.FAIL, error.message) and changed:
-            stopper.stop()  # the other parts in flight would send the changed bytes
+        if self.core.apply(upload, event, error.message) and event is not Event.FAIL:
+            stopper.stop()  # the other parts in flight would send bytes that are no longer the file
 
     # --- the pool ---------------------------------------------------------------------------------
 
     def resize_pool(self) -> None:
-        """One worker per allowed connection (extra workers exit when they next look for work)."""
+        """One worker per allowed connection, and some for checks (extra ones exit when they next
+        look for work)."""
         core = self.core
         with core.lock:
             self._workers = [w for w in self._workers if w.is_alive()]
-            wanted = 0 if core.closing.is_set() else core.settings.max_connections
+            wanted = 0 if core.closing.is_set() else self._pool_size()
             used = {w.index for w in self._workers}
             for index in range(wanted):
                 if index not in used:
@@ -363,3 +505,40 @@ class Dispatcher:
             workers = list(self._workers)
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
+
+
+def gave_up(error: UploadError, attempts: int) -> UploadError:
+    """The final failure, saying what the user can do (retries of a passing error ran out)."""
+    if not error.transient:
+        return error
+    return UploadError(
+        f"{error.message} It failed {attempts} times in a row, so it is not tried again by itself; "
+        "choose Retry when the network or the server is back (the parts already sent are kept).",
+        status=error.status,
+    )
+
+
+def core_only_start_message(attempts: int, error: UploadError) -> str:
+    return (
+        f"The upload API failed to start this upload {attempts} times in a row (HTTP {error.status}); "
+        "this is final and it is not tried again by itself. On this API that usually means the metadata "
+        "lacks a field it needs, such as organizationId or objectRecordId: remove this upload and add "
+        "the file again with complete metadata."
+    )
+
+
+def conflict_message(key: str, error: UploadError) -> str:
+    detail = f" The server said: {error.server_message}" if error.server_message else ""
+    return (
+        f"An object already exists at “{key}”. Choose to overwrite it, or give another key, and the "
+        f"upload goes on.{detail}"
+    )
+
+
+def resent_note(resent: int, checked: int) -> str | None:
+    if not resent:
+        return None
+    return (
+        f"{resent} of the {checked} parts sent before differed from the file as it is now and were sent "
+        "again, so the uploaded object is the file as it is now."
+    )

@@ -61,6 +61,10 @@ class UploadGoneError(UploadError):
     """The server no longer knows this multipart upload (aborted or expired)."""
 
 
+class UploadFinishedError(UploadError):
+    """The server has already finished this upload (e.g. the process died right after completing it)."""
+
+
 class ServerError(UploadError):
     """The API or S3 failed in a way that may pass (5xx, throttling, a timed-out call)."""
 
@@ -68,7 +72,11 @@ class ServerError(UploadError):
 
 
 class FileChangedError(UploadError):
-    """The file was changed, moved or deleted since its upload began."""
+    """The file was changed since its upload began."""
+
+
+class FileMissingError(FileChangedError):
+    """The file was deleted or moved (or can no longer be read) since its upload began."""
 
 
 class IntegrityError(UploadError):

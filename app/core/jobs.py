@@ -26,6 +26,7 @@ from app.core.transfer import PartStopper
 class JobKind(enum.Enum):
     PREPARE = "prepare"  # start the multipart upload, or reconcile a resumed one with the server
     PART = "part"  # send one part
+    VERIFY = "verify"  # re-read a part sent before and compare its MD5 with the ETag S3 holds
     FINALIZE = "finalize"  # complete the upload and check its link
 
 
@@ -40,8 +41,9 @@ class Job:
     signer: UrlSigner | None = None
     part_number: int = 0
     send_seconds: float = 0.0  # PART: how long the part is expected to take (its URL must outlive it)
-    known_parts: Mapping[int, JournalPart] = field(default_factory=dict)  # PREPARE, FINALIZE
+    known_parts: Mapping[int, JournalPart] = field(default_factory=dict)  # all but PART
     part_size_fixed: bool = False  # the user chose the part size: never re-plan it
+    check_remote_first: bool = False  # FINALIZE on the existing deployment after a resume
 
     @property
     def upload_ref(self) -> int:
@@ -61,8 +63,22 @@ class Prepared:
     forget: tuple[int, ...] = ()  # recorded parts the server does not hold (to drop from the journal)
     adopt: tuple[JournalPart, ...] = ()  # parts the server holds that the journal missed
     started: bool = False  # a new multipart upload, or a new plan: the journal records both
-    restarted: str | None = None  # why an upload the server had lost was started again
     urls: Mapping[int, PresignedUrl] = field(default_factory=dict)  # part URLs signed already
+    verify: tuple[int, ...] = ()  # parts sent before whose bytes are to be checked against the file
+    finished: bool = False  # S3 has completed the object already (only the API's record is missing)
+    parts_expire_at: float | None = None  # started: when the server deletes its parts
+
+
+@dataclass(frozen=True)
+class Gone:
+    """The server no longer has the upload (aborted, or removed by the bucket's clean-up rule)."""
+
+    error: UploadError
+
+
+@dataclass(frozen=True)
+class Verified:
+    matches: bool  # the file's bytes have the MD5 of the ETag S3 holds for the part
 
 
 @dataclass(frozen=True)
@@ -92,7 +108,7 @@ class Failed:
     error: UploadError
 
 
-Outcome = Prepared | PartSent | Finalized | Stopped | UrlExpired | Failed
+Outcome = Prepared | Gone | PartSent | Verified | Finalized | Stopped | UrlExpired | Failed
 
 
 class WorkerHost(Protocol):

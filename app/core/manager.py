@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 
 from app.core.api import normalize_api_url
@@ -22,7 +23,7 @@ from app.core.commands import Action, Command, CommandResult
 from app.core.core import EngineCore, Subscriber, TokenSource
 from app.core.dispatcher import Dispatcher
 from app.core.errors import InvalidRequestError, UploadError
-from app.core.fingerprint import check_unchanged, identify
+from app.core.fingerprint import file_problem, identify
 from app.core.journal import Journal
 from app.core.keys import KeyTemplateError, check_key
 from app.core.models import TransferSettings, UploadRequest, UploadStatus
@@ -31,7 +32,7 @@ from app.core.planner import plan_parts
 from app.core.restore import load_upload
 from app.core.retry import RetryPolicy
 from app.core.states import ACTIVE_STATES, RESUMABLE_STATES, STOPPED_STATES, Event, UploadState
-from app.core.steps import abort_quietly
+from app.core.steps import abort_quietly, start_upload
 from app.core.upload import ActiveUpload, status_from_record
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,13 @@ class UploadManager:
             key=request.key,
             metadata=dict(request.metadata),
             content_type=request.content_type,
-            part_size=plan.part_size if part_size else 0,  # 0: automatic, planned when it starts
+            part_size=plan.part_size,  # re-planned for the API when it starts, unless it was chosen
             state=UploadState.QUEUED,
             overwrite=request.overwrite,
             accelerate=request.accelerate or core.settings.accelerate,
             cdn_base_url=request.cdn_base_url,
+            idempotency_key=uuid.uuid4().hex,  # in the journal before /initialize is ever called
+            part_size_fixed=bool(part_size),
             claim=core.locks.acquire,  # locked before another process can see it
         )
         upload = ActiveUpload(
@@ -161,9 +164,9 @@ class UploadManager:
         core.take_over(upload)
         if upload.state.is_finished:  # another process finished or cancelled it meanwhile
             return
-        problem = check_unchanged(upload.record.path, upload.record.identity)
-        if problem:
-            core.apply(upload, Event.FILE_CHANGED, problem)  # and lets the lock go
+        problem = file_problem(upload.record.path, upload.record.identity)
+        if problem:  # (and the lock goes)
+            core.apply(upload, Event.FILE_MISSING if problem.missing else Event.FILE_CHANGED, problem.message)
             return
         with core.lock:
             upload.reset_for_resume()
@@ -179,7 +182,9 @@ class UploadManager:
     def cancel(self, upload_ref: int) -> None:
         """Stop the upload for good and abort its multipart upload on the server (network I/O).
 
-        Raises BusyElsewhereError when another process is sending it.
+        The journal records the cancel before the server is asked, so that an interruption (Ctrl-C, a
+        network error) leaves a cancelled upload, never a half-cancelled one. Raises BusyElsewhereError
+        when another process is sending it.
         """
         core = self._core
         upload = core.get(upload_ref)
@@ -192,14 +197,73 @@ class UploadManager:
                 return
             upload.stopper.stop()
             upload_id = upload.upload_id
-        note = None
-        if upload_id:
-            note = abort_quietly(core.api(upload.record.api_url), upload_id, upload.record.key)
         core.journal.forget_parts(upload.id)
         with core.lock:
             upload.done.clear()
             upload.in_flight.clear()
-        core.apply(upload, Event.CANCEL, note)
+        if not core.apply(upload, Event.CANCEL):
+            return
+        note = self._abort_on_server(upload, upload_id)
+        if note:
+            core.journal.set_state(upload.id, UploadState.CANCELLED, note)
+            with core.lock:
+                upload.message = note
+            core.emit(upload)
+
+    def _abort_on_server(self, upload: ActiveUpload, upload_id: str | None) -> str | None:
+        """Delete the upload's parts on the server; a note for the user when that was not possible.
+
+        An upload whose start was never recorded may still exist on an API that takes idempotency
+        keys (the process died before the answer came back): the same key finds it, to abort it."""
+        core = self._core
+        api = core.api(upload.record.api_url)
+        record = upload.record
+        if upload_id is None and record.idempotency_key:
+            try:
+                info = core.api_info(record.api_url)
+                if not info.has("clientToken"):
+                    return None
+                upload_id = start_upload(api, info, record).file_id
+            except UploadError as error:
+                log.info("Could not look for the started upload of %s: %s", record.key, error)
+                return None
+        return abort_quietly(api, upload_id, record.key) if upload_id else None
+
+    def resolve_conflict(
+        self, upload_id: int, *, overwrite: bool = False, new_key: str | None = None
+    ) -> None:
+        """An object exists at the upload's key: overwrite it, or send the file under `new_key`; the
+        upload then goes on (from where it was when the key was refused at the end).
+
+        Raises InvalidRequestError (a bad key, or neither choice given) and BusyElsewhereError.
+        """
+        core = self._core
+        upload = core.get(upload_id)
+        if not overwrite and new_key is None:
+            raise InvalidRequestError("Choose to overwrite the object at the key, or give another key.")
+        if new_key is not None:
+            try:
+                check_key(new_key)
+            except KeyTemplateError as error:
+                raise InvalidRequestError(error.message) from error
+        with core.lock:
+            if upload.state.is_finished:
+                return
+        core.take_over(upload)
+        record = upload.record
+        key = new_key if new_key is not None else record.key
+        old_id = upload.upload_id
+        core.journal.change_request(upload.id, key=key, overwrite=overwrite or record.overwrite)
+        if old_id is None or key != record.key:  # a new start: a new idempotency key for it
+            if old_id is not None:  # the parts were sent for the old key: they go
+                abort_quietly(core.api(record.api_url), old_id, record.key)
+            core.journal.restart(upload.id, uuid.uuid4().hex)
+        with core.lock:
+            upload.record = core.journal_record(upload.id) or upload.record
+            if upload.record.upload_id is None:
+                upload.upload_id, upload.done, upload.signer = None, {}, None
+                upload.plan_generation += 1
+        self.resume(upload_id)
 
     def remove(self, upload_ref: int) -> None:
         """Take the upload off the list (cancelling it first when it is not finished)."""

@@ -58,6 +58,12 @@ class UploadStatus:
     created_at: float = 0.0
     finished_at: float | None = None
     sent_elsewhere: bool = False  # another s3up process is sending it; `message` says which
+    # A resumed upload re-reads the parts sent before and compares them with what S3 holds:
+    parts_to_check: int = 0  # how many parts this check covers (0: no check under way or done)
+    parts_checked: int = 0
+    parts_resent: int = 0  # checked parts that differed from the file: they are sent again
+    parts_expire_at: float | None = None  # when the server deletes the parts sent (time.time())
+    expiry_warning: str | None = None  # a sentence, from a day before `parts_expire_at`
 
     @property
     def fraction(self) -> float:
@@ -65,6 +71,18 @@ class UploadStatus:
         if self.size == 0:
             return 1.0 if self.state is UploadState.DONE else 0.0
         return min(1.0, self.bytes_done / self.size)
+
+    @property
+    def checking(self) -> bool:
+        """True while the parts sent before are being checked against the file."""
+        return self.state.is_active and self.parts_checked < self.parts_to_check
+
+    @property
+    def activity(self) -> str | None:
+        """What the engine is doing beyond sending, for a table cell: "Checking 12 of 40 parts…"."""
+        if self.checking:
+            return f"Checking {self.parts_checked} of {self.parts_to_check} parts…"
+        return None
 
 
 @dataclass(frozen=True)

@@ -8,25 +8,37 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import mimetypes
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import requests
 
-from app.core.api import ApiClient, ApiInfo, RemotePart
-from app.core.errors import FileChangedError, ServerError, UploadError, UploadGoneError
-from app.core.fingerprint import check_unchanged
-from app.core.jobs import Finalized, Job, Prepared
+from app.core.api import ApiClient, ApiInfo, InitializedUpload, RemotePart, cdn_url
+from app.core.api_records import ASSUMED_PARTS_KEPT_DAYS
+from app.core.errors import (
+    FileChangedError,
+    FileMissingError,
+    ServerError,
+    UploadError,
+    UploadFinishedError,
+    UploadGoneError,
+)
+from app.core.fingerprint import file_problem
+from app.core.jobs import Finalized, Gone, Job, Prepared, Verified
 from app.core.journal import JournalPart, JournalUpload
 from app.core.metadata import build_payload
 from app.core.planner import Part, PartPlan, plan_parts
+from app.core.transfer import ETAG_MD5, PartStopped
 
 log = logging.getLogger(__name__)
 
 # The existing deployment signs every URL in one call, which times out past about a thousand parts.
 CORE_ONLY_MAX_PARTS = 1000
+DAY = 24 * 3600
 
 
 def plan_for_api(size: int, info: ApiInfo, fixed_part_size: int | None) -> PartPlan:
@@ -36,27 +48,60 @@ def plan_for_api(size: int, info: ApiInfo, fixed_part_size: int | None) -> PartP
     return plan_parts(size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
 
 
-def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared:
+def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone:
     """Make the upload ready for its parts: reconcile a started one with S3, or start it.
 
-    An upload S3 no longer has (aborted, or removed by the bucket's clean-up rule) is started again
-    from its first part, and `restarted` says why.
+    An upload the server no longer has is `Gone` (the engine starts it again from its first part);
+    one that S3 completed already (the process died right after) is `finished`.
     """
     check_file(job.record)
-    restarted = None
-    if job.upload_id is not None:
+    if job.upload_id is None:
+        plan = plan_for_api(job.record.size, info, job.plan.part_size if job.part_size_fixed else None)
+        started = start_upload(api, info, job.record)
+        expires = started.parts_expire_at or parts_expire_at(time.time(), info)
+        prepared = Prepared(started.file_id, plan, {}, started=True, parts_expire_at=expires)
+        return prepared if info.extended else _with_all_urls(api, job, prepared)
+    try:
         if not info.extended:  # no /listParts: the journal's parts are all there is to know
-            prepared = Prepared(job.upload_id, job.plan, job.known_parts)
+            prepared = Prepared(job.upload_id, job.plan, job.known_parts, verify=tuple(job.known_parts))
             return _with_all_urls(api, job, prepared)
-        try:
-            return reconcile(api, job)
-        except UploadGoneError:
-            log.info("Upload %s is gone on the server; starting it again", job.upload_ref)
-            restarted = "The server no longer had the parts sent before, so the upload started again."
-    plan = plan_for_api(job.record.size, info, job.plan.part_size if job.part_size_fixed else None)
-    upload_id = start_upload(api, info, job.record)
-    prepared = Prepared(upload_id, plan, {}, started=True, restarted=restarted)
-    return prepared if info.extended else _with_all_urls(api, job, prepared)
+        return reconcile(api, job)
+    except UploadGoneError as error:
+        log.info("Upload %s is gone on the server; it starts again", job.upload_ref)
+        return Gone(error)
+    except UploadFinishedError:
+        log.info("Upload %s was completed by S3 already; finishing it", job.upload_ref)
+        return Prepared(job.upload_id, job.plan, job.known_parts, finished=True)
+
+
+def start_upload(api: ApiClient, info: ApiInfo, record: JournalUpload) -> InitializedUpload:
+    """Initialize the multipart upload, with the journal's idempotency key where the API takes one."""
+    started = api.initialize(
+        build_payload(record.metadata, record.key),
+        content_type=content_type_of(record),
+        file_size=record.size,
+        overwrite=record.overwrite,
+        extended=info.extended,
+        client_token=record.idempotency_key if info.has("clientToken") else None,
+    )
+    if started.file_key != record.key:
+        log.warning(
+            "The API stored upload %s under key %r instead of %r", record.id, started.file_key, record.key
+        )
+    return started
+
+
+def content_type_of(record: JournalUpload) -> str:
+    return record.content_type or mimetypes.guess_type(record.key)[0] or "application/octet-stream"
+
+
+def parts_expire_at(started_at: float, info: ApiInfo) -> float:
+    """When the bucket's clean-up rule deletes an upload started at `started_at`: S3 adds the days to
+    the start and rounds up to the next midnight UTC. An API that does not say how many days gets the
+    shortest rule in use (`ASSUMED_PARTS_KEPT_DAYS`)."""
+    days = info.parts_kept_days or ASSUMED_PARTS_KEPT_DAYS
+    deadline = started_at + days * DAY
+    return math.ceil(deadline / DAY) * DAY
 
 
 def _with_all_urls(api: ApiClient, job: Job, prepared: Prepared) -> Prepared:
@@ -78,29 +123,14 @@ def _with_all_urls(api: ApiClient, job: Job, prepared: Prepared) -> Prepared:
             return replace(prepared, plan=plan, urls=urls, started=prepared.started or plan != job.plan)
 
 
-def start_upload(api: ApiClient, info: ApiInfo, record: JournalUpload) -> str:
-    """Initialize the multipart upload; return the S3 UploadId."""
-    content_type = record.content_type or mimetypes.guess_type(record.key)[0] or "application/octet-stream"
-    started = api.initialize(
-        build_payload(record.metadata, record.key),
-        content_type=content_type,
-        file_size=record.size,
-        overwrite=record.overwrite,
-        extended=info.extended,
-    )
-    if started.file_key != record.key:
-        log.warning(
-            "The API stored upload %s under key %r instead of %r", record.id, started.file_key, record.key
-        )
-    return started.file_id
-
-
 def reconcile(api: ApiClient, job: Job) -> Prepared:
     """Make the journal's parts agree with what S3 holds.
 
-    A part recorded here but missing or different in S3 is forgotten (it will be sent again). A part S3
-    holds but the journal missed (the process died between the upload and the record) is adopted when
-    the local bytes' MD5 equals its ETag. Raises UploadGoneError when S3 no longer has the upload.
+    A part recorded here but missing or different in S3 is forgotten (it will be sent again); the
+    others are to be checked against the file (`verify`). A part S3 holds but the journal missed (the
+    process died between the upload and the record) is adopted when the local bytes' MD5 equals its
+    ETag. Raises UploadGoneError when S3 no longer has the upload, UploadFinishedError when S3 has
+    completed it.
     """
     assert job.upload_id is not None
     remote = {part.number: part for part in api.list_parts(job.upload_id, job.record.key)}
@@ -113,9 +143,8 @@ def reconcile(api: ApiClient, job: Job) -> Prepared:
         else:
             stale.append(number)
     if stale:
-        log.info(
-            "Upload %s: %d recorded parts are not in S3 and will be sent again", job.upload_ref, len(stale)
-        )
+        log.info("Upload %s: %d recorded parts are not in S3 and are sent again", job.upload_ref, len(stale))
+    to_verify = tuple(sorted(kept))
     adopted = []
     for number, theirs in remote.items():
         if number in kept or number > job.plan.count:
@@ -124,7 +153,9 @@ def reconcile(api: ApiClient, job: Job) -> Prepared:
         if part is not None:
             adopted.append(part)
             kept[number] = part
-    return Prepared(job.upload_id, job.plan, kept, forget=tuple(stale), adopt=tuple(adopted))
+    return Prepared(
+        job.upload_id, job.plan, kept, forget=tuple(stale), adopt=tuple(adopted), verify=to_verify
+    )
 
 
 def _adopt(path: Path, part: Part, theirs: RemotePart) -> JournalPart | None:
@@ -137,13 +168,15 @@ def same_etag(a: str, b: str) -> bool:
     return a.strip('"').lower() == b.strip('"').lower()
 
 
-def part_md5(path: Path, part: Part) -> str:
-    """The MD5 hex of one part of the file, read in 1 MiB chunks."""
+def part_md5(path: Path, part: Part, stop: threading.Event | None = None) -> str:
+    """The MD5 hex of one part of the file, read in 1 MiB chunks. Raises PartStopped once `stop` is set."""
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as file:
         file.seek(part.offset)
         remaining = part.length
         while remaining:
+            if stop is not None and stop.is_set():
+                raise PartStopped()
             chunk = file.read(min(remaining, 1024 * 1024))
             if not chunk:
                 break
@@ -152,13 +185,63 @@ def part_md5(path: Path, part: Part) -> str:
     return digest.hexdigest()
 
 
-def finalize(api: ApiClient, job: Job, stop: threading.Event) -> Finalized:
-    """Complete the upload from its parts' ETags, then check that its link serves the file."""
+def verify_part(job: Job) -> Verified:
+    """Re-read a part sent before and compare its MD5 with the ETag S3 holds for it.
+
+    An ETag that is not an MD5 (e.g. with SSE-KMS) cannot tell; the part is kept then."""
+    known = job.known_parts[job.part_number]
+    match = ETAG_MD5.match(known.etag)
+    if match is None:
+        return Verified(True)
+    try:
+        digest = part_md5(job.record.path, job.plan.part(job.part_number), job.stopper.event)
+    except OSError as error:
+        raise file_error(job.record, error) from error
+    return Verified(digest == match.group(1).lower())
+
+
+def finalize(api: ApiClient, info: ApiInfo, job: Job, stop: threading.Event) -> Finalized:
+    """Complete the upload from its parts' ETags, then check that its link serves the file.
+
+    On the existing deployment a resumed upload may have been completed just before the process
+    died; its /finalize would then fail, so the object is looked for first (through the CDN link,
+    whose ETag must be the one S3 gives an object made of these parts).
+    """
     check_file(job.record)
     assert job.upload_id is not None
     parts = [(number, part.etag) for number, part in sorted(job.known_parts.items())]
-    result = api.finalize(job.upload_id, job.record.key, parts, cdn_base_url=job.record.cdn_base_url)
+    if job.check_remote_first and not info.extended:
+        url = cdn_url(job.record.cdn_base_url, job.record.key)
+        if url and served_etag(url) == multipart_etag([etag for _, etag in parts]):
+            log.info("Upload %s was completed before; its link serves it", job.upload_ref)
+            return Finalized(url, True)
+    result = api.finalize(
+        job.upload_id,
+        job.record.key,
+        parts,
+        cdn_base_url=job.record.cdn_base_url,
+        overwrite=job.record.overwrite and info.extended,
+    )
     return Finalized(result.url, verify_link(result.url, job.record.size, stop))
+
+
+def multipart_etag(etags: list[str]) -> str:
+    """The ETag S3 gives an object completed from parts with these ETags (MD5s): MD5 of the MD5s, -N."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for etag in etags:
+        digest.update(bytes.fromhex(etag.strip('"')))
+    return f"{digest.hexdigest()}-{len(etags)}"
+
+
+def served_etag(url: str) -> str | None:
+    """The ETag a HEAD on `url` answers (without quotes), or None when it does not serve an object."""
+    try:
+        response = requests.head(url, timeout=10, allow_redirects=True)
+    except requests.RequestException as error:
+        log.info("HEAD of the link failed: %s", type(error).__name__)
+        return None
+    etag = response.headers.get("ETag")
+    return etag.strip('"').lower() if response.status_code == 200 and etag else None
 
 
 def verify_link(url: str | None, size: int, stop: threading.Event, *, attempts: int = 4) -> bool | None:
@@ -198,13 +281,15 @@ def abort_quietly(api: ApiClient, upload_id: str, key: str) -> str | None:
 
 
 def check_file(record: JournalUpload) -> None:
-    """Raise FileChangedError when the file is no longer what the upload began with."""
-    problem = check_unchanged(record.path, record.identity)
+    """Raise FileChangedError (FileMissingError) when the file is no longer what the upload began with."""
+    problem = file_problem(record.path, record.identity)
     if problem:
-        raise FileChangedError(problem)
+        raise FileMissingError(problem.message) if problem.missing else FileChangedError(problem.message)
 
 
 def file_error(record: JournalUpload, error: OSError) -> UploadError:
     """What reading the file failed with, as the user should hear it."""
-    problem = check_unchanged(record.path, record.identity)
-    return FileChangedError(problem) if problem else UploadError(f"Reading {record.path} failed: {error}.")
+    problem = file_problem(record.path, record.identity)
+    if problem:
+        return FileMissingError(problem.message) if problem.missing else FileChangedError(problem.message)
+    return UploadError(f"Reading {record.path} failed: {error}.")

@@ -21,7 +21,7 @@ from app.core.jobs import (
     UrlExpired,
     WorkerHost,
 )
-from app.core.steps import file_error, finalize, prepare
+from app.core.steps import file_error, finalize, prepare, verify_part
 from app.core.transfer import ConnectionCache, PartStopped, UrlExpiredError, send_part
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,16 @@ class Worker(threading.Thread):
         try:
             if job.kind is JobKind.PART:
                 return self._send(job)
+            if job.kind is JobKind.VERIFY:
+                try:
+                    return verify_part(job)
+                except PartStopped:
+                    return Stopped()
             api = host.api(job.record.api_url)
             info = host.api_info(job.record.api_url)
             if job.kind is JobKind.PREPARE:
                 return prepare(api, info, job)
-            return finalize(api, job, host.closing)
+            return finalize(api, info, job, host.closing)
         except UploadError as error:
             return Failed(error)
 

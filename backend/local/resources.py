@@ -6,16 +6,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from backend.stores import dynamodb as stores
+
 
 def create_tables(dynamodb: Any, files_table: str, tokens_table: str) -> None:
-    """Create the `Files` table (key `pk`) and the tokens table (key `tokenHash`), on demand billing."""
-    for table, key in ((files_table, "pk"), (tokens_table, "tokenHash")):
-        dynamodb.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    """Create the `Files` table (key `pk`, listing indexes, TTL) and the tokens table (key `tokenHash`)."""
+    stores.create_tables(dynamodb, files_table, tokens_table)
 
 
 def delete_tables(dynamodb: Any, *tables: str) -> None:

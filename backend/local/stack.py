@@ -23,35 +23,19 @@ from types import TracebackType
 from typing import Any
 
 from backend.config import DEFAULT_FILES_TABLE, DEFAULT_TOKENS_TABLE, DEFAULT_URL_EXPIRY, Config
-from backend.handlers import (
-    abort_upload,
-    authorizer,
-    finalize,
-    initialize,
-    list_parts,
-    presign,
-    presign_accelerated,
-    session,
-)
+from backend.handlers import authorizer
 from backend.local import cdn, resources
 from backend.local.events import LambdaContext
 from backend.local.gateway import ApiGateway, LambdaFn
 from backend.local.server import LocalServer
+from backend.routes import routes
 from backend.runtime import Route, Services, new_session, run_route
 from backend.tokens import hash_token
 
 log = logging.getLogger(__name__)
 
 STAGE = "prod"
-ROUTES: Mapping[str, Route] = {
-    "/initialize": initialize.handle,
-    "/getPreSignedUrls": presign.handle,
-    "/getPreSignedTAUrls": presign_accelerated.handle,
-    "/finalize": finalize.handle,
-    "/listParts": list_parts.handle,
-    "/abortUpload": abort_upload.handle,
-    "/session": session.handle,
-}
+ROUTES: Mapping[str, Route] = routes()
 _DUMMY_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 

@@ -107,7 +107,13 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
         "unpaired surrogate",
     ),
     "key too long": ("/initialize", init("k" * 1025), "mine", 400, "1024"),
-    "outside token prefix": ("/initialize", init("dave/x.jpg"), "carol", 403, 'must start with "carol/"'),
+    "outside token prefix": (
+        "/initialize",
+        init("dave/x.jpg"),
+        "carol",
+        403,
+        'must be inside the folder "carol/"',
+    ),
     "non-ASCII contentType": (
         "/initialize",
         init("a.jpg", contentType="imagé/jpeg"),
@@ -124,7 +130,14 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
         '"fileSize" must be from 0',
     ),
     "overwrite not boolean": ("/initialize", init("a.jpg", overwrite="yes"), "mine", 400, "true or false"),
-    "1 MB of metadata": ("/initialize", init("a.jpg", notes="m" * 1024 * 1024), "mine", 413, "at most 65536"),
+    "100 KB of metadata": ("/initialize", init("a.jpg", notes="m" * 100_000), "mine", 413, "at most 65536"),
+    "1 MB body, refused unparsed": (
+        "/initialize",
+        init("a.jpg", notes="m" * 1024 * 1024),
+        "mine",
+        413,
+        "this route takes at most 1048576",
+    ),
     "object exists": ("/initialize", init("exists/taken.jpg"), "mine", 409, '"overwrite": true'),
     "parts 0": (
         "/getPreSignedUrls",

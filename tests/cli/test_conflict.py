@@ -12,17 +12,10 @@ from typing import Any
 import pytest
 
 from app.core.journal import Journal
-from app.core.manager import UploadManager
 from app.core.models import MIB
 from backend.local import LocalStack
 from tests.cli.support import make_file, one_sentence, run_cli, start_cli, wait_for_parts
 from tests.core.conftest import fetch
-
-needs_resolve_conflict = pytest.mark.xfail(
-    not hasattr(UploadManager, "resolve_conflict"),
-    reason="the engine's CONFLICT state and resolve_conflict() land on the engine branch",
-    strict=True,
-)
 
 
 @pytest.fixture
@@ -54,7 +47,6 @@ def refused_upload(stack: LocalStack, home: Path, tmp_path: Path, key: str) -> t
     return second, upload_ref, line
 
 
-@needs_resolve_conflict
 def test_a_refused_key_is_listed_with_its_choices_and_resume_all_does_not_send_it_again(
     stack: LocalStack, home: Path, tmp_path: Path, initialize_calls: list[str]
 ) -> None:
@@ -71,7 +63,6 @@ def test_a_refused_key_is_listed_with_its_choices_and_resume_all_does_not_send_i
     assert "Key exists" in run_cli(home, "list").stdout
 
 
-@needs_resolve_conflict
 def test_resume_with_overwrite_replaces_the_object(stack: LocalStack, home: Path, tmp_path: Path) -> None:
     second, upload_ref, _ = refused_upload(stack, home, tmp_path, "cli/conflict/overwrite.bin")
     resumed = run_cli(home, "resume", str(upload_ref), "--overwrite", "--json", "--token", stack.token)
@@ -81,7 +72,6 @@ def test_resume_with_overwrite_replaces_the_object(stack: LocalStack, home: Path
     assert fetch(record["url"]) == second.read_bytes()
 
 
-@needs_resolve_conflict
 def test_resume_with_a_new_key_uploads_it_there(stack: LocalStack, home: Path, tmp_path: Path) -> None:
     second, upload_ref, _ = refused_upload(stack, home, tmp_path, "cli/conflict/renamed.bin")
     resumed = run_cli(

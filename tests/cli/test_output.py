@@ -121,6 +121,11 @@ def test_each_unfinished_file_says_what_will_work(
     assert "tried again" not in line
 
 
+def test_a_reason_without_a_full_stop_does_not_run_into_the_advice() -> None:
+    line = result_line(replace(BASE, state=UploadState.FAILED, message='The server said: send "x": true'))
+    assert line.endswith('The server said: send "x": true. `s3up resume 7` continues it.')
+
+
 def test_list_rows_line_up_under_the_header() -> None:
     row = list_line(replace(BASE, bytes_done=GIB, state=UploadState.PAUSED))
     assert LIST_HEADER.split()[:6] == ["ID", "STATE", "DONE", "SIZE", "WHEN", "KEY"]

@@ -111,6 +111,7 @@ def test_the_facade_offers_only_what_the_cli_and_the_app_call() -> None:
         "cancel",
         "remove",
         "execute",
+        "resolve_conflict",
         "pause_all",
         "resume_all",
         "credentials_changed",
