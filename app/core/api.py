@@ -243,6 +243,7 @@ class ApiClient:
                     else None,
                     headers={str(k): str(v) for k, v in headers.items()},
                     parts_expire_at=optional_time(entry.get("partsExpireAt")),
+                    state=optional_str(entry.get("state")) or "uploading",
                 )
             )
         return results

@@ -97,6 +97,7 @@ class StartedFile:
     put_url: PresignedUrl | None = None  # single: the whole file goes here (as part 1)
     headers: Mapping[str, str] = field(default_factory=dict)  # single: send exactly these
     parts_expire_at: float | None = None
+    state: str = "uploading"  # "finished" or "aborted": the same clientToken named an older upload
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from backend.local import LocalStack
-from tests.backend.support import seed_body
+from tests.backend.support import seed_body, stored_uploads
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,8 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
     "expired token": ("/initialize", init("e.jpg"), "expired", 401, "Unauthorized"),
     "revoked token": ("/getPreSignedUrls", with_ids(parts=1), "revoked", 401, "Unauthorized"),
     "Bearer without a token": ("/session", lambda w: {}, "bearer-only", 401, "Unauthorized"),
-    "unknown route": ("/deleteEverything", lambda w: {}, "mine", 403, "Missing Authentication Token"),
+    "unknown route": ("/deleteEverything", lambda w: {}, "none", 403, "Missing Authentication Token"),
+    "unknown route with a token": ("/deleteEverything", lambda w: {}, "mine", 403, "Invalid key=value pair"),
 }
 
 
@@ -242,12 +243,12 @@ def snapshot(stack: LocalStack, world: World) -> dict[str, Any]:
     objects = stack.s3.list_objects_v2(Bucket=stack.bucket).get("Contents", [])
     uploads = stack.s3.list_multipart_uploads(Bucket=stack.bucket).get("Uploads", [])
     listed = stack.s3.list_parts(Bucket=stack.bucket, Key=world.ids["fileKey"], UploadId=world.ids["fileId"])
-    items = stack.dynamodb.scan(TableName=stack.files_table, ConsistentRead=True)["Items"]
+    items = [repr(upload) for upload in stored_uploads(stack.services).values()]
     return {
         "objects": sorted((o["Key"], o["ETag"]) for o in objects),
         "uploads": sorted(u["UploadId"] for u in uploads),
         "parts": [(p["PartNumber"], p["ETag"]) for p in listed.get("Parts", [])],
-        "items": sorted(json.dumps(i, sort_keys=True) for i in items),
+        "items": sorted(items),
     }
 
 

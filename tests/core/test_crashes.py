@@ -30,39 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDED = {UploadState.DONE, UploadState.FAILED, UploadState.CONFLICT, UploadState.FILE_CHANGED}
 
 
-def remembers_client_tokens(local: LocalStack) -> None:
-    """Until this project's API answers a repeated clientToken with the same upload (shared/API.md),
-    a stand-in for that promise wraps its /initialize, and /session lists the capability."""
-    session, initialize = local.routes["/session"], local.routes["/initialize"]
-    probe = session({"body": "{}", "headers": {}, "requestContext": {"authorizer": {}}}, None)
-    if "clientToken" in probe.get("body", ""):
-        return
-    answers: dict[str, dict[str, Any]] = {}
-
-    def remembering(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        token = json.loads(event.get("body") or "{}").get("clientToken")
-        if token in answers:
-            return answers[token]
-        answer = initialize(event, context)
-        if token and answer["statusCode"] == 200:
-            answers[token] = answer
-        return answer
-
-    def listing_it(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        answer = session(event, context)
-        if answer["statusCode"] == 200:
-            body = json.loads(answer["body"])
-            body["capabilities"] = [*body["capabilities"], "clientToken"]
-            answer = {**answer, "body": json.dumps(body)}
-        return answer
-
-    local.routes["/initialize"], local.routes["/session"] = remembering, listing_it
-
-
 @pytest.fixture(scope="module")
 def api() -> Iterator[LocalStack]:
     with LocalStack(port=0) as local:
-        remembers_client_tokens(local)
         yield local
 
 

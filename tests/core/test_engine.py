@@ -162,7 +162,7 @@ def test_revoked_token_waits_for_sign_in_then_finishes(
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.NEEDS_SIGN_IN
         assert "token" in (status.message or "")
-        tokens["current"] = local.issue_token(principal="alice", organization_id="org-7")
+        tokens["current"] = local.issue_token(principal="alice", organization_id="local-org")
         manager.credentials_changed(local.api_url)
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.DONE, status.message
