@@ -270,7 +270,7 @@ def test_login_stores_the_token_and_upload_uses_it(stack: LocalStack, home: Path
 def test_an_upload_running_in_another_process_is_left_alone(
     stack: LocalStack, home: Path, tmp_path: Path
 ) -> None:
-    path = make_file(tmp_path, "busy.bin", 20 * MIB)
+    path = make_file(tmp_path, "busy.bin", 48 * MIB)  # 12 s at 4 MiB/s: still sending while checked
     upload = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "upload", str(path), "--api", stack.api_url, "--token", stack.token,
          "--part-size", "5", "--bandwidth-limit", "4"],
