@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-JSON_HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}
+JSON_HEADERS = {"Content-Type": "application/json"}  # no CORS: the clients are no browsers
 
 
 class ErrorType(StrEnum):

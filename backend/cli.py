@@ -2,11 +2,14 @@
 
     python -m backend tokens create --principal alice --org org-7 [--prefix uploads/alice/] [--expires-in 30d]
     python -m backend tokens list
-    python -m backend tokens revoke <id>          (or --token <token>)
+    python -m backend tokens revoke <id>          (or --token-file FILE|-, or --token <token>)
     python -m backend serve [--port 8750] [--data-dir DIR | --ephemeral] [--token T] [--core-only] ...
 
-`tokens` works against real AWS (default credentials), a DynamoDB endpoint (`--endpoint-url`) or a
-local API's data folder (`--data-dir`, which `serve` prints). A new token is printed once, alone on stdout.
+`tokens` works against real AWS (default credentials), a DynamoDB endpoint (`--endpoint-url`), a local
+API's data folder (`--data-dir`, which `serve` prints) or a SQLite table store (`--table-store PATH`).
+A new token is printed once, alone on stdout. A chosen token is read from a file or stdin
+(`--token-file`), so that it shows in no process list or shell history; `--token` is for scripts that
+have no other way.
 """
 
 from __future__ import annotations
@@ -22,14 +25,13 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from backend.config import DEFAULT_TOKENS_TABLE
+from backend.config import DEFAULT_TOKENS_TABLE, DYNAMODB_STORE
 from backend.local import command as serve_command
 from backend.runtime import new_session
 from backend.stores.dynamodb import DynamoTokenStore
 from backend.stores.sqlite import SqliteDatabase, SqliteTokenStore
-from backend.tokens import TokenRecord, TokenStore, hash_token
+from backend.tokens import MIN_CHOSEN_TOKEN_LENGTH, TokenRecord, TokenStore, check_token_text, hash_token
 
-DEFAULT_PORT = 8750
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -80,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("DYNAMODB_ENDPOINT_URL"),
         help="DynamoDB endpoint, e.g. the local stack's (default: AWS)",
     )
+    table.add_argument(
+        "--table-store",
+        default=os.environ.get("TABLE_STORE") or DYNAMODB_STORE,
+        help='"dynamodb", or the SQLite file of a local stack (default: $TABLE_STORE or %(default)s)',
+    )
     create = actions.add_parser("create", parents=[table], help="issue a token (printed once)")
     create.add_argument("--principal", required=True, help="who the token is for")
     create.add_argument("--org", default="", help="the principal's organisation id")
@@ -87,12 +94,22 @@ def _parser() -> argparse.ArgumentParser:
     expiry = create.add_mutually_exclusive_group()
     expiry.add_argument("--expires-in", type=parse_duration, help="lifetime: 3600, 90m, 12h, 30d, 2w")
     expiry.add_argument("--expires-at", type=parse_time, help="expiry time, ISO 8601")
-    create.add_argument("--token", help="register this token instead of generating one")
+    chosen = create.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--token-file",
+        type=argparse.FileType("r", encoding="utf-8"),
+        help=f"register the token in this file ('-': stdin) instead of generating one; "
+        f"at least {MIN_CHOSEN_TOKEN_LENGTH} printable ASCII characters",
+    )
+    chosen.add_argument("--token", help="as --token-file, from the command line (visible to other users)")
     actions.add_parser("list", parents=[table], help="list tokens (ids and owners, never the tokens)")
     revoke = actions.add_parser("revoke", parents=[table], help="revoke a token")
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", help="the token's id (at least 8 hex digits, from `list`)")
-    which.add_argument("--token", help="the token itself")
+    which.add_argument(
+        "--token-file", type=argparse.FileType("r", encoding="utf-8"), help="the token, from a file"
+    )
+    which.add_argument("--token", help="the token itself (visible to other users)")
 
     serve = commands.add_parser("serve", help="run the whole API locally (gateway, S3 and CDN stand-ins)")
     serve_command.add_arguments(serve)
@@ -105,6 +122,8 @@ def _token_store(args: argparse.Namespace) -> TokenStore:
         if not tables.is_file():
             raise LookupError(f"{args.data_dir} is not a local API's data folder (it has no tables.sqlite3)")
         return SqliteTokenStore(SqliteDatabase(tables))
+    if args.table_store != DYNAMODB_STORE:
+        return SqliteTokenStore(SqliteDatabase(args.table_store))
     region, credentials = args.region, {}
     if args.endpoint_url:  # e.g. the local stack's, which takes any region and any key
         probe = new_session(region_name=region)
@@ -129,10 +148,25 @@ def _describe(record: TokenRecord) -> str:
     )
 
 
+def _chosen_token(args: argparse.Namespace) -> str | None:
+    """The token given with --token-file or --token (surrounding whitespace dropped), if any."""
+    if getattr(args, "token_file", None) is not None:
+        with args.token_file as source:
+            text = source.read().strip()
+        if not text:
+            raise ValueError("the token file is empty")
+        return text
+    token = getattr(args, "token", None)  # `list` has neither option
+    return token.strip() if token is not None else None
+
+
 def _tokens(args: argparse.Namespace) -> int:
+    chosen = _chosen_token(args)
+    if args.action == "create" and chosen is not None:
+        check_token_text(chosen, min_length=MIN_CHOSEN_TOKEN_LENGTH)
     store = _token_store(args)
     if args.action == "create":
-        token, record = store.create(args.principal, args.org, args.prefix, _expiry(args), token=args.token)
+        token, record = store.create(args.principal, args.org, args.prefix, _expiry(args), token=chosen)
         print(token)
         print(
             f"Created {_describe(record)}.\nThe token is shown only this once: store it now.", file=sys.stderr
@@ -149,7 +183,7 @@ def _tokens(args: argparse.Namespace) -> int:
             )
         print(f"{len(rows)} token(s)", file=sys.stderr)
     else:
-        token_hash = hash_token(args.token) if args.token else store.find(args.id).token_hash
+        token_hash = hash_token(chosen) if chosen else store.find(args.id).token_hash
         store.revoke(token_hash)
         print(f"Revoked token {token_hash[:12]}.", file=sys.stderr)
     return 0

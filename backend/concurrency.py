@@ -8,10 +8,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-MAX_WORKERS = 16
 
 
-def parallel_map(function: Callable[[T], R], items: Sequence[T], *, workers: int = MAX_WORKERS) -> list[R]:
+def parallel_map(function: Callable[[T], R], items: Sequence[T], *, workers: int) -> list[R]:
     """`[function(item) for item in items]`, up to `workers` at a time; the first exception propagates.
 
     One item (the common per-file case) runs on the calling thread, without a pool.

@@ -16,6 +16,7 @@ DYNAMODB_STORE = "dynamodb"
 DEFAULT_URL_EXPIRY = 300
 DEFAULT_MAX_METADATA_BYTES = 65536
 DEFAULT_PARTS_KEPT_DAYS = 7
+AWS_PARALLEL_CALLS = 16
 MAX_URL_EXPIRY = 7 * 24 * 3600  # the longest lifetime SigV4 presigned URLs allow
 MAX_METADATA_LIMIT = 300_000  # stays well under DynamoDB's 400 KB item limit
 
@@ -44,6 +45,9 @@ class Config:
     """Where uploads and tokens are kept: "dynamodb" (the tables above), or the path of a SQLite file."""
     parts_kept_days: int = DEFAULT_PARTS_KEPT_DAYS
     """After how many days the bucket's lifecycle rule aborts an unfinished multipart upload."""
+    parallel_calls: int | None = None
+    """How many S3 / DynamoDB calls a batch makes side by side; None: 16 on AWS, 1 on local endpoints
+    (moto is not safe under concurrent calls, and a local server answers at once anyway)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.url_expiry <= MAX_URL_EXPIRY:
@@ -56,6 +60,8 @@ class Config:
             raise ConfigError("FILES_TABLE and TOKENS_TABLE must not be empty")
         if not 1 <= self.parts_kept_days <= 3650:
             raise ConfigError(f"PARTS_KEPT_DAYS must be 1..3650 days, not {self.parts_kept_days}")
+        if self.parallel_calls is not None and not 1 <= self.parallel_calls <= 64:
+            raise ConfigError(f"parallel_calls must be 1..64, not {self.parallel_calls}")
         if not self.table_store:
             raise ConfigError('TABLE_STORE must be "dynamodb" or the path of a SQLite file')
 
@@ -112,6 +118,13 @@ class Config:
     def sqlite_path(self) -> str | None:
         """The SQLite file that holds uploads and tokens, or None when they are on DynamoDB."""
         return None if self.table_store == DYNAMODB_STORE else self.table_store
+
+    @property
+    def concurrency(self) -> int:
+        """The number of calls a batch makes side by side (see `parallel_calls`)."""
+        if self.parallel_calls is not None:
+            return self.parallel_calls
+        return 1 if self.is_local else AWS_PARALLEL_CALLS
 
     @property
     def is_local(self) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +24,7 @@ from backend.apigw import ApiError, ErrorType, Reason, bad_request, describe, fi
 from backend.files import Finish, Publication, PublicationLostError, Upload, UploadState
 from backend.publication import FINISH_CLAIM_SECONDS, claim_key, release_claim
 from backend.runtime import Services
-from backend.s3 import MAX_PARTS, Part, complete_upload, delete_version, head_object, list_parts
+from backend.s3 import MAX_PARTS, Listed, Part, complete_upload, delete_version, head_object, list_parts
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,16 @@ class Finisher:
 
     `current` holds the publication records of the keys in `read_ahead`, read in one call before
     (a key of `read_ahead` missing from `current` has no record); other keys are read when needed.
+    A single PUT is checked with a HEAD (its size, and the marker naming the upload that wrote
+    it), unless `listed` already proves it: the object has the declared size, was written after
+    the upload started, and the upload still holds its key, so no other API writer could have.
     """
 
     services: Services
     current: dict[str, Publication] = field(default_factory=dict)
     read_ahead: frozenset[str] = frozenset()
+    listed: dict[str, Listed] | None = None
+    """Objects found by listing the keys of a batch's single PUTs (None: not listed)."""
 
     @property
     def guarded(self) -> bool:
@@ -204,9 +210,23 @@ class Finisher:
         mine = current if current is not None and current.upload_id == upload.upload_id else None
         return self._record(upload, stored.size, stored.etag, mine)
 
+    def _proof(self, upload: Upload, claim: Publication | None) -> Listed | None:
+        """The listed object, when the listing alone proves this single PUT wrote it."""
+        listed = self.listed.get(upload.file_key) if self.listed is not None else None
+        if listed is None or claim is None or upload.file_size != listed.size:
+            return None
+        started = datetime.strptime(upload.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return listed if listed.last_modified >= started - timedelta(seconds=1) else None
+
     def _single(self, upload: Upload) -> Upload:
         services = self.services
         bucket, key = services.bucket, upload.file_key
+        known = key in self.read_ahead
+        current = self.current.get(key) if known else services.files.get_publications([key]).get(key)
+        claim = current if current is not None and current.upload_id == upload.upload_id else None
+        proof = self._proof(upload, claim)
+        if proof is not None:
+            return self._record(upload, proof.size, proof.etag, claim)
         stored = head_object(services.s3, bucket, key)
         if stored is None:
             raise bad_request(
@@ -226,9 +246,6 @@ class Finisher:
                 f"S3 received {stored.size} bytes, but the upload was started with fileSize "
                 f"{upload.file_size}; the object was removed and nothing was published: send the file again"
             )
-        known = key in self.read_ahead
-        current = self.current.get(key) if known else services.files.get_publications([key]).get(key)
-        claim = current if current is not None and current.upload_id == upload.upload_id else None
         if claim is None and self.guarded:
             claim = self._claim(upload, current, known=True)
         return self._record(upload, stored.size, stored.etag, claim)

@@ -140,7 +140,9 @@ class Services:
         """Uploads, client tokens and publications."""
         return self._store(
             "files",
-            lambda: DynamoFileStore(self.dynamodb, self.config.files_table),
+            lambda: DynamoFileStore(
+                self.dynamodb, self.config.files_table, parallel_calls=self.config.concurrency
+            ),
             SqliteFileStore,
         )
 

@@ -7,7 +7,7 @@ which boto3 ≥ 1.36 adds by default); S3 errors a client caused come back as `A
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -147,6 +147,42 @@ def head_object(s3: Any, bucket: str, key: str) -> StoredObject | None:
 
 def object_exists(s3: Any, bucket: str, key: str) -> bool:
     return head_object(s3, bucket, key) is not None
+
+
+def _common_prefix(keys: Collection[str]) -> str:
+    """The longest string every key starts with (the common start of the first and last in order)."""
+    first, last = min(keys), max(keys)
+    length = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first))
+    return first[:length]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An object as a listing describes it (no metadata)."""
+
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+def list_existing(s3: Any, bucket: str, keys: Collection[str], *, max_pages: int) -> dict[str, Listed] | None:
+    """The objects that exist among `keys`, from listing their common prefix (one call per 1,000
+    objects under it, where one HEAD per key would cost a call each); None when the listing would
+    take more than `max_pages` calls."""
+    wanted = set(keys)
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": _common_prefix(wanted)}
+    found: dict[str, Listed] = {}
+    for _ in range(max_pages):
+        page = s3.list_objects_v2(**params)
+        for entry in page.get("Contents", []):
+            if entry["Key"] in wanted:
+                found[entry["Key"]] = Listed(
+                    int(entry["Size"]), str(entry.get("ETag", "")), entry["LastModified"]
+                )
+        if not page.get("IsTruncated"):
+            return found
+        params["ContinuationToken"] = page["NextContinuationToken"]
+    return None
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,10 @@ from backend.runtime import Services
 from backend.s3 import (
     MAX_OBJECT_SIZE,
     MAX_SINGLE_PUT_SIZE,
+    Listed,
     ObjectHeaders,
     abort_upload,
+    list_existing,
     object_exists,
     start_upload,
 )
@@ -50,6 +52,16 @@ from backend.serving import content_disposition
 
 CLIENT_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 SINGLE_ID_PREFIX = "single-"
+LIST_PAGES_PER_KEYS = 10
+"""A listing of the batch's common prefix may take one call (1,000 objects) per 10 keys, else HEADs."""
+
+
+@dataclass(frozen=True)
+class Started:
+    """A file's upload, and whether an earlier call with its clientToken had started it."""
+
+    upload: Upload
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,8 +181,21 @@ class _Starter:
         self.services = services
         self.who = who
         self.core_only = services.config.core_only
+        self.listed: dict[str, Listed] | None = None
+
+    def look_ahead(self, keys: Sequence[str]) -> None:
+        """List which of many keys hold an object, in one call where HEADs would take one each."""
+        if len(keys) >= 2 and not self.core_only:
+            self.listed = list_existing(
+                self.services.s3,
+                self.services.bucket,
+                keys,
+                max_pages=max(1, len(keys) // LIST_PAGES_PER_KEYS),
+            )
 
     def exists(self, key: str) -> bool:
+        if self.listed is not None:
+            return key in self.listed
         return object_exists(self.services.s3, self.services.bucket, key)
 
     def claim(self, upload_id: str, wanted: FileRequest, **current: Any) -> None:
@@ -186,13 +211,13 @@ class _Starter:
             **current,
         )
 
-    def replay(self, upload: Upload, wanted: FileRequest) -> Upload:
+    def replay(self, upload: Upload, wanted: FileRequest) -> Started:
         """The upload an earlier call started with this file's clientToken."""
         if not _same_file(upload, wanted):
             raise _reused(upload)
         if upload.single and upload.state is UploadState.UPLOADING and not self.core_only:
             self.claim(upload.upload_id, wanted)  # its URL is signed again: hold the key as long
-        return upload
+        return Started(upload, replayed=True)
 
     def check(self, wanted: FileRequest, current: Any) -> None:
         """Refuse a new multipart upload at a key it could not finish on (a single PUT claims it)."""
@@ -257,10 +282,10 @@ def _attempt(function: Any, *args: Any) -> Any:
 
 def start_files(
     services: Services, who: Caller, files: Sequence[FileRequest | ApiError]
-) -> list[Upload | ApiError]:
+) -> list[Started | ApiError]:
     """Start every file that is not already an error; one result per file, in order."""
     starter = _Starter(services, who)
-    results: list[Upload | ApiError | None] = [f if isinstance(f, ApiError) else None for f in files]
+    results: list[Started | ApiError | None] = [f if isinstance(f, ApiError) else None for f in files]
     wanted = [(i, f) for i, f in enumerate(files) if isinstance(f, FileRequest)]
     tokens = [f.client_token for _, f in wanted if f.client_token]
     replays = services.files.find_client_tokens(who.principal, who.organization_id, tokens) if tokens else {}
@@ -273,7 +298,11 @@ def start_files(
             results[index] = _attempt(starter.replay, earlier, file)
 
     records = {} if starter.core_only else services.files.get_publications([f.key for _, f in fresh])
-    checked = parallel_map(lambda item: _attempt(starter.check, item[1], records.get(item[1].key)), fresh)
+    starter.look_ahead([f.key for _, f in fresh])
+    workers = services.config.concurrency
+    checked = parallel_map(
+        lambda item: _attempt(starter.check, item[1], records.get(item[1].key)), fresh, workers=workers
+    )
     startable = []
     for (index, file), refusal in zip(fresh, checked, strict=True):
         if refusal is None:
@@ -284,7 +313,9 @@ def start_files(
         first = services.files.reserve_numbers(len(startable))
         numbered = [(first + n, index, file) for n, (index, file) in enumerate(startable)]
         begun = parallel_map(
-            lambda item: _attempt(starter.begin, item[0], item[2], records.get(item[2].key)), numbered
+            lambda item: _attempt(starter.begin, item[0], item[2], records.get(item[2].key)),
+            numbered,
+            workers=workers,
         )
         entries = []
         for (number, index, _file), outcome in zip(numbered, begun, strict=True):
@@ -302,7 +333,7 @@ def start_files(
 def _record(
     starter: _Starter,
     entries: list[tuple[int, int, NewUpload]],
-    results: list[Upload | ApiError | None],
+    results: list[Started | ApiError | None],
     files: Sequence[FileRequest | ApiError],
 ) -> None:
     """Record what was begun; a file whose clientToken another call recorded first gets that upload."""
@@ -314,7 +345,7 @@ def _record(
         raise
     for (_, index, new), outcome in zip(entries, recorded, strict=True):
         if outcome.created:
-            results[index] = outcome.upload
+            results[index] = Started(outcome.upload)
             continue
         starter.undo(new)
         wanted = files[index]

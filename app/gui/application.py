@@ -84,7 +84,15 @@ def run(argv: list[str], *, local: bool = False) -> int:
                 )
                 return 2
             print("Starting the local test API…", file=sys.stderr)
-            stack = cleanup.enter_context(LocalStack(port=0))
+            from backend.local.datadir import default_data_dir
+
+            folder = default_data_dir("local-api-app")  # kept across restarts: uploads and links survive
+            try:
+                stack = cleanup.enter_context(LocalStack(port=None, data_dir=folder))
+            except (OSError, RuntimeError) as error:  # a taken port or data folder, said in a sentence
+                log.error("The local test API cannot start: %s", error)
+                QMessageBox.critical(None, "s3up cannot start", str(error))
+                return 1
         try:
             journal = Journal.open_default()
         except JournalError as error:

@@ -16,10 +16,12 @@ from backend.access import caller, check_owner, upload_ids
 from backend.apigw import ApiError, ApiRequest, bad_request
 from backend.batches import batch_entries, entry_object, error_entry
 from backend.concurrency import parallel_map
-from backend.files import Upload
+from backend.files import Upload, UploadState
 from backend.finishing import Finisher, finish_answer, requested_parts
 from backend.limits import PARTS_PER_FINALIZE_BATCH
 from backend.runtime import Services, body_limit, lambda_handler
+from backend.s3 import list_existing
+from backend.starting import LIST_PAGES_PER_KEYS
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -57,10 +59,17 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
             targets.append((check_owner(found.get(upload_id), upload_id, file_key, who), parts))
         except ApiError as error:
             targets.append(error)
-    keys = frozenset(t[0].file_key for t in targets if not isinstance(t, ApiError))
+    uploads = [t[0] for t in targets if not isinstance(t, ApiError)]
     finisher = Finisher(services)
     if not services.config.core_only:
-        finisher = Finisher(services, services.files.get_publications(sorted(keys)), keys)
+        keys = frozenset(u.file_key for u in uploads)
+        singles = [u.file_key for u in uploads if u.single and u.state is UploadState.UPLOADING]
+        listed = None
+        if len(singles) >= 2:  # one listing instead of a HEAD each
+            listed = list_existing(
+                services.s3, services.bucket, singles, max_pages=max(1, len(singles) // LIST_PAGES_PER_KEYS)
+            )
+        finisher = Finisher(services, services.files.get_publications(sorted(keys)), keys, listed)
 
     def finish(target: tuple[Upload, list[tuple[int, str]] | None] | ApiError) -> dict[str, Any] | ApiError:
         if isinstance(target, ApiError):
@@ -72,7 +81,9 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
         return {"fileId": done.upload_id, **finish_answer(done, services), "etag": done.etag}
 
     files = []
-    for entry, outcome in zip(raw, parallel_map(finish, targets), strict=True):
+    for entry, outcome in zip(
+        raw, parallel_map(finish, targets, workers=services.config.concurrency), strict=True
+    ):
         if isinstance(outcome, ApiError):
             files.append(error_entry(entry, "fileId", outcome))
         else:

@@ -44,7 +44,7 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
     (started,) = start_files(services, who, [wanted])
     if isinstance(started, ApiError):
         raise started
-    return answer(started, services)
+    return answer(started.upload, services)
 
 
 handler = lambda_handler(handle)

@@ -21,9 +21,9 @@ from backend.batches import batch_entries, entry_object, error_entry
 from backend.files import Upload, UploadState
 from backend.limits import URLS_PER_CALL
 from backend.runtime import Services, body_limit, lambda_handler
-from backend.s3 import ObjectHeaders, parts_expire_at, presign_parts, presign_put
+from backend.s3 import ObjectHeaders, head_object, parts_expire_at, presign_parts, presign_put
 from backend.serving import content_disposition
-from backend.starting import FileRequest, parse_file, start_files
+from backend.starting import FileRequest, Started, parse_file, start_files
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Well under Lambda's 6 MB request limit: 100 files of ~40 KB metadata each."""
@@ -37,18 +37,21 @@ class _Signer:
         self.budget = budget
         self.expiry = services.config.url_expiry
 
-    def single(self, upload: Upload) -> dict[str, Any]:
-        services = self.services
-        headers = ObjectHeaders(
-            upload.content_type, content_disposition(upload.content_type), str(upload.file_number)
-        )
+    def single(self, started: Started) -> dict[str, Any]:
+        services, upload = self.services, started.upload
+        marker = str(upload.file_number)
+        headers = ObjectHeaders(upload.content_type, content_disposition(upload.content_type), marker)
+        only_if_absent = not upload.overwrite and not services.config.core_only
+        if only_if_absent and started.replayed:  # an earlier PUT of this very upload may be there
+            stored = head_object(services.s3, services.bucket, upload.file_key)
+            only_if_absent = stored is None or stored.marker != marker
         url, sent = presign_put(
             services.presigner,
             services.bucket,
             upload.file_key,
             headers,
             upload.file_size or 0,
-            only_if_absent=not upload.overwrite and not services.config.core_only,
+            only_if_absent=only_if_absent,
             expires_in=self.expiry,
         )
         return {"putUrl": url, "headers": sent}
@@ -71,7 +74,8 @@ class _Signer:
         }
 
 
-def _entry(upload: Upload, wanted: FileRequest, signer: _Signer) -> dict[str, Any]:
+def _entry(started: Started, wanted: FileRequest, signer: _Signer) -> dict[str, Any]:
+    upload = started.upload
     entry: dict[str, Any] = {
         "clientToken": wanted.client_token,
         "fileId": upload.upload_id,
@@ -81,7 +85,7 @@ def _entry(upload: Upload, wanted: FileRequest, signer: _Signer) -> dict[str, An
     if upload.state is not UploadState.UPLOADING:
         entry["state"] = upload.state.value
         return entry
-    entry.update(signer.single(upload) if upload.single else signer.multipart(upload, wanted.parts))
+    entry.update(signer.single(started) if upload.single else signer.multipart(upload, wanted.parts))
     return entry
 
 
@@ -97,7 +101,10 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
         except ApiError as error:
             wanted.append(error)
     started = start_files(services, who, wanted)
-    singles = sum(isinstance(u, Upload) and u.single and u.state is UploadState.UPLOADING for u in started)
+    singles = sum(
+        isinstance(s, Started) and s.upload.single and s.upload.state is UploadState.UPLOADING
+        for s in started
+    )
     signer = _Signer(services, URLS_PER_CALL - singles)
     files = []
     for entry, file, outcome in zip(raw, wanted, started, strict=True):

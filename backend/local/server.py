@@ -22,13 +22,8 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class _Server(ThreadedServer):
-    gateway: ApiGateway
-    cdn: CdnFetch
-
-
 class _Handler(QuietHandler):
-    server: _Server
+    server: LocalServer
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -115,26 +110,17 @@ class _Handler(QuietHandler):
         self.send_stream(answer.status, headers, [answer.body])
 
 
-class LocalServer:
+class LocalServer(ThreadedServer):
     """The stack's API and CDN socket on `host:port` (port 0 picks a free one)."""
 
+    gateway: ApiGateway
+    cdn: CdnFetch
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _Server((host, port), _Handler, "s3up-local-gateway")
+        super().__init__((host, port), _Handler, "s3up-local-gateway")
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    def start(self, gateway: ApiGateway, cdn: CdnFetch) -> None:
-        """Serve requests on a background thread."""
-        self._server.gateway = gateway
-        self._server.cdn = cdn
-        self._server.start()
-
-    def stop(self) -> None:
-        """Stop serving and join every thread; safe to call more than once."""
-        self._server.stop()
+    def serve(self, gateway: ApiGateway, cdn: CdnFetch) -> None:
+        """Answer requests with these stand-ins, on a background thread."""
+        self.gateway = gateway
+        self.cdn = cdn
+        self.start()

@@ -31,6 +31,7 @@ from backend.local.authcache import Clock
 from backend.local.datadir import DataDir
 from backend.local.events import LambdaContext
 from backend.local.gateway import INTEGRATION_TIMEOUT, ApiGateway, LambdaFn
+from backend.local.s3 import inprocess
 from backend.local.s3.http import S3Server
 from backend.local.s3.service import S3Service, StoreSource
 from backend.local.s3.store import S3Store
@@ -122,6 +123,7 @@ class LocalStack:
         self._clock = clock
         self._data: DataDir | None = None
         self._store: S3Store | None = None
+        self._s3_service: S3Service | None = None
         self._s3_server: S3Server | None = None
         self._server: LocalServer | None = None
         self._gateway: ApiGateway | None = None
@@ -179,18 +181,15 @@ class LocalStack:
         )
         services = self._services = Services(config, s3_session=s3_session)
         self._ensure_bucket(services)
+        self._warm_up(services)
         self.token = self._own_token(services, data)
         data.state.api_port = self._server.port
         data.save()
         self._gateway = self._build_gateway(services)
-        source = (
-            StoreSource(self._store, self.bucket)
-            if self._store
-            else cdn.ClientSource(services.s3, self.bucket)
-        )
-        self._server.start(
-            self._gateway, lambda key, byte_range, head: cdn.fetch(source, key, byte_range, head=head)
-        )
+        origin: cdn.ObjectSource = cdn.ClientSource(services.s3, self.bucket)
+        if self._store is not None:  # the embedded server's objects are read in-process
+            origin = StoreSource(self._store, self.bucket)
+        self._server.serve(self._gateway, lambda key, span, head: cdn.fetch(origin, key, span, head=head))
 
     def _bind_api(self, data: DataDir) -> LocalServer:
         saved = data.state.api_port
@@ -218,7 +217,7 @@ class LocalStack:
             return self._external_session()
         self._store = S3Store(data.s3_root)
         key_id, secret = data.state.s3_access_key, data.state.s3_secret_key
-        service = S3Service(self._store, {key_id: secret})
+        service = self._s3_service = S3Service(self._store, {key_id: secret})
         try:  # the port of last time, so that URLs signed before a restart still reach it
             self._s3_server = S3Server(service, self.host, data.state.s3_port or 0)
         except OSError as exc:
@@ -258,6 +257,16 @@ class LocalStack:
             if str(exc.response.get("Error", {}).get("Code")) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
             services.s3.create_bucket(Bucket=self.bucket)
+
+    def _warm_up(self, services: Services) -> None:
+        """Build the handlers' S3 clients now (each costs tens of milliseconds once), not on a request;
+        on the embedded server, their calls go in-process."""
+        if self._s3_service is not None:
+            inprocess.attach(services.s3, self._s3_service)
+            services.s3.head_bucket(Bucket=self.bucket)
+        services.presigner.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": "warm-up"}, ExpiresIn=60
+        )
 
     def _own_token(self, services: Services, data: DataDir) -> str:
         """The stack's token: the one asked for, else the folder's own while usable, else a new one."""
@@ -321,6 +330,7 @@ class LocalStack:
         if self._store is not None:
             self._store.close()
             self._store = None
+            self._s3_service = None
         if self._data is not None:
             self._data.close()
             self._data = None

@@ -66,6 +66,7 @@ INDEX_ATTRIBUTES = (
     "finishedAt",
 )
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem
+_INDEX_KEYS = "#owner = :owner, ownerState = :ownerState, fileNumber = :number"
 _MAX_BATCH_ROUNDS = 8
 
 
@@ -184,9 +185,10 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class DynamoFileStore(FileStore):
     """The `Files` table through a low-level boto3 DynamoDB client."""
 
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, *, parallel_calls: int = 1) -> None:
         self._db = dynamodb
         self.table = table
+        self._parallel_calls = parallel_calls
 
     # ---- reading ---------------------------------------------------------------------------
     def _get(self, pk: str) -> dict[str, Any] | None:
@@ -231,6 +233,11 @@ class DynamoFileStore(FileStore):
         return upload_from_item(item)
 
     def find_client_tokens(
+        self, principal: str, organization_id: str, tokens: Sequence[str]
+    ) -> dict[str, Upload]:
+        return self._client_token_uploads(principal, organization_id, tokens)
+
+    def _client_token_uploads(
         self, principal: str, organization_id: str, tokens: Sequence[str]
     ) -> dict[str, Upload]:
         pks = {client_pk(principal, organization_id, token): token for token in tokens}
@@ -300,7 +307,7 @@ class DynamoFileStore(FileStore):
     def record_many(self, entries: Sequence[tuple[int, NewUpload]]) -> list[Recorded]:
         # One transaction per upload (a batch's would exceed DynamoDB's 100-item, 4 MB limits),
         # sent side by side.
-        return parallel_map(lambda entry: self._record(*entry), entries)
+        return parallel_map(lambda entry: self._record(*entry), entries, workers=self._parallel_calls)
 
     def _record(self, number: int, upload: NewUpload) -> Recorded:
         now = utc_now()
@@ -366,7 +373,9 @@ class DynamoFileStore(FileStore):
             and len(reasons) == 3
             and reasons[2].get("Code") == "ConditionalCheckFailed"
         ):
-            taken = self.find_client_tokens(upload.principal, upload.organization_id, [upload.client_token])
+            taken = self._client_token_uploads(
+                upload.principal, upload.organization_id, [upload.client_token]
+            )
             if upload.client_token in taken:
                 return Recorded(taken[upload.client_token], created=False)
         raise exc
@@ -380,18 +389,25 @@ class DynamoFileStore(FileStore):
     ) -> None:
         """Set `state` and `fields` on both upload items (and run `extra` writes) in one transaction."""
         names = {"#state": "state", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        numbered_names = {**names, "#owner": "owner"}
         values = {":state": _s(state.value), **{f":f{i}": value for i, value in enumerate(fields.values())}}
         assignments = ", ".join(["#state = :state", *(f"#f{i} = :f{i}" for i in range(len(fields)))])
         owner = owner_id(upload.principal, upload.organization_id)
-        numbered_values = {**values, ":ownerState": _s(owner_state(owner, state))}
+        # `owner` too: an item written before the listing indexes existed joins them when it changes.
+        numbered_values = {
+            **values,
+            ":owner": _s(owner),
+            ":ownerState": _s(owner_state(owner, state)),
+            ":number": _n(upload.file_number),
+        }
         self._db.transact_write_items(
             TransactItems=[
                 {
                     "Update": {
                         "TableName": self.table,
                         "Key": {"pk": _s(str(upload.file_number))},
-                        "UpdateExpression": f"SET {assignments}, ownerState = :ownerState",
-                        "ExpressionAttributeNames": names,
+                        "UpdateExpression": f"SET {assignments}, {_INDEX_KEYS}",
+                        "ExpressionAttributeNames": numbered_names,
                         "ExpressionAttributeValues": numbered_values,
                     }
                 },

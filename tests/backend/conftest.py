@@ -44,7 +44,13 @@ def services(store_kind: str, tmp_path: Path) -> Iterator[Services]:
     """`Services` on moto's in-process S3 with the bucket, and the tables on moto's DynamoDB or in SQLite."""
     table_store = "dynamodb" if store_kind == "dynamodb" else str(tmp_path / "tables.sqlite3")
     with mock_aws():
-        config = Config(bucket=UNIT_BUCKET, cdn_base_url=CDN, region="us-east-1", table_store=table_store)
+        config = Config(
+            bucket=UNIT_BUCKET,
+            cdn_base_url=CDN,
+            region="us-east-1",
+            table_store=table_store,
+            parallel_calls=1,  # moto's in-process mock is not safe under concurrent calls
+        )
         svc = Services(config)
         svc.s3.create_bucket(Bucket=UNIT_BUCKET)
         if store_kind == "dynamodb":

@@ -7,6 +7,8 @@ import requests
 
 from backend.local import LocalStack
 from backend.local.cdn import UnsatisfiableRangeError, parse_range
+from backend.serving import CDN_RESPONSE_HEADERS
+from tests.backend.support import Api, Flows, seed_body
 
 DATA = bytes(range(256)) * 40  # 10240 bytes
 
@@ -75,3 +77,29 @@ def test_ranges(cdn_object: str) -> None:
 def test_missing_objects_and_other_methods(stack: LocalStack) -> None:
     assert requests.get(f"{stack.cdn_base_url}/nothing/here.txt", timeout=10).status_code == 404
     assert requests.put(f"{stack.cdn_base_url}/x", data=b"1", timeout=10).status_code == 405
+
+
+def test_every_answer_carries_the_distributions_headers(stack: LocalStack, cdn_object: str) -> None:
+    for answer in (
+        requests.get(cdn_object, timeout=10),
+        requests.head(cdn_object, timeout=10),
+        requests.get(cdn_object, headers={"Range": "bytes=0-0"}, timeout=10),
+        requests.get(f"{stack.cdn_base_url}/nothing/here.txt", timeout=10),
+    ):
+        for name, value in CDN_RESPONSE_HEADERS.items():
+            assert answer.headers[name] == value, (answer.status_code, name)
+        assert answer.headers["X-Cache"].endswith("from cloudfront")
+
+
+def test_a_page_uploaded_through_the_api_is_served_as_an_attachment(stack: LocalStack, flows: Flows) -> None:
+    api = Api(stack.api_url, stack.token)
+    page = b"<html><script>alert(1)</script></html>"
+    started = api.ok("/initialize", seed_body("pages/evil.html", contentType="text/html"))
+    parts = flows.put_parts(api.ok("/getPreSignedUrls", {**started, "parts": 1})["parts"], {1: page})
+    finished = api.ok("/finalize", {**started, "parts": parts})
+    api.http.close()
+    served = requests.get(finished["url"], timeout=10)
+    assert served.content == page
+    assert served.headers["Content-Type"].startswith("text/html")
+    assert served.headers["Content-Disposition"] == "attachment"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,14 +68,49 @@ def test_create_list_revoke(stack: LocalStack, capsys: pytest.CaptureFixture[str
     assert next(line for line in capsys.readouterr()[0].splitlines() if "carol" in line).endswith("revoked")
 
 
+CHOSEN = "dora-chosen-token-of-32-characters"
+
+
 def test_register_and_revoke_a_chosen_token(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(tokens(stack, "create", "--principal", "dora", "--token", "dora-chosen-token")) == 0
-    assert capsys.readouterr()[0].strip() == "dora-chosen-token"
-    assert main(tokens(stack, "create", "--principal", "eve", "--token", "dora-chosen-token")) == 2
+    assert main(tokens(stack, "create", "--principal", "dora", "--token", CHOSEN)) == 0
+    assert capsys.readouterr()[0].strip() == CHOSEN
+    assert main(tokens(stack, "create", "--principal", "eve", "--token", CHOSEN)) == 2
     assert "already registered" in capsys.readouterr()[1]
-    assert main(tokens(stack, "revoke", "--token", "dora-chosen-token")) == 0
+    assert main(tokens(stack, "revoke", "--token", CHOSEN)) == 0
     assert main(tokens(stack, "revoke", "abc")) == 2
     assert "at least 8" in capsys.readouterr()[1]
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("abcdefgh", "32 to 512 characters long (this one has 8)"),  # finding 12: 8 characters were accepted
+        ("x" * 31, "32 to 512 characters"),
+        ("tökén-" + "x" * 40, "printable ASCII"),
+        ("with space " + "x" * 40, "printable ASCII"),
+    ],
+)
+def test_a_chosen_token_must_be_long_and_plain(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str], token: str, says: str
+) -> None:
+    assert main(tokens(stack, "create", "--principal", "frank", "--token", token)) == 2
+    assert says in capsys.readouterr()[1]
+
+
+def test_a_chosen_token_is_read_from_a_file_or_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ["--table-store", str(tmp_path / "tables.sqlite3")]
+    secret = tmp_path / "token.txt"
+    secret.write_text(CHOSEN + "\n")
+    assert main(["tokens", "create", "--principal", "gina", "--token-file", str(secret), *store]) == 0
+    assert capsys.readouterr()[0].strip() == CHOSEN
+    monkeypatch.setattr(sys, "stdin", io.StringIO(CHOSEN))
+    assert main(["tokens", "revoke", "--token-file", "-", *store]) == 0
+    assert main(["tokens", "list", *store]) == 0
+    listing = capsys.readouterr()[0]
+    assert CHOSEN not in listing
+    assert next(line for line in listing.splitlines() if "gina" in line).endswith("revoked")
 
 
 def test_a_missing_table_is_reported(capsys: pytest.CaptureFixture[str]) -> None:

@@ -308,3 +308,7 @@ def test_dynamodb_pointer_without_organisation_reads_it_from_the_numbered_item(s
     assert found is not None
     assert (found.upload_id, found.file_number, found.organization_id) == ("old-1", 12, "org-7")
     assert found.owned_by("alice", "org-7")
+    assert services.files.list_uploads("alice", "org-7", state=None, limit=5) == []
+    services.files.mark_aborted(found)  # a change of state brings it into the listing indexes
+    (listed,) = services.files.list_uploads("alice", "org-7", state=None, limit=5)
+    assert (listed.upload_id, listed.state) == ("old-1", UploadState.ABORTED)

@@ -31,12 +31,8 @@ class _Limited:
         return data
 
 
-class _S3Server(ThreadedServer):
-    service: S3Service
-
-
 class _S3Handler(QuietHandler):
-    server: _S3Server
+    server: S3Server
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -65,23 +61,9 @@ class _S3Handler(QuietHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_GET
 
 
-class S3Server:
-    """The embedded S3 endpoint on `host:port` (port 0 picks a free one)."""
+class S3Server(ThreadedServer):
+    """The embedded S3 endpoint on `host:port` (port 0 picks a free one); `start()` serves."""
 
     def __init__(self, service: S3Service, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _S3Server((host, port), _S3Handler, "s3up-local-s3")
-        self._server.service = service
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
+        super().__init__((host, port), _S3Handler, "s3up-local-s3")
+        self.service = service
