@@ -324,3 +324,17 @@ def test_a_single_file_sent_before_the_answer_was_lost_may_be_sent_again(
     assert done["size"] == 3
     (fresh,) = start_batch(call, batch_file("resent/two.txt", single=True, fileSize=1))
     assert fresh["headers"]["If-None-Match"] == "*"
+
+
+def test_a_batch_of_single_files_costs_a_listing_not_a_call_per_file(call: Call, services: Services) -> None:
+    calls: list[str] = []
+    services.s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    files = [batch_file(f"cheap/{n:03d}.txt", single=True, fileSize=1) for n in range(100)]
+    entries = start_batch(call, *files)
+    assert calls == ["ListObjectsV2"]  # signing is local: no call
+    for entry in entries:
+        assert put_single(entry, b"x").status_code == 200
+    calls.clear()
+    done = finish_batch(call, *(ids_of(e) for e in entries))
+    assert calls == ["ListObjectsV2"]
+    assert all(d["size"] == 1 for d in done)

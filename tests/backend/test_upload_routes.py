@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,25 +21,8 @@ from backend.handlers import (
     session,
 )
 from backend.runtime import Services
-from tests.backend.support import ALICE, BOB, CDN, MIB, UNIT_BUCKET, Reply, seed_body
-
-Call = Callable[..., Reply]
-
-
-def start(call: Call, key: str = "dir/file.bin", caller: Caller = ALICE) -> dict[str, str]:
-    reply = call(initialize.handle, seed_body(key), caller=caller)
-    assert reply.status == 200, reply.body
-    return {"fileId": reply.body["fileId"], "fileKey": reply.body["fileKey"]}
-
-
-def put(services: Services, ids: dict[str, str], chunks: list[bytes]) -> list[dict[str, Any]]:
-    parts = []
-    for number, chunk in enumerate(chunks, 1):
-        answer = services.s3.upload_part(
-            Bucket=UNIT_BUCKET, Key=ids["fileKey"], UploadId=ids["fileId"], PartNumber=number, Body=chunk
-        )
-        parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-    return parts
+from tests.backend.routes_support import Call, put_parts, start
+from tests.backend.support import ALICE, BOB, CDN, MIB, UNIT_BUCKET, seed_body
 
 
 def upload_of(services: Services, upload_id: str) -> Upload:
@@ -95,7 +77,7 @@ def test_accelerated_urls_use_the_accelerate_endpoint_on_aws(services: Services,
 def test_finalize_completes_and_marks_the_item(call: Call, services: Services) -> None:
     ids = start(call, "dir/my file.bin")
     chunks = [b"a" * 5 * MIB, b"b" * 100]
-    reply = call(finalize.handle, {**ids, "parts": put(services, ids, chunks)})
+    reply = call(finalize.handle, {**ids, "parts": put_parts(services, ids, chunks)})
     assert reply.status == 200, reply.body
     assert reply.body == {
         "imagePath": "dir/my file.bin",
@@ -117,12 +99,12 @@ def test_finalize_completes_and_marks_the_item(call: Call, services: Services) -
 
 def test_finalize_maps_s3_refusals_to_400(call: Call, services: Services) -> None:
     ids = start(call)
-    parts = put(services, ids, [b"small", b"parts"])
+    parts = put_parts(services, ids, [b"small", b"parts"])
     too_small = call(finalize.handle, {**ids, "parts": parts})
     assert too_small.status == 400
     assert "5 MiB" in too_small.body["message"]
     ids = start(call, "other.bin")
-    put(services, ids, [b"x"])
+    put_parts(services, ids, [b"x"])
     wrong = call(finalize.handle, {**ids, "parts": [{"PartNumber": 1, "ETag": '"0000"'}]})
     assert wrong.status == 400
     assert "ETag" in wrong.body["message"]
@@ -131,7 +113,7 @@ def test_finalize_maps_s3_refusals_to_400(call: Call, services: Services) -> Non
 
 def test_list_parts_returns_every_part(call: Call, services: Services) -> None:
     ids = start(call)
-    parts = put(services, ids, [b"1" * 10, b"2" * 20, b"3" * 30])
+    parts = put_parts(services, ids, [b"1" * 10, b"2" * 20, b"3" * 30])
     reply = call(list_parts.handle, ids)
     assert reply.body == {"parts": [{**p, "Size": size} for p, size in zip(parts, (10, 20, 30), strict=True)]}
 
@@ -140,14 +122,14 @@ def test_list_parts_follows_s3_pages(call: Call, services: Services) -> None:
     from backend.s3 import list_parts as list_all
 
     ids = start(call)
-    put(services, ids, [b"x"] * 5)
+    put_parts(services, ids, [b"x"] * 5)
     listed = list_all(services.s3, UNIT_BUCKET, ids["fileKey"], ids["fileId"], page_size=2)
     assert [p.number for p in listed] == [1, 2, 3, 4, 5]
 
 
 def test_abort_deletes_the_parts_and_is_idempotent(call: Call, services: Services) -> None:
     ids = start(call)
-    put(services, ids, [b"x"])
+    put_parts(services, ids, [b"x"])
     assert call(abort_upload.handle, ids).body == {}
     assert services.s3.list_multipart_uploads(Bucket=UNIT_BUCKET).get("Uploads", []) == []
     assert upload_of(services, ids["fileId"]).state == "aborted"
@@ -230,5 +212,5 @@ def test_core_only_answers_have_the_existing_fields(services: Services) -> None:
     signed = run(presign.handle, {**ids, "parts": 1, "partNumbers": [5]}, None)  # partNumbers is ignored
     assert set(signed) == {"parts"}
     assert signed["parts"][0]["PartNumber"] == 1
-    parts = put(services, ids, [b"z"])
+    parts = put_parts(services, ids, [b"z"])
     assert run(finalize.handle, {**ids, "parts": parts}, None) == {"imagePath": "core.bin"}
