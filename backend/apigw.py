@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -43,17 +44,39 @@ _STATUS = {
 }
 
 
+class Reason(StrEnum):
+    """Why a 409 (or a 404) was answered, for a client that must act differently on each."""
+
+    UPLOAD_FINISHED = "UPLOAD_FINISHED"
+    """This upload is finished: `/finalize` with its fileId answers its result again."""
+    UPLOAD_ABORTED = "UPLOAD_ABORTED"
+    KEY_EXISTS = "KEY_EXISTS"
+    """An object exists (or was published meanwhile) at the key; nothing was replaced."""
+    KEY_BUSY = "KEY_BUSY"
+    """Another upload is writing the key right now; try again shortly."""
+    CLIENT_TOKEN_REUSED = "CLIENT_TOKEN_REUSED"
+    """The clientToken already started an upload of another key, size or kind."""
+
+
 class ApiError(Exception):
     """A request the API refuses; `message` is written for the person who sent it."""
 
-    def __init__(self, error_type: ErrorType, message: str) -> None:
+    def __init__(self, error_type: ErrorType, message: str, *, reason: Reason | None = None) -> None:
         super().__init__(message)
         self.type = error_type
         self.message = message
+        self.reason = reason
 
     @property
     def status(self) -> int:
         return self.type.status
+
+    def body(self) -> dict[str, str]:
+        """The JSON error object: the gateway-answer shape, plus `reason` when there is one."""
+        body = error_body(self.status, self.type.value, self.message)
+        if self.reason is not None:
+            body["reason"] = self.reason.value
+        return body
 
 
 def bad_request(message: str) -> ApiError:
@@ -76,7 +99,7 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
 
 
 def error_response(error: ApiError) -> dict[str, Any]:
-    return json_response(error.status, error_body(error.status, error.type.value, error.message))
+    return json_response(error.status, error.body())
 
 
 @dataclass(frozen=True)
@@ -108,15 +131,21 @@ class ApiRequest:
         return self.body
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> ApiRequest:
-        """Parse a REST proxy event; raises `ApiError` (400) for a body that is not a JSON object."""
+    def from_event(cls, event: Mapping[str, Any], *, max_body_bytes: int | None = None) -> ApiRequest:
+        """Parse a REST proxy event; raises `ApiError` (400) for a body that is not a JSON object.
+
+        A body longer than `max_body_bytes` is refused (413) before it is decoded or parsed.
+        """
         context = event.get("requestContext") or {}
         headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        raw, is_base64 = event.get("body"), bool(event.get("isBase64Encoded"))
+        if max_body_bytes is not None:
+            _check_size(raw, is_base64, max_body_bytes)
         return cls(
             method=str(event.get("httpMethod") or ""),
             path=str(event.get("path") or ""),
             headers=headers,
-            body=_parse_body(event.get("body"), bool(event.get("isBase64Encoded"))),
+            body=_parse_body(raw, is_base64),
             caller=_caller_from(context.get("authorizer")),
             source_ip=str((context.get("identity") or {}).get("sourceIp") or ""),
             request_id=str(context.get("requestId") or ""),
@@ -136,8 +165,27 @@ def _caller_from(authorizer: Any) -> Caller | None:
     )
 
 
+def _check_size(raw: Any, is_base64: bool, limit: int) -> None:
+    if not isinstance(raw, str):
+        return
+    # Characters, not bytes: counting never copies the body, and UTF-8 has at least a byte each.
+    size = len(raw) * 3 // 4 if is_base64 else len(raw)
+    if size > limit:
+        raise ApiError(
+            ErrorType.REQUEST_TOO_LARGE,
+            f"the request body is {size} bytes; this route takes at most {limit}: send less per call",
+        )
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large: numbers must be finite")
+    return value
 
 
 def _parse_body(raw: Any, is_base64: bool) -> dict[str, Any] | None:
@@ -154,7 +202,7 @@ def _parse_body(raw: Any, is_base64: bool) -> dict[str, Any] | None:
     if not data.strip():
         return None
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise bad_request(
             f"the request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"

@@ -3,33 +3,30 @@
     python -m backend tokens create --principal alice --org org-7 [--prefix uploads/alice/] [--expires-in 30d]
     python -m backend tokens list
     python -m backend tokens revoke <id>          (or --token <token>)
-    python -m backend serve [--host 127.0.0.1] [--port 8750] [--token T] [--url-expiry S]
-                            [--s3-endpoint URL --bucket NAME] [--core-only]
+    python -m backend serve [--port 8750] [--data-dir DIR | --ephemeral] [--token T] [--core-only] ...
 
-`tokens` works against real AWS (default credentials) or a local stack (`--endpoint-url`, the
-DynamoDB endpoint `serve` prints). A new token is printed once, alone on stdout.
+`tokens` works against real AWS (default credentials), a DynamoDB endpoint (`--endpoint-url`) or a
+local API's data folder (`--data-dir`, which `serve` prints). A new token is printed once, alone on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
-import logging
 import os
 import re
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from backend.config import DEFAULT_TOKENS_TABLE, DEFAULT_URL_EXPIRY
-from backend.logs import RedactingFilter
+from backend.config import DEFAULT_TOKENS_TABLE
+from backend.local import command as serve_command
 from backend.runtime import new_session
+from backend.stores.dynamodb import DynamoTokenStore
+from backend.stores.sqlite import SqliteDatabase, SqliteTokenStore
 from backend.tokens import TokenRecord, TokenStore, hash_token
 
 DEFAULT_PORT = 8750
@@ -74,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     table.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
     table.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the tokens of a local API's data folder (`serve` prints it) instead of a DynamoDB table",
+    )
+    table.add_argument(
         "--endpoint-url",
         default=os.environ.get("DYNAMODB_ENDPOINT_URL"),
         help="DynamoDB endpoint, e.g. the local stack's (default: AWS)",
@@ -92,20 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("id", nargs="?", help="the token's id (at least 8 hex digits, from `list`)")
     which.add_argument("--token", help="the token itself")
 
-    serve = commands.add_parser("serve", help="run the API locally (moto, gateway and CDN stand-ins)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any)")
-    serve.add_argument("--token", help="register this token instead of generating one")
-    serve.add_argument("--url-expiry", type=int, default=DEFAULT_URL_EXPIRY, help="presigned URL lifetime, s")
-    serve.add_argument("--s3-endpoint", help="use this S3 server instead of moto's (e.g. rclone serve s3)")
-    serve.add_argument("--bucket", help="bucket name (created if missing; default: s3up-local)")
-    serve.add_argument("--core-only", action="store_true", help="mimic the existing deployment exactly")
-    serve.add_argument("--function-timeout", type=float, help="answer 504 when a handler runs longer, s")
-    serve.add_argument("--verbose", "-v", action="store_true", help="log every request")
+    serve = commands.add_parser("serve", help="run the whole API locally (gateway, S3 and CDN stand-ins)")
+    serve_command.add_arguments(serve)
     return parser
 
 
 def _token_store(args: argparse.Namespace) -> TokenStore:
+    if args.data_dir is not None:
+        tables = Path(args.data_dir) / "tables.sqlite3"
+        if not tables.is_file():
+            raise LookupError(f"{args.data_dir} is not a local API's data folder (it has no tables.sqlite3)")
+        return SqliteTokenStore(SqliteDatabase(tables))
     region, credentials = args.region, {}
     if args.endpoint_url:  # e.g. the local stack's, which takes any region and any key
         probe = new_session(region_name=region)
@@ -113,7 +112,7 @@ def _token_store(args: argparse.Namespace) -> TokenStore:
         if probe.get_credentials() is None:
             credentials = _LOCAL_CREDENTIALS
     session = new_session(region_name=region, **credentials)
-    return TokenStore(session.client("dynamodb", endpoint_url=args.endpoint_url), args.table)
+    return DynamoTokenStore(session.client("dynamodb", endpoint_url=args.endpoint_url), args.table)
 
 
 def _expiry(args: argparse.Namespace) -> int | None:
@@ -156,68 +155,11 @@ def _tokens(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from backend.local import LocalStack  # needs the `local` extra (moto)
-
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbose:  # our own loggers only: botocore's debug output is full of credentials
-        logging.getLogger("backend").setLevel(logging.INFO)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    stack = LocalStack(
-        host=args.host,
-        port=args.port,
-        token=args.token,
-        url_expiry=args.url_expiry,
-        core_only=args.core_only,
-        s3_endpoint=args.s3_endpoint,
-        bucket=args.bucket or "s3up-local",
-        function_timeout=args.function_timeout,
-        files_table="Files",
-        tokens_table=DEFAULT_TOKENS_TABLE,
-    )
-    try:
-        stack.start()
-    except OSError as exc:
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
-            raise OSError(
-                f"cannot listen on {args.host}:{args.port} ({exc.strerror}); try another --port"
-            ) from exc
-        raise
-    try:
-        mode = "core routes only (the existing deployment)" if args.core_only else "all routes"
-        print(
-            f"s3up local API is running ({mode}), started in {stack.startup_seconds:.2f} s\n"
-            f"  API URL:      {stack.api_url}\n"
-            f"  CDN base URL: {stack.cdn_base_url}\n"
-            f"  Token:        {stack.token}\n"
-            f"  S3:           {stack.s3_endpoint} (bucket {stack.bucket})\n"
-            f"  DynamoDB:     {stack.dynamodb_endpoint} (tables {stack.files_table}, {stack.tokens_table})\n"
-            "Press Ctrl-C to stop.",
-            flush=True,
-        )
-        # A signal may land on another thread, and then only wakes the main thread when it runs
-        # Python code again: wake up regularly rather than block for good.
-        while not stop.wait(0.2):
-            pass
-        print("Stopping…", file=sys.stderr, flush=True)
-    finally:
-        stack.stop()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 failed, 2 bad arguments)."""
     args = _parser().parse_args(argv)
     try:
-        return _tokens(args) if args.command == "tokens" else _serve(args)
+        return _tokens(args) if args.command == "tokens" else serve_command.run(args)
     except (ValueError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 DEFAULT_FILES_TABLE = "Files"
 DEFAULT_TOKENS_TABLE = "UploadTokens"
+DYNAMODB_STORE = "dynamodb"
 DEFAULT_URL_EXPIRY = 300
 DEFAULT_MAX_METADATA_BYTES = 65536
+DEFAULT_PARTS_KEPT_DAYS = 7
 MAX_URL_EXPIRY = 7 * 24 * 3600  # the longest lifetime SigV4 presigned URLs allow
 MAX_METADATA_LIMIT = 300_000  # stays well under DynamoDB's 400 KB item limit
 
@@ -38,6 +40,10 @@ class Config:
     region: str | None = None
     core_only: bool = False
     """Mimic the existing deployment (local stack only; never read from the environment)."""
+    table_store: str = DYNAMODB_STORE
+    """Where uploads and tokens are kept: "dynamodb" (the tables above), or the path of a SQLite file."""
+    parts_kept_days: int = DEFAULT_PARTS_KEPT_DAYS
+    """After how many days the bucket's lifecycle rule aborts an unfinished multipart upload."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.url_expiry <= MAX_URL_EXPIRY:
@@ -48,6 +54,10 @@ class Config:
             )
         if not self.files_table or not self.tokens_table:
             raise ConfigError("FILES_TABLE and TOKENS_TABLE must not be empty")
+        if not 1 <= self.parts_kept_days <= 3650:
+            raise ConfigError(f"PARTS_KEPT_DAYS must be 1..3650 days, not {self.parts_kept_days}")
+        if not self.table_store:
+            raise ConfigError('TABLE_STORE must be "dynamodb" or the path of a SQLite file')
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -83,6 +93,8 @@ class Config:
             dynamodb_endpoint_url=text("DYNAMODB_ENDPOINT_URL"),
             s3_public_endpoint_url=text("S3_PUBLIC_ENDPOINT_URL"),
             region=text("AWS_REGION") or text("AWS_DEFAULT_REGION"),
+            table_store=text("TABLE_STORE") or DYNAMODB_STORE,
+            parts_kept_days=number("PARTS_KEPT_DAYS", DEFAULT_PARTS_KEPT_DAYS),
         )
 
     def require_bucket(self) -> str:
@@ -95,6 +107,11 @@ class Config:
     def presign_endpoint_url(self) -> str | None:
         """The endpoint presigned URLs name: the public one when set, else the S3 endpoint."""
         return self.s3_public_endpoint_url or self.s3_endpoint_url
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The SQLite file that holds uploads and tokens, or None when they are on DynamoDB."""
+        return None if self.table_store == DYNAMODB_STORE else self.table_store
 
     @property
     def is_local(self) -> bool:

@@ -1,23 +1,31 @@
-"""The `Files` table: one numbered item per upload, plus a pointer item per S3 UploadId.
+"""What the API records about uploads, and the `FileStore` interface every handler uses for it.
 
-Layout (docs/ARCHITECTURE.md): `pk = "filecounter"` holds the atomic counter `count`; an upload
-is `pk = "<n>"` (`request` = the request JSON text, `uploadId`, `fileKey`, `principal`,
-`organizationId`, `state`, `createdAt`, `updatedAt`, `contentType`, `fileSize`; on finish `size`,
-`url`, `finishedAt`); `pk = "upload#<UploadId>"` (`fileNumber`, `fileKey`, `principal`, `state`)
-is written in the same transaction, so one strongly consistent GetItem finds and checks an upload.
-Times are ISO 8601 UTC strings.
+Two implementations keep these records: `backend.stores.dynamodb` (the `Files` table, on Lambda)
+and `backend.stores.sqlite` (one SQLite file, for the local stack). Both pass the same contract
+tests (tests/backend/test_stores.py), so a handler never knows which one it runs on.
+
+Records:
+- an **upload**: numbered by an atomic counter (`file_number`), found by its `upload_id` (the S3
+  UploadId, or the API's own id for a single-PUT file), owned by a principal *and* organisation;
+- a **client token**: the client's idempotency key for starting an upload, kept
+  `CLIENT_TOKEN_DAYS` days, that maps to the upload it started;
+- a **publication**: who owns the object at a key (`PUBLISHED`), or who is writing it right now
+  (`CLAIMED`, until `holds_until`). Changed only by compare-and-swap on its `version`, which is
+  what makes "no overwrite" and "only your organisation may overwrite" atomic on every store.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
-COUNTER_PK = "filecounter"
-POINTER_PREFIX = "upload#"
+CLIENT_TOKEN_DAYS = 7
+CLIENT_TOKEN_SECONDS = CLIENT_TOKEN_DAYS * 24 * 3600
 
 
 class UploadState(StrEnum):
@@ -26,13 +34,30 @@ class UploadState(StrEnum):
     ABORTED = "aborted"
 
 
+class PublicationState(StrEnum):
+    CLAIMED = "claimed"
+    """An upload is writing the key right now; the claim lapses at `holds_until`."""
+    PUBLISHED = "published"
+    """The object at the key was published through the API by `organization_id`."""
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_time(time.time())
+
+
+def iso_time(epoch: float) -> str:
+    """ISO 8601 UTC, to the second: `2026-01-31T12:00:00Z`."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def owner_id(principal: str, organization_id: str) -> str:
+    """One string for a (principal, organisation) pair, unambiguous whatever characters they hold."""
+    return json.dumps([organization_id, principal], ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
 class NewUpload:
-    """What `initialize` records about an upload it has started."""
+    """What a start records about an upload (its number is reserved separately)."""
 
     upload_id: str
     file_key: str
@@ -41,154 +66,214 @@ class NewUpload:
     request_json: str
     content_type: str
     file_size: int | None = None
+    single: bool = False
+    """One presigned PutObject instead of a multipart upload; `upload_id` is then the API's own id."""
+    overwrite: bool = False
+    client_token: str | None = None
 
 
 @dataclass(frozen=True)
-class UploadPointer:
-    """An upload as its pointer item describes it."""
+class Upload:
+    """One upload as the store holds it."""
 
     upload_id: str
     file_number: int
     file_key: str
     principal: str
+    organization_id: str
     state: UploadState
+    content_type: str = ""
+    file_size: int | None = None
+    single: bool = False
+    overwrite: bool = False
+    client_token: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    size: int | None = None
+    url: str | None = None
+    etag: str | None = None
+    finished_at: str | None = None
+
+    @classmethod
+    def started(cls, number: int, new: NewUpload, now: str) -> Upload:
+        """The record of `new`, just recorded as upload `number` at `now`."""
+        return cls(
+            upload_id=new.upload_id,
+            file_number=number,
+            file_key=new.file_key,
+            principal=new.principal,
+            organization_id=new.organization_id,
+            state=UploadState.UPLOADING,
+            content_type=new.content_type,
+            file_size=new.file_size,
+            single=new.single,
+            overwrite=new.overwrite,
+            client_token=new.client_token,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def finished(self, finish: Finish, now: str) -> Upload:
+        """This upload as recorded when it finished at `now`."""
+        return replace(
+            self,
+            state=UploadState.FINISHED,
+            updated_at=now,
+            finished_at=now,
+            size=finish.size,
+            url=finish.url,
+            etag=finish.etag,
+        )
+
+    def owned_by(self, principal: str, organization_id: str) -> bool:
+        return self.principal == principal and self.organization_id == organization_id
+
+    @property
+    def finish(self) -> Finish:
+        """What finishing recorded (meaningful once `state` is FINISHED)."""
+        return Finish(size=self.size or 0, url=self.url, etag=self.etag)
 
 
 @dataclass(frozen=True)
-class FinishedUpload:
-    """What `finalize` recorded: the object's size and CDN URL (None without a CDN)."""
+class Finish:
+    """What finishing recorded: the object's size, CDN URL (None without a CDN) and ETag."""
 
     size: int
-    url: str | None
+    url: str | None = None
+    etag: str | None = None
 
 
-class FileStore:
-    """Reads and writes the `Files` table through a low-level boto3 DynamoDB client."""
+@dataclass(frozen=True)
+class Recorded:
+    """The outcome of recording a new upload.
 
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self._db = dynamodb
-        self.table = table
+    `created` is False when the upload's client token already belonged to another upload (a
+    concurrent or earlier call): `upload` is then that other upload, and the caller should undo
+    whatever it started for its own.
+    """
+
+    upload: Upload
+    created: bool
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Who owns, or is writing, the object at `file_key`."""
+
+    file_key: str
+    organization_id: str
+    principal: str
+    upload_id: str
+    state: PublicationState
+    since: float
+    """Epoch seconds of the claim or of the publication."""
+    holds_until: float = 0.0
+    """For a claim: when it lapses (its writer is then presumed dead). Unused once published."""
+    version: int = 0
+    """Bumped by every write; `put_publication` swaps only when the stored version is `expected`'s."""
+
+    def live_claim(self, now: float) -> bool:
+        return self.state is PublicationState.CLAIMED and now < self.holds_until
+
+    def published_by(self, upload: Upload) -> Publication:
+        """The record that replaces this one when `upload` publishes the key (version bumped)."""
+        return Publication(
+            file_key=upload.file_key,
+            organization_id=upload.organization_id,
+            principal=upload.principal,
+            upload_id=upload.upload_id,
+            state=PublicationState.PUBLISHED,
+            since=time.time(),
+            version=self.version + 1,
+        )
+
+
+class PublicationLostError(Exception):
+    """Finishing expected to hold the key's claim, but another writer had taken it over."""
+
+
+class FileStore(ABC):
+    """The uploads, client tokens and publications of one deployment."""
+
+    @abstractmethod
+    def reserve_numbers(self, count: int) -> int:
+        """Reserve `count` consecutive upload numbers atomically; returns the first (1 for the very first)."""
 
     def next_number(self) -> int:
-        """Increment the atomic counter and return the new value (1 for the first upload)."""
-        answer = self._db.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": COUNTER_PK}},
-            UpdateExpression="ADD #count :one",
-            ExpressionAttributeNames={"#count": "count"},
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(answer["Attributes"]["count"]["N"])
+        """Reserve one upload number (the existing deployment's atomic counter)."""
+        return self.reserve_numbers(1)
 
-    def record(self, number: int, upload: NewUpload) -> None:
-        """Write the upload's item and its pointer in one transaction (neither may exist yet)."""
-        now = utc_now()
-        item: dict[str, Any] = {
-            "pk": {"S": str(number)},
-            "request": {"S": upload.request_json},
-            "uploadId": {"S": upload.upload_id},
-            "fileKey": {"S": upload.file_key},
-            "principal": {"S": upload.principal},
-            "organizationId": {"S": upload.organization_id},
-            "state": {"S": UploadState.UPLOADING.value},
-            "contentType": {"S": upload.content_type},
-            "createdAt": {"S": now},
-            "updatedAt": {"S": now},
-        }
-        if upload.file_size is not None:
-            item["fileSize"] = {"N": str(upload.file_size)}
-        pointer = {
-            "pk": {"S": POINTER_PREFIX + upload.upload_id},
-            "fileNumber": {"N": str(number)},
-            "fileKey": {"S": upload.file_key},
-            "principal": {"S": upload.principal},
-            "state": {"S": UploadState.UPLOADING.value},
-        }
-        absent = "attribute_not_exists(pk)"
-        try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": absent}},
-                    {"Put": {"TableName": self.table, "Item": pointer, "ConditionExpression": absent}},
-                ],
-                # The SDK retries a call whose answer was lost; the same token makes that retry a no-op.
-                ClientRequestToken=hashlib.sha256(upload.upload_id.encode()).hexdigest()[:36],
-            )
-        except self._db.exceptions.TransactionCanceledException:
-            # A retry of a write that had in fact succeeded finds its own items: that is success.
-            found = self.find(upload.upload_id)
-            if found is None or found.file_number != number:
-                raise
+    def record(self, number: int, upload: NewUpload) -> Recorded:
+        """Record one started upload: `record_many` with one entry."""
+        return self.record_many([(number, upload)])[0]
 
-    def find(self, upload_id: str) -> UploadPointer | None:
-        """The upload with this S3 UploadId, or None (one strongly consistent GetItem)."""
-        answer = self._db.get_item(
-            TableName=self.table, Key={"pk": {"S": POINTER_PREFIX + upload_id}}, ConsistentRead=True
-        )
-        item = answer.get("Item")
-        if not item:
-            return None
-        return UploadPointer(
-            upload_id=upload_id,
-            file_number=int(item["fileNumber"]["N"]),
-            file_key=item["fileKey"]["S"],
-            principal=item["principal"]["S"],
-            state=UploadState(item.get("state", {}).get("S", UploadState.UPLOADING.value)),
-        )
+    @abstractmethod
+    def record_many(self, entries: Sequence[tuple[int, NewUpload]]) -> list[Recorded]:
+        """Record started uploads, in order. Each is written atomically with its client token, if any.
 
-    def finished(self, pointer: UploadPointer) -> FinishedUpload:
-        """The size and URL `mark_finished` stored for this upload."""
-        answer = self._db.get_item(
-            TableName=self.table, Key={"pk": {"S": str(pointer.file_number)}}, ConsistentRead=True
-        )
-        item = answer.get("Item", {})
-        return FinishedUpload(size=int(item.get("size", {}).get("N", "0")), url=item.get("url", {}).get("S"))
+        An entry whose client token (same principal and organisation) is already recorded and not
+        expired is not written: its result is the existing upload with `created=False`.
+        """
 
-    def mark_finished(self, pointer: UploadPointer, size: int, url: str | None) -> None:
-        """Record the finished object's size (and URL) on the item; set both items' state."""
-        now = utc_now()
-        values: dict[str, Any] = {
-            ":state": {"S": UploadState.FINISHED.value},
-            ":now": {"S": now},
-            ":size": {"N": str(size)},
-        }
-        names = {"#size": "size"}
-        update = "SET #state = :state, updatedAt = :now, finishedAt = :now, #size = :size"
-        if url is not None:
-            update += ", #url = :url"
-            values[":url"] = {"S": url}
-            names["#url"] = "url"
-        self._set_state(pointer, update, values, names)
+    @abstractmethod
+    def find(self, upload_id: str) -> Upload | None:
+        """The upload with this id, or None (strongly consistent)."""
 
-    def mark_aborted(self, pointer: UploadPointer) -> None:
-        """Set both items' state to aborted."""
-        values = {":state": {"S": UploadState.ABORTED.value}, ":now": {"S": utc_now()}}
-        self._set_state(pointer, "SET #state = :state, updatedAt = :now", values, {})
+    @abstractmethod
+    def find_many(self, upload_ids: Sequence[str]) -> dict[str, Upload]:
+        """The uploads that exist among `upload_ids`, by id (strongly consistent)."""
 
-    def _set_state(
-        self, pointer: UploadPointer, item_update: str, values: dict[str, Any], names: dict[str, str]
-    ) -> None:
-        state = values[":state"]
-        self._db.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": {"pk": {"S": str(pointer.file_number)}},
-                        "UpdateExpression": item_update,
-                        "ExpressionAttributeNames": {"#state": "state", **names},
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": {"pk": {"S": POINTER_PREFIX + pointer.upload_id}},
-                        "UpdateExpression": "SET #state = :state",
-                        "ExpressionAttributeNames": {"#state": "state"},
-                        "ExpressionAttributeValues": {":state": state},
-                    }
-                },
-            ]
-        )
+    @abstractmethod
+    def find_client_tokens(
+        self, principal: str, organization_id: str, tokens: Sequence[str]
+    ) -> dict[str, Upload]:
+        """client token → the upload it started, for the owner's unexpired tokens among `tokens`."""
+
+    @abstractmethod
+    def mark_finished(self, upload: Upload, finish: Finish, publication: Publication | None = None) -> Upload:
+        """Record the upload finished; returns it as now stored.
+
+        With `publication` (the key's current record, claimed or published by this upload), the
+        key is published by this upload in the same atomic write; raises `PublicationLostError` if
+        that record changed meanwhile (nothing is written then).
+        """
+
+    @abstractmethod
+    def mark_aborted(self, upload: Upload) -> None:
+        """Record the upload aborted."""
+
+    @abstractmethod
+    def list_uploads(
+        self,
+        principal: str,
+        organization_id: str,
+        *,
+        state: UploadState | None,
+        limit: int,
+        before: int | None = None,
+    ) -> list[Upload]:
+        """The owner's uploads, newest (highest number) first, numbered below `before` when given.
+
+        At most `limit`; `state` None means every state. May lag a write by a moment on DynamoDB
+        (read from an index), never on SQLite.
+        """
+
+    @abstractmethod
+    def get_publications(self, keys: Sequence[str]) -> dict[str, Publication]:
+        """The publication records that exist among `keys`, by key (strongly consistent)."""
+
+    @abstractmethod
+    def put_publication(self, new: Publication, expected: Publication | None) -> Publication | None:
+        """Compare-and-swap: store `new` if the key's record is still `expected` (None: absent).
+
+        Returns the stored record (its `version` bumped), or None when the record had changed.
+        """
+
+    @abstractmethod
+    def delete_publication(self, expected: Publication) -> bool:
+        """Delete the key's record if it is still `expected`; False when it had changed."""
+
+
+def client_token_expiry(recorded_epoch: float) -> int:
+    """When a client token recorded at `recorded_epoch` stops being honoured (epoch seconds)."""
+    return int(recorded_epoch) + CLIENT_TOKEN_SECONDS

@@ -1,7 +1,9 @@
-"""Object-key rules and the Content-Type an object gets.
+"""Object-key rules, token prefixes as folders, and the Content-Type an object gets.
 
 `check_key` raises `ApiError` (400, or 403 outside the caller's prefix) with a message that says
-what to change; a key it accepts is safe to use as an S3 key and as a CDN URL path.
+what to change; a key it accepts is safe to use as an S3 key and as a CDN URL path, and shows
+what it is: no invisible characters that reorder or hide text, no empty folder names.
+A token's prefix is a folder: `team` and `team/` both allow `team/…` only, never `teammates/…`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,25 @@ _EXTRA_TYPES = {
 }
 
 
+# Unicode categories that show nothing yet change how a name reads: format characters (bidirectional
+# overrides and isolates, zero-width spaces and joiners, the byte-order mark, soft hyphens) and the
+# line and paragraph separators.
+_INVISIBLE_CATEGORIES = {
+    "Cf": "an invisible formatting character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+
+
+def _invisible(key: str) -> str | None:
+    for ch in key:
+        what = _INVISIBLE_CATEGORIES.get(unicodedata.category(ch))
+        if what:
+            name = unicodedata.name(ch, "")
+            return f"{what} (U+{ord(ch):04X}{' ' + name if name else ''})"
+    return None
+
+
 def key_problem(key: str) -> str | None:
     """What is wrong with `key` as an object key, or None when it is acceptable."""
     if not key:
@@ -48,22 +69,40 @@ def key_problem(key: str) -> str | None:
         return 'contains a backslash; use "/" between folders'
     if any(unicodedata.category(ch) == "Cc" for ch in key):
         return "contains a control character (such as a newline or tab)"
+    invisible = _invisible(key)
+    if invisible:
+        return f"contains {invisible}, which can disguise a name; remove it"
     if key.endswith("/"):
         return 'ends with "/"; it must name a file, not a folder'
-    if any(segment in (".", "..") for segment in key.split("/")):
+    segments = key.split("/")
+    if any(segment in (".", "..") for segment in segments):
         return 'contains a "." or ".." path segment'
+    if "" in segments:
+        return 'contains an empty folder name ("//"); use one "/" between folders'
     return None
 
 
+def prefix_folder(prefix: str) -> str:
+    """The folder a token's prefix allows, with one trailing "/" ("" for the whole bucket)."""
+    folder = prefix.rstrip("/")
+    return f"{folder}/" if folder else ""
+
+
+def in_prefix(key: str, prefix: str) -> bool:
+    """Whether `key` lies inside the folder `prefix` names (anything, for an empty prefix)."""
+    return key.startswith(prefix_folder(prefix))
+
+
 def check_key(key: str, *, field: str, prefix: str = "") -> str:
-    """Return `key` if it is acceptable and inside `prefix` (when the token has one)."""
+    """Return `key` if it is acceptable and inside the folder `prefix` (when the token has one)."""
     problem = key_problem(key)
     if problem:
         raise bad_request(f'"{field}" {problem}')
-    if prefix and not key.startswith(prefix):
+    if not in_prefix(key, prefix):
+        folder = prefix_folder(prefix)
         raise ApiError(
             ErrorType.ACCESS_DENIED,
-            f'"{field}" must start with "{prefix}": your token may only upload under that prefix',
+            f'"{field}" must be inside the folder "{folder}": your token may only upload there',
         )
     return key
 

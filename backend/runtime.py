@@ -21,6 +21,8 @@ from backend.apigw import ApiError, ApiRequest, error_response, json_response
 from backend.config import Config
 from backend.files import FileStore
 from backend.s3 import client_config
+from backend.stores.dynamodb import DynamoFileStore, DynamoTokenStore
+from backend.stores.sqlite import SqliteDatabase, SqliteFileStore, SqliteTokenStore
 from backend.tokens import TokenStore
 
 DEFAULT_REGION = "us-east-1"
@@ -41,7 +43,10 @@ def new_session(**kwargs: Any) -> boto3.Session:
 
 
 class Services:
-    """A `Config` and the clients built from it, created on first use (thread-safe) and reused."""
+    """A `Config` and the clients and stores built from it, created on first use (thread-safe) and reused.
+
+    `files` and `tokens` are on DynamoDB, or in one SQLite file when `config.table_store` names one.
+    """
 
     def __init__(
         self,
@@ -55,7 +60,9 @@ class Services:
         self._dynamodb_session = dynamodb_session
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._stores: dict[str, Any] = {}
+        self._database: SqliteDatabase | None = None
+        self._lock = threading.RLock()
 
     @property
     def bucket(self) -> str:
@@ -114,20 +121,48 @@ class Services:
 
         return self._client("dynamodb", build)
 
+    def _sqlite(self, path: str) -> SqliteDatabase:
+        if self._database is None:
+            self._database = SqliteDatabase(path)
+        return self._database
+
+    def _store(
+        self, name: str, on_dynamodb: Callable[[], Any], on_sqlite: Callable[[SqliteDatabase], Any]
+    ) -> Any:
+        with self._lock:
+            if name not in self._stores:
+                path = self.config.sqlite_path
+                self._stores[name] = on_dynamodb() if path is None else on_sqlite(self._sqlite(path))
+            return self._stores[name]
+
     @property
     def files(self) -> FileStore:
-        return FileStore(self.dynamodb, self.config.files_table)
+        """Uploads, client tokens and publications."""
+        return self._store(
+            "files",
+            lambda: DynamoFileStore(self.dynamodb, self.config.files_table),
+            SqliteFileStore,
+        )
 
     @property
     def tokens(self) -> TokenStore:
-        return TokenStore(self.dynamodb, self.config.tokens_table)
+        """Hashed API tokens."""
+        return self._store(
+            "tokens",
+            lambda: DynamoTokenStore(self.dynamodb, self.config.tokens_table),
+            SqliteTokenStore,
+        )
 
     def close(self) -> None:
-        """Close every client made so far (their pooled connections with them)."""
+        """Close every client and the SQLite file opened so far (their connections with them)."""
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
+            database, self._database = self._database, None
+            self._stores = {}
         for client in clients:
             client.close()
+        if database is not None:
+            database.close()
 
 
 @functools.lru_cache(maxsize=4)
@@ -141,12 +176,31 @@ def services_from_env() -> Services:
 
 
 Route = Callable[[ApiRequest, Services], dict[str, Any]]
+GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+_BODY_LIMIT = "max_body_bytes"
+
+
+def body_limit(max_bytes: int) -> Callable[[Route], Route]:
+    """Mark a route with the largest body it can use; a larger one gets 413 before it is parsed."""
+
+    def mark(handle: Route) -> Route:
+        setattr(handle, _BODY_LIMIT, max_bytes)
+        return handle
+
+    return mark
+
+
+def max_body_bytes(handle: Route) -> int:
+    """The body limit `body_limit` set on a route (API Gateway's 10 MB when none was set)."""
+    return int(getattr(handle, _BODY_LIMIT, GATEWAY_MAX_BODY_BYTES))
 
 
 def run_route(handle: Route, event: Mapping[str, Any], services: Services) -> dict[str, Any]:
-    """Parse the event, run the route, answer 200 with its JSON or the `ApiError`'s 4xx."""
+    """Parse the event (refusing a body over the route's limit unparsed), run the route, answer
+    200 with its JSON or the `ApiError`'s 4xx."""
     try:
-        return json_response(200, handle(ApiRequest.from_event(event), services))
+        request = ApiRequest.from_event(event, max_body_bytes=max_body_bytes(handle))
+        return json_response(200, handle(request, services))
     except ApiError as error:
         return error_response(error)
 

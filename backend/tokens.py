@@ -11,17 +11,24 @@ import hashlib
 import re
 import secrets
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from backend.keys import check_prefix
 
 TOKEN_PREFIX = "s3up_"
 MIN_TOKEN_LENGTH = 8
+"""The shortest token the stores accept (the local stack may register a short literal token)."""
+MIN_CHOSEN_TOKEN_LENGTH = 32
+"""The shortest token `python -m backend tokens create --token` accepts: the table keeps a plain
+SHA-256, so a chosen token must be long enough that guessing it is hopeless."""
 MAX_TOKEN_LENGTH = 512
 MIN_ID_PREFIX = 8
 _BEARER = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
+HEADER_PATTERN = re.compile(r"^(?:[Bb][Ee][Aa][Rr][Ee][Rr] +)?[!-~]{32,512}$")
+"""What API Gateway lets through to the authorizer (its identity validation expression): a token
+of 32-512 printable ASCII characters, optionally after "Bearer "."""
 
 
 def generate_token() -> str:
@@ -39,12 +46,21 @@ def token_from_header(value: str | None) -> str:
     return _BEARER.sub("", value or "").strip()
 
 
-def check_token_text(token: str) -> str:
-    """Validate a token an admin chose (`--token`); raises ValueError saying what is wrong."""
-    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
-        raise ValueError(f"a token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} characters long")
-    if any(ch.isspace() or not ch.isprintable() for ch in token):
-        raise ValueError("a token must not contain spaces or control characters")
+def check_token_text(token: str, *, min_length: int = MIN_TOKEN_LENGTH) -> str:
+    """Validate a chosen token; raises ValueError saying what is wrong.
+
+    A token is sent in an HTTP header, so it is printable ASCII without spaces.
+    """
+    if not min_length <= len(token) <= MAX_TOKEN_LENGTH:
+        raise ValueError(
+            f"a token must be {min_length} to {MAX_TOKEN_LENGTH} characters long (this one has "
+            f"{len(token)}); leave --token out to get a random one"
+        )
+    if any(not "!" <= ch <= "~" for ch in token):
+        raise ValueError(
+            "a token may hold only printable ASCII characters (letters, digits, punctuation), "
+            "without spaces or control characters"
+        )
     return token
 
 
@@ -86,32 +102,6 @@ class TokenRecord:
             return Rejection.EXPIRED
         return None
 
-    def to_item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "tokenHash": {"S": self.token_hash},
-            "principal": {"S": self.principal},
-            "organizationId": {"S": self.organization_id},
-            "keyPrefix": {"S": self.key_prefix},
-            "revoked": {"BOOL": self.revoked},
-            "createdAt": {"N": str(self.created_at)},
-        }
-        if self.expires_at is not None:
-            item["expiresAt"] = {"N": str(self.expires_at)}
-        return item
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> TokenRecord:
-        expires = item.get("expiresAt", {}).get("N")
-        return cls(
-            token_hash=item["tokenHash"]["S"],
-            principal=item["principal"]["S"],
-            organization_id=item.get("organizationId", {}).get("S", ""),
-            key_prefix=item.get("keyPrefix", {}).get("S", ""),
-            expires_at=int(float(expires)) if expires is not None else None,
-            revoked=bool(item.get("revoked", {}).get("BOOL", False)),
-            created_at=int(float(item.get("createdAt", {}).get("N", "0"))),
-        )
-
 
 def _check_name(value: str, what: str, *, allow_empty: bool) -> str:
     if not value and not allow_empty:
@@ -121,12 +111,8 @@ def _check_name(value: str, what: str, *, allow_empty: bool) -> str:
     return value
 
 
-class TokenStore:
-    """Create, look up, list and revoke tokens in one DynamoDB table (low-level boto3 client)."""
-
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self._db = dynamodb
-        self.table = table
+class TokenStore(ABC):
+    """Create, look up, list and revoke tokens; the storage is the subclass's (DynamoDB or SQLite)."""
 
     def create(
         self,
@@ -149,25 +135,15 @@ class TokenStore:
             expires_at=expires_at,
             created_at=int(time.time()),
         )
-        try:
-            self._db.put_item(
-                TableName=self.table,
-                Item=record.to_item(),
-                ConditionExpression="attribute_not_exists(tokenHash)",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            raise ValueError("that token is already registered") from None
+        if not self._insert(record):
+            raise ValueError("that token is already registered")
         return token, record
 
     def get(self, token: str) -> TokenRecord | None:
         """The record of `token`, or None (a strongly consistent read)."""
         if not token:
             return None
-        answer = self._db.get_item(
-            TableName=self.table, Key={"tokenHash": {"S": hash_token(token)}}, ConsistentRead=True
-        )
-        item = answer.get("Item")
-        return TokenRecord.from_item(item) if item else None
+        return self._get(hash_token(token))
 
     def verify(self, token: str, now: float | None = None) -> TokenRecord:
         """The record of a usable token; raises `TokenRejectedError` if unknown, expired or revoked."""
@@ -181,10 +157,7 @@ class TokenStore:
 
     def list_all(self) -> list[TokenRecord]:
         """Every stored token, oldest first."""
-        records: list[TokenRecord] = []
-        for page in self._db.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
-            records.extend(TokenRecord.from_item(item) for item in page.get("Items", []))
-        return sorted(records, key=lambda r: (r.created_at, r.token_hash))
+        return sorted(self._all(), key=lambda r: (r.created_at, r.token_hash))
 
     def find(self, id_prefix: str) -> TokenRecord:
         """The one token whose hash starts with `id_prefix` (≥ 8 hex digits); raises LookupError."""
@@ -202,13 +175,22 @@ class TokenStore:
 
     def revoke(self, token_hash: str) -> None:
         """Mark a token revoked; the authorizer refuses it from then on. Raises LookupError if absent."""
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"tokenHash": {"S": token_hash}},
-                UpdateExpression="SET revoked = :yes",
-                ConditionExpression="attribute_exists(tokenHash)",
-                ExpressionAttributeValues={":yes": {"BOOL": True}},
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            raise LookupError("no such token") from None
+        if not self._set_revoked(token_hash):
+            raise LookupError("no such token")
+
+    # ---- what a storage provides ----------------------------------------------------------
+    @abstractmethod
+    def _insert(self, record: TokenRecord) -> bool:
+        """Store a new record; False (and nothing written) when its hash is already stored."""
+
+    @abstractmethod
+    def _get(self, token_hash: str) -> TokenRecord | None:
+        """The record with this hash, strongly consistent."""
+
+    @abstractmethod
+    def _all(self) -> list[TokenRecord]:
+        """Every record, in any order."""
+
+    @abstractmethod
+    def _set_revoked(self, token_hash: str) -> bool:
+        """Mark the record revoked; False when there is no such record."""

@@ -1,85 +1,58 @@
 """The upload API's client: every route of shared/API.md, with answers turned into records and errors.
 
 One `ApiClient` talks to one API. It learns with `probe()` whether the API has this project's
-extensions (`/session` answers) or is the existing deployment, whose `/session` route does not exist.
-Every failure is raised as an `app.core.errors.UploadError` whose message a user can act on.
+extensions (`/session` answers, with its capabilities) or is the existing deployment, whose `/session`
+route does not exist. Every failure is raised as an `app.core.errors.UploadError` whose message a user
+can act on; the batch routes return a `FileRefused` for each file the API refused.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
+from app.core.api_answers import (
+    drop_none,
+    file_error,
+    optional_int,
+    optional_str,
+    optional_time,
+    parse_answer,
+    required_str,
+)
+from app.core.api_records import (
+    ApiInfo,
+    FileRefused,
+    FileToFinish,
+    FileToStart,
+    FinalizedUpload,
+    FinishedFile,
+    InitializedUpload,
+    PresignedUrl,
+    RemotePart,
+    RemoteUpload,
+    StartedFile,
+    UploadsPage,
+)
 from app.core.errors import (
-    AccessDeniedError,
     ApiUnreachableError,
     AuthError,
-    ConflictError,
     InvalidRequestError,
     NotThisApiError,
+    RouteMissingError,
     ServerError,
-    UploadError,
-    UploadGoneError,
 )
+
+__all__ = ["ApiClient", "ApiInfo", "FinalizedUpload", "InitializedUpload", "PresignedUrl", "RemotePart"]
 
 log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], str | None]
-_MISSING_AUTH_TOKEN = "Missing Authentication Token"
-
-
-@dataclass(frozen=True)
-class ApiInfo:
-    """What `probe()` learned about an API."""
-
-    api_url: str
-    extended: bool  # False: the existing deployment, core routes only
-    principal: str | None = None
-    organization_id: str | None = None
-    token_verified: bool = False  # core-only APIs cannot check a token without starting an upload
-    capabilities: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class InitializedUpload:
-    file_id: str  # the S3 UploadId
-    file_key: str
-    max_parts: int | None = None
-    min_part_size: int | None = None
-
-
-@dataclass(frozen=True)
-class PresignedUrl:
-    part_number: int
-    url: str
-    issued_at: float  # time.time() when it was asked for
-    expires_at: float  # time.time() after which S3 refuses it
-
-    def usable(self, now: float, send_seconds: float = 0.0) -> bool:
-        """True while the URL has more than a quarter of its life (at most a minute) left beyond the
-        `send_seconds` a part is expected to take (some servers check expiry when the body has arrived)."""
-        margin = min(60.0, (self.expires_at - self.issued_at) * 0.25)
-        return self.expires_at - now > margin + send_seconds
-
-
-@dataclass(frozen=True)
-class RemotePart:
-    number: int
-    etag: str
-    size: int
-
-
-@dataclass(frozen=True)
-class FinalizedUpload:
-    image_path: str
-    url: str | None  # None when neither the API nor a configured CDN base URL gives one
-    size: int | None
 
 
 class ApiClient:
@@ -104,38 +77,47 @@ class ApiClient:
     # --- routes -----------------------------------------------------------------------------------
 
     def probe(self) -> ApiInfo:
-        """Check the API and the token. Core-only APIs answer with `extended=False`.
+        """Tell this project's API from the existing deployment, then check the token where it can.
 
-        A core-only API has no route that checks a token without starting an upload, so there only
-        the address is checked: `/initialize` asked without a token must answer 401 (the authorizer),
-        where a wrong URL answers 403 "Missing Authentication Token" for every route.
+        The first request carries no token, so that no gateway wording can mislead: `/session` without
+        an `Authorization` header answers 401 on this project's API (the route exists and wants a token)
+        and 403 on the existing deployment (API Gateway has no such route). Only then is the token sent.
+        A core-only API has no route that checks a token without starting an upload, so there only the
+        address is checked: `/initialize` without a token must answer 401 (its authorizer).
         """
         try:
-            body = self._post("session", {})
-        except NotThisApiError as error:
-            if error.status != 403 or _MISSING_AUTH_TOKEN not in error.server_message:
-                raise
-            try:
-                self._post("initialize", {}, with_token=False)
-            except AuthError:
-                return ApiInfo(api_url=self.api_url, extended=False)
-            except NotThisApiError:
-                raise NotThisApiError(
-                    "Nothing at this address answers like the upload API. Check the API URL (it usually "
-                    "ends with the stage, such as /prod).",
-                    status=403,
-                ) from None
-            raise NotThisApiError(
-                "The API accepted a request without a token; is this the upload API?"
-            ) from None
+            self._post("session", {}, with_token=False)
+        except AuthError:
+            pass  # the route exists and asks for a token: this project's API
+        except RouteMissingError:
+            return self._probe_core_only()
+        else:
+            raise NotThisApiError("The API accepted a request without a token; is this the upload API?")
+        body = self._post("session", {})
         return ApiInfo(
             api_url=self.api_url,
             extended=True,
-            principal=_optional_str(body.get("principal")),
-            organization_id=_optional_str(body.get("organizationId")),
+            principal=optional_str(body.get("principal")),
+            organization_id=optional_str(body.get("organizationId")),
             token_verified=True,
             capabilities=frozenset(str(c) for c in body.get("capabilities") or ()),
+            parts_kept_days=optional_int(body.get("partsKeptDays")),
+            limits=_int_fields(body.get("limits")),
         )
+
+    def _probe_core_only(self) -> ApiInfo:
+        """The API has no `/session`: check that `/initialize` is there and guarded by an authorizer."""
+        try:
+            self._post("initialize", {}, with_token=False)
+        except AuthError:
+            return ApiInfo(api_url=self.api_url, extended=False)
+        except RouteMissingError:
+            raise NotThisApiError(
+                "Nothing at this address answers like the upload API. Check the API URL (it usually "
+                "ends with the stage, such as /prod).",
+                status=403,
+            ) from None
+        raise NotThisApiError("The API accepted a request without a token; is this the upload API?")
 
     def initialize(
         self,
@@ -145,19 +127,27 @@ class ApiClient:
         file_size: int | None = None,
         overwrite: bool = False,
         extended: bool = True,
+        client_token: str | None = None,
     ) -> InitializedUpload:
-        """Start a multipart upload. `payload` is `{"plugin": ..., "pluginPayload": {...}}`."""
+        """Start a multipart upload. `payload` is `{"plugin": ..., "pluginPayload": {...}}`.
+
+        The extension fields (`contentType`, `fileSize`, `overwrite`, `clientToken`) go only to an
+        `extended` API; the same `client_token` again answers the same upload there.
+        """
         body: dict[str, Any] = dict(payload)
         if extended:
-            body.update(_drop_none({"contentType": content_type, "fileSize": file_size}))
+            body.update(
+                drop_none({"contentType": content_type, "fileSize": file_size, "clientToken": client_token})
+            )
             if overwrite:
                 body["overwrite"] = True
         answer = self._post("initialize", body)
         return InitializedUpload(
-            file_id=_required_str(answer, "fileId"),
-            file_key=_required_str(answer, "fileKey"),
-            max_parts=_optional_int(answer.get("maxParts")),
-            min_part_size=_optional_int(answer.get("minPartSize")),
+            file_id=required_str(answer, "fileId"),
+            file_key=required_str(answer, "fileKey"),
+            max_parts=optional_int(answer.get("maxParts")),
+            min_part_size=optional_int(answer.get("minPartSize")),
+            parts_expire_at=optional_time(answer.get("partsExpireAt")),
         )
 
     def presign(
@@ -177,17 +167,7 @@ class ApiClient:
             body["parts"] = count
         asked_at = time.time()
         answer = self._post("getPreSignedTAUrls" if accelerate else "getPreSignedUrls", body)
-        expires_in = _optional_int(answer.get("expiresIn"))
-        urls: dict[int, PresignedUrl] = {}
-        for item in answer.get("parts") or ():
-            if not isinstance(item, dict):
-                raise NotThisApiError("The API's list of part URLs is malformed.")
-            number = _optional_int(item.get("PartNumber"))
-            url = item.get("signedUrl")
-            if number is None or not isinstance(url, str):
-                raise NotThisApiError("The API's list of part URLs is malformed.")
-            urls[number] = PresignedUrl(number, url, asked_at, url_expiry(url, asked_at, expires_in))
-        return urls
+        return _part_urls(answer.get("parts"), asked_at, optional_int(answer.get("expiresIn")))
 
     def finalize(
         self,
@@ -196,17 +176,30 @@ class ApiClient:
         parts: Iterable[tuple[int, str]],
         *,
         cdn_base_url: str | None = None,
+        overwrite: bool = False,
     ) -> FinalizedUpload:
-        """Complete the upload. The link is the API's, else `cdn_base_url` + key, else None."""
-        body = {
+        """Complete the upload. The link is the API's, else `cdn_base_url` + key, else None.
+
+        `overwrite` (this project's API only) allows replacing an object published at the key since
+        the upload started; without it that is a ConflictError. Finalizing a finished upload again
+        answers as the first time did on this project's API.
+        """
+        body: dict[str, Any] = {
             "fileId": file_id,
             "fileKey": file_key,
             "parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts],
         }
+        if overwrite:
+            body["overwrite"] = True
         answer = self._post("finalize", body)
-        image_path = _required_str(answer, "imagePath")
-        url = _optional_str(answer.get("url")) or cdn_url(cdn_base_url, image_path)
-        return FinalizedUpload(image_path=image_path, url=url, size=_optional_int(answer.get("size")))
+        image_path = required_str(answer, "imagePath")
+        url = optional_str(answer.get("url")) or cdn_url(cdn_base_url, image_path)
+        return FinalizedUpload(
+            image_path=image_path,
+            url=url,
+            size=optional_int(answer.get("size")),
+            etag=optional_str(answer.get("etag")),
+        )
 
     def list_parts(self, file_id: str, file_key: str) -> list[RemotePart]:
         """Every part S3 holds for this upload (extension route)."""
@@ -220,8 +213,90 @@ class ApiClient:
         return parts
 
     def abort(self, file_id: str, file_key: str) -> None:
-        """Abort the multipart upload; S3 deletes its parts (extension route)."""
+        """Abort the multipart upload (or forget a single PUT); S3 deletes its parts (extension route)."""
         self._post("abortUpload", {"fileId": file_id, "fileKey": file_key})
+
+    # --- the folder routes (extensions "batch", "listUploads") -------------------------------------
+
+    def initialize_batch(self, files: Sequence[FileToStart]) -> list[StartedFile | FileRefused]:
+        """Start 1–100 files in one call; one result per file, in order (a refused file does not stop
+        the others). A single file gets one presigned PUT URL; a multipart one its first part URLs."""
+        asked_at = time.time()
+        answer = self._post("initializeBatch", {"files": [_start_entry(file) for file in files]})
+        entries = _entries(answer, "files", "initializeBatch", len(files))
+        results: list[StartedFile | FileRefused] = []
+        for file, entry in zip(files, entries, strict=True):
+            if "error" in entry:
+                results.append(FileRefused(file.client_token, file_error("initializeBatch", entry)))
+                continue
+            expires_in = optional_int(entry.get("expiresIn"))
+            put_url = optional_str(entry.get("putUrl"))
+            headers = entry.get("headers") if isinstance(entry.get("headers"), dict) else {}
+            results.append(
+                StartedFile(
+                    client_token=file.client_token,
+                    file_id=required_str(entry, "fileId"),
+                    file_key=required_str(entry, "fileKey"),
+                    urls=_part_urls(entry.get("parts"), asked_at, expires_in),
+                    put_url=PresignedUrl(1, put_url, asked_at, url_expiry(put_url, asked_at, expires_in))
+                    if put_url
+                    else None,
+                    headers={str(k): str(v) for k, v in headers.items()},
+                    parts_expire_at=optional_time(entry.get("partsExpireAt")),
+                    state=optional_str(entry.get("state")) or "uploading",
+                )
+            )
+        return results
+
+    def finalize_batch(
+        self, files: Sequence[FileToFinish], *, cdn_base_url: str | None = None
+    ) -> list[FinishedFile | FileRefused]:
+        """Finish 1–100 files in one call (the API checks each object's size first); one result per
+        file, in order. Idempotent, as `/finalize` is."""
+        body = {"files": [_finish_entry(file) for file in files]}
+        entries = _entries(self._post("finalizeBatch", body), "files", "finalizeBatch", len(files))
+        results: list[FinishedFile | FileRefused] = []
+        for file, entry in zip(files, entries, strict=True):
+            if "error" in entry:
+                results.append(FileRefused(file.file_id, file_error("finalizeBatch", entry)))
+                continue
+            image_path = required_str(entry, "imagePath")
+            results.append(
+                FinishedFile(
+                    file_id=file.file_id,
+                    image_path=image_path,
+                    url=optional_str(entry.get("url")) or cdn_url(cdn_base_url, image_path),
+                    size=optional_int(entry.get("size")),
+                    etag=optional_str(entry.get("etag")),
+                )
+            )
+        return results
+
+    def list_uploads(
+        self, state: str = "uploading", *, limit: int = 1000, cursor: str | None = None
+    ) -> UploadsPage:
+        """One page of the caller's own uploads, newest first (`state`: uploading, finished, aborted
+        or all); pass the page's `cursor` for the next one."""
+        answer = self._post("listUploads", {"state": state, "limit": limit, "cursor": cursor})
+        uploads = []
+        for item in answer.get("uploads") or ():
+            if not isinstance(item, dict):
+                raise NotThisApiError("The API's list of uploads is malformed.")
+            uploads.append(
+                RemoteUpload(
+                    file_id=required_str(item, "fileId"),
+                    file_key=required_str(item, "fileKey"),
+                    file_number=optional_str(str(item["fileNumber"])) if item.get("fileNumber") else None,
+                    state=optional_str(item.get("state")) or "uploading",
+                    created_at=optional_time(item.get("createdAt")),
+                    updated_at=optional_time(item.get("updatedAt")),
+                    file_size=optional_int(item.get("fileSize")),
+                    content_type=optional_str(item.get("contentType")),
+                    single=item.get("single") is True,
+                    url=optional_str(item.get("url")),
+                )
+            )
+        return UploadsPage(uploads, optional_str(answer.get("cursor")))
 
     # --- transport --------------------------------------------------------------------------------
 
@@ -243,73 +318,60 @@ class ApiClient:
                 f"connection. ({type(error).__name__})"
             ) from error
         log.debug("POST /%s -> %s", route, response.status_code)
-        return _parse_answer(route, response)
+        return parse_answer(route, response)
 
 
-def _parse_answer(route: str, response: requests.Response) -> dict[str, Any]:
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    server_message = body.get("message") if isinstance(body, dict) else None
-    server_text = server_message if isinstance(server_message, str) else ""
-    if 200 <= status < 300:
-        if not isinstance(body, dict):
-            raise NotThisApiError(
-                f"The server at this address answered /{route} with something other than the upload API's "
-                "JSON. Check the API URL (it usually ends with the stage, such as /prod)."
-            )
-        return body
-    if not isinstance(body, dict) and status in (400, 403, 404, 405):
-        raise NotThisApiError(
-            f"The server at this address answered /{route} with HTTP {status} and no API answer; it is not "
-            "the upload API. Check the API URL (it usually ends with the stage, such as /prod).",
-            status=status,
-        )
-    error = _error_for(route, status, server_text, response)
-    error.server_message = server_text
-    raise error
+def _part_urls(items: Any, asked_at: float, expires_in: int | None) -> dict[int, PresignedUrl]:
+    urls: dict[int, PresignedUrl] = {}
+    for item in items or ():
+        if not isinstance(item, dict):
+            raise NotThisApiError("The API's list of part URLs is malformed.")
+        number = optional_int(item.get("PartNumber"))
+        url = item.get("signedUrl")
+        if number is None or not isinstance(url, str):
+            raise NotThisApiError("The API's list of part URLs is malformed.")
+        urls[number] = PresignedUrl(number, url, asked_at, url_expiry(url, asked_at, expires_in))
+    return urls
 
 
-def _error_for(route: str, status: int, server_text: str, response: requests.Response) -> UploadError:
-    detail = f" The server said: {server_text}" if server_text else ""
-    authorizer_failed = response.headers.get("x-amzn-ErrorType", "").startswith("AuthorizerConfiguration")
-    if status == 401 or (status == 500 and authorizer_failed):
-        return AuthError(
-            "The upload API rejected the token. Sign in again with a valid token.", status=status
+def _start_entry(file: FileToStart) -> dict[str, Any]:
+    entry: dict[str, Any] = dict(file.payload)
+    entry.update(
+        drop_none(
+            {"clientToken": file.client_token, "fileSize": file.file_size, "contentType": file.content_type}
         )
-    if status == 403 and _MISSING_AUTH_TOKEN in server_text:
-        error: UploadError = NotThisApiError(
-            f"The API has no /{route} route. Check the API URL (it usually ends with the stage, "
-            "such as /prod).",
-            status=status,
-        )
-        return error
-    if status == 403:
-        return AccessDeniedError(
-            f"The upload API refused this request for your token.{detail}", status=status
-        )
-    if status == 404:
-        if route in ("initialize", "session"):
-            return NotThisApiError(
-                f"Nothing answers /{route} at this address. Check the API URL.", status=status
-            )
-        return UploadGoneError(f"The server no longer knows this upload.{detail}", status=status)
-    if status == 409:
-        return ConflictError(
-            f"A file already exists at this key. Choose another key or allow overwriting.{detail}",
-            status=status,
-        )
-    if status == 413:
-        return InvalidRequestError(
-            "The request is too large for the API; shorten the metadata.", status=status
-        )
-    if status == 429 or status >= 500:
-        return ServerError(
-            f"The upload API failed for now (HTTP {status}); it will be tried again.{detail}", status=status
-        )
-    return InvalidRequestError(f"The upload API refused the request (HTTP {status}).{detail}", status=status)
+    )
+    if file.overwrite:
+        entry["overwrite"] = True
+    if file.single:
+        entry["single"] = True
+    else:
+        entry["parts"] = file.sign_parts
+    return entry
+
+
+def _finish_entry(file: FileToFinish) -> dict[str, Any]:
+    entry: dict[str, Any] = {"fileId": file.file_id, "fileKey": file.file_key}
+    if file.parts is not None:
+        entry["parts"] = [{"PartNumber": number, "ETag": etag} for number, etag in file.parts]
+    return entry
+
+
+def _entries(answer: Mapping[str, Any], name: str, route: str, count: int) -> list[dict[str, Any]]:
+    entries = answer.get(name)
+    if (
+        not isinstance(entries, list)
+        or len(entries) != count
+        or not all(isinstance(e, dict) for e in entries)
+    ):
+        raise NotThisApiError(f"The API's answer to /{route} does not list one result per file.")
+    return entries
+
+
+def _int_fields(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(name): number for name, item in value.items() if (number := optional_int(item)) is not None}
 
 
 def _new_session() -> requests.Session:
@@ -351,28 +413,3 @@ def url_expiry(url: str, asked_at: float, expires_in: int | None) -> float:
     if legacy_expires and legacy_expires[0].isdigit():
         return float(legacy_expires[0])
     return asked_at + 300  # the existing deployment's default
-
-
-def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _required_str(body: Mapping[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise NotThisApiError(f"The API's answer has no “{name}”; is this the upload API?")
-    return value
-
-
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _optional_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None

@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from app.core.api import normalize_api_url
+from app.core.errors import UploadError
 from app.core.logs import register_secret
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ _HOW_TO_FIX = {
 )
 
 
-class KeyringUnavailableError(Exception):
+class KeyringUnavailableError(UploadError):
     """No usable keyring, or the keyring failed.
 
     `title` is a few words for a dialog's title; `message` says what happened and what to do.

@@ -1,5 +1,10 @@
 """Errors the core raises to its callers, each carrying a sentence written for the user.
 
+`UploadError` is the root of every error the core raises to the CLI and the app (the journal's
+`JournalError`, `ownership.BusyElsewhereError`, `credentials.KeyringUnavailableError`,
+`metadata.MetadataError`, `keys.KeyTemplateError`, `settings.SettingsError` and the API's errors
+below), so a caller that catches `UploadError` shows `error.message` and is done.
+
 `transient` tells the engine whether trying again later may help; `needs_sign_in` whether a new
 token would.
 """
@@ -34,6 +39,10 @@ class NotThisApiError(UploadError):
     """Something answered, but it is not the upload API (wrong URL or stage)."""
 
 
+class RouteMissingError(NotThisApiError):
+    """API Gateway has no such route: an extension route on the existing deployment, or a wrong URL."""
+
+
 class AuthError(UploadError):
     """The token is missing, unknown, expired or revoked: sign in again."""
 
@@ -52,6 +61,10 @@ class UploadGoneError(UploadError):
     """The server no longer knows this multipart upload (aborted or expired)."""
 
 
+class UploadFinishedError(UploadError):
+    """The server has already finished this upload (e.g. the process died right after completing it)."""
+
+
 class ServerError(UploadError):
     """The API or S3 failed in a way that may pass (5xx, throttling, a timed-out call)."""
 
@@ -59,7 +72,11 @@ class ServerError(UploadError):
 
 
 class FileChangedError(UploadError):
-    """The file was changed, moved or deleted since its upload began."""
+    """The file was changed since its upload began."""
+
+
+class FileMissingError(FileChangedError):
+    """The file was deleted or moved (or can no longer be read) since its upload began."""
 
 
 class IntegrityError(UploadError):

@@ -50,41 +50,65 @@ def identify(path: Path) -> FileIdentity:
     return FileIdentity(info.st_size, info.st_mtime_ns, _fingerprint(path, info.st_size))
 
 
-def check_unchanged(path: Path, expected: FileIdentity) -> str | None:
-    """Return None when the file at `path` still has the `expected` identity, else a sentence for the user.
+@dataclass(frozen=True)
+class FileProblem:
+    """Why a file is no longer the one an upload began with; `message` is a sentence for the user."""
 
-    The sentence says what happened (deleted or moved, not a file, unreadable, size changed, modified)
-    and what to do. File-system problems never raise; only programming errors do.
+    missing: bool  # deleted, moved, no longer a regular file, or unreadable (rather than changed)
+    message: str
+
+
+def file_problem(path: Path, expected: FileIdentity) -> FileProblem | None:
+    """None when the file at `path` still has the `expected` identity, else what is wrong with it.
+
+    File-system problems never raise; only programming errors do.
     """
     try:
         info = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return (
-            f"The file no longer exists at {path}; put it back or remove this upload and add the file again."
+        return FileProblem(
+            True,
+            f"The file no longer exists at {path}; put it back or remove this upload and add the file again.",
         )
-    except PermissionError:
-        return f"The file at {path} cannot be read (permission denied); allow reading it, then resume."
     except OSError as error:
-        return f"The file at {path} cannot be read ({error.strerror or error}); fix that, then resume."
+        return _unreadable(path, error)
     if not stat.S_ISREG(info.st_mode):
-        return (
+        return FileProblem(
+            True,
             f"{path} is no longer a regular file; put the original file back or remove this upload "
-            "and add the file again."
+            "and add the file again.",
         )
     restart = "remove this upload and add the file again to upload the new version."
     if info.st_size != expected.size:
-        return (
+        return FileProblem(
+            False,
             f"The file {path} changed size ({expected.size:,} → {info.st_size:,} bytes) since the upload "
-            f"began; {restart}"
+            f"began; {restart}",
         )
     if info.st_mtime_ns != expected.mtime_ns:
-        return f"The file {path} was modified since the upload began; {restart}"
+        return FileProblem(False, f"The file {path} was modified since the upload began; {restart}")
     try:
         fingerprint = _fingerprint(path, info.st_size)
-    except PermissionError:
-        return f"The file at {path} cannot be read (permission denied); allow reading it, then resume."
     except OSError as error:
-        return f"The file at {path} cannot be read ({error.strerror or error}); fix that, then resume."
+        return _unreadable(path, error)
     if fingerprint != expected.fingerprint:
-        return f"The content of {path} was modified since the upload began; {restart}"
+        return FileProblem(False, f"The content of {path} was modified since the upload began; {restart}")
     return None
+
+
+def _unreadable(path: Path, error: OSError) -> FileProblem:
+    if isinstance(error, PermissionError):
+        return FileProblem(
+            True, f"The file at {path} cannot be read (permission denied); allow reading it, then resume."
+        )
+    return FileProblem(
+        True, f"The file at {path} cannot be read ({error.strerror or error}); fix that, then resume."
+    )
+
+
+def check_unchanged(path: Path, expected: FileIdentity) -> str | None:
+    """None when the file at `path` still has the `expected` identity, else a sentence for the user
+    that says what happened (deleted or moved, not a file, unreadable, size changed, modified) and
+    what to do."""
+    problem = file_problem(path, expected)
+    return problem.message if problem else None

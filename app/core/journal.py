@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import UploadError
+from app.core.fingerprint import FileIdentity
 from app.core.models import UploadState
 from app.core.paths import data_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 JOURNAL_FILENAME = "journal.sqlite3"
 
 
-class JournalError(Exception):
+class JournalError(UploadError):
     """The journal cannot be opened, read or written; `str(error)` says what to do."""
 
 
@@ -71,6 +73,15 @@ class JournalUpload:
     overwrite: bool
     accelerate: bool
     cdn_base_url: str | None
+    idempotency_key: str | None = None  # the clientToken of /initialize: a lost answer starts nothing twice
+    part_size_fixed: bool = False  # the user chose `part_size`; otherwise it is planned per API
+    parts_expire_at: float | None = None  # when the bucket's clean-up rule deletes the parts sent
+    single: bool = False  # sent as one PUT: `upload_id` is the API's id, not an S3 UploadId
+
+    @property
+    def identity(self) -> FileIdentity:
+        """The identity the file had when its upload began."""
+        return FileIdentity(self.size, self.mtime_ns, self.fingerprint)
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:
@@ -112,8 +123,22 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX uploads_by_state ON uploads (state, hidden)")
 
 
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """The idempotency key (clientToken) of /initialize, whether the part size was chosen, when the
+    parts expire, and single-PUT uploads. A v1 part size was the user's choice when no upload had
+    started yet."""
+    for column in (
+        "idempotency_key TEXT",
+        "part_size_fixed INTEGER NOT NULL DEFAULT 0",
+        "parts_expire_at REAL",
+        "single INTEGER NOT NULL DEFAULT 0",
+    ):
+        conn.execute(f"ALTER TABLE uploads ADD COLUMN {column}")
+    conn.execute("UPDATE uploads SET part_size_fixed = 1 WHERE part_size != 0 AND upload_id IS NULL")
+
+
 # _MIGRATIONS[n] brings a journal from schema version n to n + 1 (0 is an empty file).
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _v1_to_v2}
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -181,6 +206,8 @@ class Journal:
         overwrite: bool = False,
         accelerate: bool = False,
         cdn_base_url: str | None = None,
+        idempotency_key: str | None = None,
+        part_size_fixed: bool = False,
         claim: Callable[[int], None] | None = None,
     ) -> JournalUpload:
         """Record a new upload (no UploadId yet) and return it with its id, which never changes.
@@ -192,11 +219,12 @@ class Journal:
             cursor = conn.execute(
                 """INSERT INTO uploads (api_url, path, size, mtime_ns, fingerprint, key, metadata,
                        content_type, part_size, state, created_at, updated_at, overwrite, accelerate,
-                       cdn_base_url)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       cdn_base_url, idempotency_key, part_size_fixed)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (api_url, os.fsencode(path), size, mtime_ns, fingerprint, key,
                  json.dumps(metadata, ensure_ascii=False), content_type, part_size, state.value,
-                 now, now, int(overwrite), int(accelerate), cdn_base_url),
+                 now, now, int(overwrite), int(accelerate), cdn_base_url, idempotency_key,
+                 int(part_size_fixed)),
             )  # fmt: skip
             upload_ref = cursor.lastrowid
             if claim is not None and upload_ref is not None:
@@ -222,19 +250,53 @@ class Journal:
                 conn.execute("DELETE FROM parts WHERE upload_ref = ?", (upload_ref,))
             self._update(conn, upload_ref, part_size=part_size)
 
+    def set_started(
+        self,
+        upload_ref: int,
+        upload_id: str,
+        part_size: int,
+        *,
+        parts_expire_at: float | None,
+        single: bool = False,
+    ) -> None:
+        """Record a started upload: its id, its plan and when its parts expire, in one transaction.
+        Recorded parts go unless the id and the part size are the ones they were sent with."""
+        with self._write() as conn:
+            row = self._row(conn, upload_ref)
+            if row["upload_id"] != upload_id or row["part_size"] != part_size:
+                conn.execute("DELETE FROM parts WHERE upload_ref = ?", (upload_ref,))
+            self._update(conn, upload_ref, upload_id=upload_id, part_size=part_size,
+                         parts_expire_at=parts_expire_at, single=int(single))  # fmt: skip
+
+    def restart(self, upload_ref: int, idempotency_key: str | None) -> None:
+        """Forget the server's upload and its parts (it was lost, or the request changed), with a new
+        idempotency key so that the next /initialize starts a new one."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM parts WHERE upload_ref = ?", (upload_ref,))
+            self._update(conn, upload_ref, upload_id=None, idempotency_key=idempotency_key,
+                         parts_expire_at=None, single=0)  # fmt: skip
+
+    def change_request(self, upload_ref: int, *, key: str, overwrite: bool) -> None:
+        """A new key, or overwriting allowed (after the key was found taken)."""
+        with self._write() as conn:
+            self._update(conn, upload_ref, key=key, overwrite=int(overwrite))
+
     def set_state(self, upload_ref: int, state: UploadState, message: str | None = None) -> None:
         """Store the state and the message for the user (None clears the message)."""
         with self._write() as conn:
             self._update(conn, upload_ref, state=state.value, message=message)
 
-    def set_finished(self, upload_ref: int, url: str | None, link_verified: bool | None) -> None:
-        """Mark the upload DONE now, with its link and whether a HEAD request on the link succeeded.
+    def set_finished(
+        self, upload_ref: int, url: str | None, link_verified: bool | None, message: str | None = None
+    ) -> None:
+        """Mark the upload DONE now, with its link, whether a HEAD request on the link succeeded, and a
+        note for the user (e.g. how many parts were sent again).
 
         Its part records go: a finished upload is never resumed, and a 10,000-part upload would keep
         10,000 rows."""
         link = None if link_verified is None else int(link_verified)
         with self._write() as conn:
-            self._update(conn, upload_ref, state=UploadState.DONE.value, message=None, url=url,
+            self._update(conn, upload_ref, state=UploadState.DONE.value, message=message, url=url,
                          link_verified=link, finished_at=time.time())  # fmt: skip
             conn.execute("DELETE FROM parts WHERE upload_ref = ?", (upload_ref,))
 
@@ -408,5 +470,7 @@ def _to_upload(row: sqlite3.Row) -> JournalUpload:
         link_verified=None if link is None else bool(link),
         overwrite=bool(values["overwrite"]),
         accelerate=bool(values["accelerate"]),
+        part_size_fixed=bool(values["part_size_fixed"]),
+        single=bool(values["single"]),
     )
     return JournalUpload(**values)

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import UploadError
+
 DEFAULT_TEMPLATE = "{filename}"
 MAX_KEY_BYTES = 1024
 BUILTIN_PLACEHOLDERS: tuple[str, ...] = (
@@ -23,7 +25,7 @@ BUILTIN_PLACEHOLDERS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-class KeyTemplateError(ValueError):
+class KeyTemplateError(UploadError, ValueError):
     """A key template or a key that cannot be used; `message` says why and what to do."""
 
     def __init__(self, message: str) -> None:

@@ -1,62 +1,48 @@
-"""The upload engine's public face: add files, pause, resume, cancel, watch progress.
+"""The engine's public face: add files, pause, resume, cancel, watch progress.
 
-`UploadManager` owns a pool of worker threads (one per allowed connection). Workers take jobs from a
-scheduler that walks the uploads in the order they were added: start (or reconcile) an upload, send one
-part, or finish an upload. At most `per_file_connections` parts of one file are in flight, and each file
-is finalized as soon as its own last part lands.
+`UploadManager` is what the CLI and the app call, and only that: each method is a user's command or a
+question about the uploads. Behind it, `core.EngineCore` owns the uploads and their states, and
+`dispatcher.Dispatcher` feeds a pool of worker threads (one per allowed connection) with jobs: start (or
+reconcile) an upload, send one part, or finish an upload. At most `per_file_connections` parts of one
+file are in flight, and each file is finalized as soon as its own last part lands.
 
 Every state change is written to the journal and reported at once to subscribers; byte progress is
-reported by a reporter thread at most 10 times a second per upload. Subscribers are called on engine
-threads and must return quickly.
-
-Several processes (the app, `s3up` commands) may share one journal: an upload is sent only by the
-process holding its lock (`ownership.UploadLocks`), from the moment it is added or resumed until it is
-paused, fails or ends.
+reported at most 10 times a second per upload. Subscribers are called on engine threads and must return
+quickly. Build one with `engine.open_engine`, which also opens the journal.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 
-from app.core.api import ApiClient, ApiInfo, normalize_api_url
-from app.core.bandwidth import BandwidthLimiter
-from app.core.errors import InvalidRequestError
-from app.core.fingerprint import check_unchanged, identify
+from app.core.api import normalize_api_url
+from app.core.commands import Action, Command, CommandResult
+from app.core.core import EngineCore, Subscriber, TokenSource
+from app.core.dispatcher import Dispatcher
+from app.core.errors import InvalidRequestError, UploadError
+from app.core.fingerprint import file_problem, identify
 from app.core.journal import Journal
 from app.core.keys import KeyTemplateError, check_key
-from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
-from app.core.ownership import BusyElsewhereError, UploadLocks
+from app.core.models import TransferSettings, UploadRequest, UploadStatus
+from app.core.ownership import BusyElsewhereError
 from app.core.planner import plan_parts
-from app.core.restore import load_upload, plan_of
+from app.core.restore import load_upload
 from app.core.retry import RetryPolicy
-from app.core.scheduler import pick_job
-from app.core.steps import abort_quietly
-from app.core.upload import ActiveUpload, record_identity, status_from_record
-from app.core.worker import Job, Worker
+from app.core.states import ACTIVE_STATES, RESUMABLE_STATES, STOPPED_STATES, Event, UploadState
+from app.core.steps import abort_quietly, start_upload
+from app.core.upload import ActiveUpload, status_from_record
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[UploadStatus], None]
-TokenSource = Callable[[str], str | None]
-REPORT_INTERVAL = 0.1
-# States in which this process stops working on an upload, so another process may take it over.
-_LETS_GO = frozenset(
-    {
-        UploadState.PAUSED,
-        UploadState.FAILED,
-        UploadState.FILE_CHANGED,
-        UploadState.CANCELLED,
-        UploadState.DONE,
-    }
-)
+PAUSE_SETTLE_SECONDS = 2.0  # how long pause() waits for the parts in flight to stop
 
 
 class UploadManager:
-    """Runs uploads. Every public method is thread-safe; `add`, `cancel`, `remove`, `restore` and
-    `history` touch the disk or the network and should not be called on a GUI thread."""
+    """Runs uploads. Every method is thread-safe; `add`, `cancel`, `remove`, `restore` and `history`
+    touch the disk or the network and should not be called on a GUI thread."""
 
     def __init__(
         self,
@@ -65,60 +51,23 @@ class UploadManager:
         settings: TransferSettings | None = None,
         *,
         retry_policy: RetryPolicy | None = None,
-        cdn_base_urls: Callable[[str], str | None] | None = None,
     ) -> None:
-        self.journal = journal
-        self.locks = UploadLocks(journal.path.parent / f"{journal.path.stem}-locks")
-        self.settings = settings or TransferSettings()
-        self.retry_policy = retry_policy or RetryPolicy(max_attempts=self.settings.max_attempts)
-        self._token_source = token_source
-        self.limiter = BandwidthLimiter(self.settings.bandwidth_limit)
-        self.lock = threading.Condition(threading.RLock())
-        self._uploads: dict[int, ActiveUpload] = {}
-        self._clients: dict[str, ApiClient] = {}
-        self._api_infos: dict[str, ApiInfo] = {}
-        self._subscribers: list[Subscriber] = []
-        self._workers: list[Worker] = []
-        self._closing = threading.Event()
-        self._reporter = threading.Thread(target=self._report_loop, name="s3up-reporter", daemon=True)
-        self._reporter.start()
-        self._resize_pool()
+        settings = settings or TransferSettings()
+        retry_policy = retry_policy or RetryPolicy(max_attempts=settings.max_attempts)
+        self._core = EngineCore(journal, token_source, settings, retry_policy)
+        self._dispatcher = Dispatcher(self._core)
+        self._dispatcher.resize_pool()
 
-    # --- subscribers ------------------------------------------------------------------------------
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call `callback(status)` on every change; returns a function that unsubscribes."""
-        with self.lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self.lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def emit(self, upload: ActiveUpload) -> None:
-        """Tell subscribers about `upload` now (call without holding the lock)."""
-        with self.lock:
-            status = upload.snapshot()
-            upload.progress_dirty = False
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(status)
-            except Exception:  # a subscriber's bug must not stop the engine
-                log.exception("A progress subscriber failed")
-
-    # --- adding and restoring ---------------------------------------------------------------------
+    # --- adding and listing -----------------------------------------------------------------------
 
     def add(self, request: UploadRequest) -> UploadStatus:
         """Check the request and queue it. Raises InvalidRequestError with a sentence for the user."""
+        core = self._core
         path = request.path.expanduser().absolute()
         try:
             check_key(request.key)
         except KeyTemplateError as error:
-            raise InvalidRequestError(str(error)) from error
+            raise InvalidRequestError(error.message) from error
         try:
             identity = identify(path)
         except FileNotFoundError:
@@ -129,9 +78,9 @@ class UploadManager:
             raise InvalidRequestError(f"{path} cannot be read (permission denied).") from None
         except OSError as error:
             raise InvalidRequestError(f"{path} cannot be read ({error.strerror or error}).") from None
-        part_size = request.part_size or self.settings.part_size
+        part_size = request.part_size or core.settings.part_size
         plan = plan_parts(identity.size, part_size)
-        record = self.journal.create_upload(
+        record = core.journal.create_upload(
             api_url=normalize_api_url(request.api_url),
             path=path,
             size=identity.size,
@@ -140,167 +89,222 @@ class UploadManager:
             key=request.key,
             metadata=dict(request.metadata),
             content_type=request.content_type,
-            part_size=plan.part_size if part_size else 0,  # 0: automatic, planned when it starts
+            part_size=plan.part_size,  # re-planned for the API when it starts, unless it was chosen
             state=UploadState.QUEUED,
             overwrite=request.overwrite,
-            accelerate=request.accelerate or self.settings.accelerate,
+            accelerate=request.accelerate or core.settings.accelerate,
             cdn_base_url=request.cdn_base_url,
-            claim=self.locks.acquire,  # locked before another process can see it
+            idempotency_key=uuid.uuid4().hex,  # in the journal before /initialize is ever called
+            part_size_fixed=bool(part_size),
+            claim=core.locks.acquire,  # locked before another process can see it
         )
-        upload = ActiveUpload(record=record, plan=plan, done={}, state=UploadState.QUEUED)
+        upload = ActiveUpload(
+            record=record, plan=plan, done={}, state=UploadState.QUEUED, part_size_fixed=bool(part_size)
+        )
         upload.rebuild_pending()
-        with self.lock:
-            self._uploads[record.id] = upload
-            self.lock.notify_all()
-        self.emit(upload)
+        core.register(upload)
+        core.emit(upload)
         return upload.snapshot()
 
     def restore(self) -> list[UploadStatus]:
         """Load the journal's unfinished uploads, paused (or marked when their file changed)."""
+        core = self._core
         restored = []
-        for record in self.journal.unfinished():
-            with self.lock:
-                if record.id in self._uploads:
-                    continue
-            upload = load_upload(self.journal, self.locks, record)
+        for record in core.journal.unfinished():
+            if core.find(record.id) is not None:
+                continue
+            upload = load_upload(core.journal, core.locks, record)
             if upload is None:
                 continue
-            with self.lock:
-                self._uploads[record.id] = upload
+            core.register(upload)
             restored.append(upload.snapshot())
         return restored
 
     def history(self, limit: int = 500) -> list[UploadStatus]:
         """Finished uploads, newest first, with their links."""
-        return [status_from_record(record) for record in self.journal.history(limit)]
+        return [status_from_record(record) for record in self._core.journal.history(limit)]
 
     def statuses(self) -> list[UploadStatus]:
         """Every upload this manager holds, in the order added."""
-        with self.lock:
-            return [upload.snapshot() for upload in self._uploads.values()]
+        with self._core.lock:
+            return [upload.snapshot() for upload in self._core.uploads.values()]
 
     def status(self, upload_ref: int) -> UploadStatus | None:
-        with self.lock:
-            upload = self._uploads.get(upload_ref)
-            return upload.snapshot() if upload else None
+        upload = self._core.find(upload_ref)
+        if upload is None:
+            return None
+        with self._core.lock:
+            return upload.snapshot()
 
     # --- controls -------------------------------------------------------------------------------
 
     def pause(self, upload_ref: int) -> None:
         """Stop sending: in-flight parts stop at once (their bytes are sent again on resume)."""
-        upload = self._get(upload_ref)
-        with self.lock:
-            if upload.state.is_finished or upload.state in (UploadState.PAUSED, UploadState.FILE_CHANGED):
+        core = self._core
+        upload = core.get(upload_ref)
+        with core.lock:
+            if upload.state not in ACTIVE_STATES:
                 return
             upload.stopper.stop()
-        self.set_state(upload, UploadState.PAUSED)
+        if core.apply(upload, Event.PAUSE):
+            # Stopped parts come back at once: once they have, the upload's lock is free for another
+            # process (a step that is running, such as a finalize, keeps it until it ends).
+            core.wait_idle(upload, PAUSE_SETTLE_SECONDS)
 
     def resume(self, upload_ref: int) -> None:
         """Continue a paused, failed or signed-out upload (after checking its file is unchanged).
 
         Raises BusyElsewhereError when another process is sending it.
         """
-        upload = self._get(upload_ref)
-        with self.lock:
-            if not (upload.state.can_resume or upload.state is UploadState.FILE_CHANGED):
+        core = self._core
+        upload = core.get(upload_ref)
+        with core.lock:
+            if upload.state not in STOPPED_STATES:
                 return
-        self._take_over(upload)
+        core.take_over(upload)
         if upload.state.is_finished:  # another process finished or cancelled it meanwhile
             return
-        problem = check_unchanged(upload.record.path, record_identity(upload.record))
-        if problem:
-            self.set_state(upload, UploadState.FILE_CHANGED, problem)  # and lets the lock go
+        problem = file_problem(upload.record.path, upload.record.identity)
+        if problem:  # (and the lock goes)
+            core.apply(upload, Event.FILE_MISSING if problem.missing else Event.FILE_CHANGED, problem.message)
             return
-        with self.lock:
+        with core.lock:
             upload.reset_for_resume()
             upload.prepared = False  # reconcile with the server before sending more
         try:
-            self.set_state(upload, UploadState.QUEUED)
-        except BusyElsewhereError as busy:  # another process took it since _take_over
-            self._show_busy(upload, busy)
+            core.apply(upload, Event.QUEUE)
+        except BusyElsewhereError as busy:  # another process took it since take_over
+            core.show_busy(upload, busy)
             raise
 
     retry = resume
 
-    def _take_over(self, upload: ActiveUpload) -> None:
-        """Lock the upload for this process and catch up with what other processes wrote meanwhile."""
-        try:
-            self.locks.acquire(upload.id)
-        except BusyElsewhereError as busy:
-            self._show_busy(upload, busy)
-            raise
-        with self.lock:
-            if upload.sent_elsewhere:
-                upload.sent_elsewhere, upload.message = False, None
-        record = self.journal.get(upload.id)
-        if record is None:
-            return
-        done = self.journal.parts(upload.id)
-        plan = plan_of(record)
-        with self.lock:
-            if record.upload_id != upload.upload_id or plan != upload.plan:  # restarted elsewhere
-                upload.urls.clear()
-                upload.plan_generation += 1
-            upload.record, upload.plan, upload.done = record, plan, done
-            upload.upload_id = record.upload_id
-            upload.rebuild_pending()
-            if record.state.is_finished:
-                upload.state, upload.message = record.state, record.message
-                upload.url, upload.link_verified = record.url, record.link_verified
-                upload.finished_at = record.finished_at
-        if record.state.is_finished:
-            self.locks.release(upload.id, finished=True)
-            self.emit(upload)
-
-    def _show_busy(self, upload: ActiveUpload, busy: BusyElsewhereError) -> None:
-        """Say on the upload why nothing happened (its journal entry is the other process's)."""
-        with self.lock:
-            upload.message = busy.message
-            upload.sent_elsewhere = True
-            upload.progress_dirty = True
-        self.emit(upload)
-
     def cancel(self, upload_ref: int) -> None:
         """Stop the upload for good and abort its multipart upload on the server (network I/O).
 
-        Raises BusyElsewhereError when another process is sending it.
+        The journal records the cancel before the server is asked, so that an interruption (Ctrl-C, a
+        network error) leaves a cancelled upload, never a half-cancelled one. Raises BusyElsewhereError
+        when another process is sending it.
         """
-        upload = self._get(upload_ref)
-        with self.lock:
+        core = self._core
+        upload = core.get(upload_ref)
+        with core.lock:
             if upload.state.is_finished:
                 return
-        self._take_over(upload)
-        with self.lock:
+        core.take_over(upload)
+        with core.lock:
             if upload.state.is_finished:
                 return
             upload.stopper.stop()
             upload_id = upload.upload_id
-        note = None
-        if upload_id:
-            note = abort_quietly(self.client_for(upload.record.api_url), upload_id, upload.record.key)
-        self.journal.forget_parts(upload.id)
-        with self.lock:
+        core.journal.forget_parts(upload.id)
+        with core.lock:
             upload.done.clear()
             upload.in_flight.clear()
-        self.set_state(upload, UploadState.CANCELLED, note)
+        if not core.apply(upload, Event.CANCEL):
+            return
+        note = self._abort_on_server(upload, upload_id)
+        if note:
+            core.journal.set_state(upload.id, UploadState.CANCELLED, note)
+            with core.lock:
+                upload.message = note
+            core.emit(upload)
+
+    def _abort_on_server(self, upload: ActiveUpload, upload_id: str | None) -> str | None:
+        """Delete the upload's parts on the server; a note for the user when that was not possible.
+
+        An upload whose start was never recorded may still exist on an API that takes idempotency
+        keys (the process died before the answer came back): the same key finds it, to abort it."""
+        core = self._core
+        api = core.api(upload.record.api_url)
+        record = upload.record
+        if upload_id is None and record.idempotency_key:
+            try:
+                info = core.api_info(record.api_url)
+                if not info.has("clientToken"):
+                    return None
+                upload_id = start_upload(api, info, record).file_id
+            except UploadError as error:
+                log.info("Could not look for the started upload of %s: %s", record.key, error)
+                return None
+        return abort_quietly(api, upload_id, record.key) if upload_id else None
+
+    def resolve_conflict(
+        self, upload_id: int, *, overwrite: bool = False, new_key: str | None = None
+    ) -> None:
+        """An object exists at the upload's key: overwrite it, or send the file under `new_key`; the
+        upload then goes on (from where it was when the key was refused at the end).
+
+        Raises InvalidRequestError (a bad key, or neither choice given) and BusyElsewhereError.
+        """
+        core = self._core
+        upload = core.get(upload_id)
+        if not overwrite and new_key is None:
+            raise InvalidRequestError("Choose to overwrite the object at the key, or give another key.")
+        if new_key is not None:
+            try:
+                check_key(new_key)
+            except KeyTemplateError as error:
+                raise InvalidRequestError(error.message) from error
+        with core.lock:
+            if upload.state.is_finished:
+                return
+        core.take_over(upload)
+        record = upload.record
+        key = new_key if new_key is not None else record.key
+        old_id = upload.upload_id
+        core.journal.change_request(upload.id, key=key, overwrite=overwrite or record.overwrite)
+        if old_id is None or key != record.key:  # a new start: a new idempotency key for it
+            if old_id is not None:  # the parts were sent for the old key: they go
+                abort_quietly(core.api(record.api_url), old_id, record.key)
+            core.journal.restart(upload.id, uuid.uuid4().hex)
+        with core.lock:
+            upload.record = core.journal_record(upload.id) or upload.record
+            if upload.record.upload_id is None:
+                upload.upload_id, upload.done, upload.signer = None, {}, None
+                upload.plan_generation += 1
+        self.resume(upload_id)
 
     def remove(self, upload_ref: int) -> None:
         """Take the upload off the list (cancelling it first when it is not finished)."""
-        with self.lock:
-            upload = self._uploads.get(upload_ref)
+        upload = self._core.find(upload_ref)
         if upload is not None and not upload.state.is_finished:
             self.cancel(upload_ref)
-        self.journal.hide(upload_ref)
-        with self.lock:
-            self._uploads.pop(upload_ref, None)
+        self._core.journal.hide(upload_ref)
+        self._core.forget(upload_ref)
+
+    def execute(self, command: Command) -> CommandResult:
+        """Apply one command to each of its uploads, in order. One upload that refuses (e.g. it is being
+        sent by another process) does not keep the others from it; the refusals are returned."""
+        method: Callable[[int], None] = {
+            Action.PAUSE: self.pause,
+            Action.RESUME: self.resume,
+            Action.RETRY: self.retry,
+            Action.CANCEL: self.cancel,
+            Action.REMOVE: self.remove,
+        }[command.action]
+        done: list[int] = []
+        refused: list[tuple[int, UploadError]] = []
+        for upload_ref in command.upload_ids:
+            try:
+                method(upload_ref)
+            except UploadError as error:
+                refused.append((upload_ref, error))
+            else:
+                done.append(upload_ref)
+        return CommandResult(tuple(done), tuple(refused))
 
     def pause_all(self) -> None:
-        for upload_ref in self._refs():
+        for upload_ref in self._core.refs():
             self.pause(upload_ref)
 
     def resume_all(self) -> None:
-        """Resume every upload that can be; those another process is sending say so and are skipped."""
-        for upload_ref in self._refs():
+        """Resume every upload that can be without the user's help; those another process is sending
+        say so and are skipped."""
+        for upload_ref in self._core.refs():
+            upload = self._core.find(upload_ref)
+            if upload is None or upload.state not in RESUMABLE_STATES:
+                continue
             try:
                 self.resume(upload_ref)
             except BusyElsewhereError:
@@ -308,187 +312,36 @@ class UploadManager:
 
     def credentials_changed(self, api_url: str) -> None:
         """A new token was stored for `api_url`: uploads waiting for sign-in there go on."""
-        api_url = normalize_api_url(api_url)
-        with self.lock:
-            self._api_infos.pop(api_url, None)
-            waiting = [
-                u.id
-                for u in self._uploads.values()
-                if u.record.api_url == api_url and u.state is UploadState.NEEDS_SIGN_IN
-            ]
-        for upload_ref in waiting:
+        for upload in self._core.signed_in(api_url):
             try:
-                self.resume(upload_ref)
+                self.resume(upload.id)
             except BusyElsewhereError:  # said on the upload; the others go on
                 continue
 
     def update_settings(self, settings: TransferSettings) -> None:
         """Apply new limits to running transfers (connections, bandwidth, part size for new files)."""
-        with self.lock:
-            self.settings = settings
-            self.retry_policy.max_attempts = settings.max_attempts
-            self.limiter.set_rate(settings.bandwidth_limit)
-            self.lock.notify_all()
-        self._resize_pool()
+        core = self._core
+        with core.lock:
+            core.settings = settings
+            core.retry_policy.max_attempts = settings.max_attempts
+            core.limiter.set_rate(settings.bandwidth_limit)
+            core.lock.notify_all()
+        self._dispatcher.resize_pool()
+
+    # --- watching ---------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback(status)` on every change; returns a function that unsubscribes."""
+        return self._core.subscribe(callback)
 
     def wait(self, upload_refs: Iterable[int] | None = None, timeout: float | None = None) -> bool:
         """Block until none of the uploads is queued or running; False if `timeout` passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        refs = None if upload_refs is None else set(upload_refs)
-        with self.lock:
-            while True:
-                busy = [
-                    u for u in self._uploads.values() if (refs is None or u.id in refs) and u.state.is_active
-                ]
-                if not busy:
-                    return True
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self.lock.wait(0.5 if remaining is None else min(remaining, 0.5))
+        return self._core.wait(upload_refs, timeout)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every thread; running uploads stay resumable (the journal has their parts)."""
-        with self.lock:
-            if self._closing.is_set():
-                return
-            self._closing.set()
-            for upload in self._uploads.values():
-                upload.stopper.stop()
-            self.lock.notify_all()
+        if not self._core.begin_close():
+            return
         deadline = time.monotonic() + timeout
-        for worker in list(self._workers):
-            worker.join(max(0.0, deadline - time.monotonic()))
-        self._reporter.join(max(0.0, deadline - time.monotonic()))
-        for client in self._clients.values():
-            client.close()
-        self.locks.release_all()
-
-    # --- used by workers --------------------------------------------------------------------------
-
-    @property
-    def closing_event(self) -> threading.Event:
-        """Set when the manager shuts down; waits that should end then wait on it."""
-        return self._closing
-
-    def client_for(self, api_url: str) -> ApiClient:
-        with self.lock:
-            client = self._clients.get(api_url)
-            if client is None:
-                client = ApiClient(api_url, lambda: self._token_source(api_url))
-                self._clients[api_url] = client
-            return client
-
-    def api_info(self, api_url: str) -> ApiInfo:
-        """The API's kind, probed once per sign-in (network I/O on first use)."""
-        with self.lock:
-            info = self._api_infos.get(api_url)
-        if info is None:
-            info = self.client_for(api_url).probe()
-            with self.lock:
-                self._api_infos[api_url] = info
-        return info
-
-    def set_state(
-        self,
-        upload: ActiveUpload,
-        state: UploadState,
-        message: str | None = None,
-        *,
-        only_from: Iterable[UploadState] | None = None,
-    ) -> bool:
-        """Change an upload's state, write it to the journal, and tell subscribers.
-
-        With `only_from`, nothing changes unless the upload is in one of those states (so that a step
-        finishing late does not undo the user's pause). Returns whether the state changed. Entering a
-        state in which the engine works on the upload takes its lock (BusyElsewhereError when another
-        process has it); leaving them lets the lock go once the upload is idle, after the journal has
-        the new state.
-        """
-        try:
-            with self.lock:
-                if only_from is not None and upload.state not in set(only_from):
-                    return False
-                if upload.state is state and upload.message == message:
-                    return False
-                if state not in _LETS_GO:
-                    self.locks.acquire(upload.id)
-                upload.state = state
-                upload.message = message
-                self.lock.notify_all()
-            if state is not UploadState.DONE:  # DONE is written with its link by set_finished
-                self.journal.set_state(upload.id, state, message)
-        finally:
-            with self.lock:
-                self.release_if_idle(upload)
-        log.info(
-            "Upload %s (%s): %s%s",
-            upload.id,
-            upload.record.key,
-            state.value,
-            f" - {message}" if message else "",
-        )
-        self.emit(upload)
-        return True
-
-    def release_if_idle(self, upload: ActiveUpload) -> None:
-        """Let the upload's lock go when this process has stopped working on it: a stopping state, no
-        step running and no part in flight. Call with the manager's lock held."""
-        if upload.state in _LETS_GO and not upload.busy and not upload.in_flight:
-            self.locks.release(upload.id, finished=upload.state.is_finished)
-
-    def next_job(self, worker: Worker) -> Job | None:
-        """Block until there is work for `worker`; None when it should exit."""
-        with self.lock:
-            while not self._closing.is_set():
-                if worker.index >= self.settings.max_connections:
-                    return None
-                job, wake_at = pick_job(
-                    self._uploads.values(), self.settings.per_file_connections, time.monotonic()
-                )
-                if job is not None:
-                    return job
-                timeout = None if wake_at is None else max(0.01, wake_at - time.monotonic())
-                self.lock.wait(timeout if timeout is not None else 1.0)
-            return None
-
-    # --- internals --------------------------------------------------------------------------------
-
-    def _get(self, upload_ref: int) -> ActiveUpload:
-        with self.lock:
-            upload = self._uploads.get(upload_ref)
-        if upload is None:
-            raise InvalidRequestError(f"There is no upload number {upload_ref}.")
-        return upload
-
-    def _refs(self) -> list[int]:
-        with self.lock:
-            return list(self._uploads)
-
-    def _resize_pool(self) -> None:
-        with self.lock:
-            self._workers = [w for w in self._workers if w.is_alive()]
-            wanted = 0 if self._closing.is_set() else self.settings.max_connections
-            used = {w.index for w in self._workers}
-            for index in range(wanted):
-                if index not in used:
-                    worker = Worker(self, index)
-                    self._workers.append(worker)
-                    worker.start()
-            self.lock.notify_all()
-
-    def _report_loop(self) -> None:
-        last_full = 0.0
-        while not self._closing.wait(REPORT_INTERVAL):
-            now = time.monotonic()
-            full = now - last_full >= 1.0  # speed and ETA move even when no byte does
-            if full:
-                last_full = now
-            with self.lock:
-                due = [
-                    u
-                    for u in self._uploads.values()
-                    if u.progress_dirty or (full and u.state is UploadState.UPLOADING)
-                ]
-            for upload in due:
-                self.emit(upload)
+        self._dispatcher.join(deadline)
+        self._core.finish_close(deadline)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import UploadError
+
 REQUIRED_FIELDS: tuple[str, ...] = ("organizationId", "objectRecordId")
 KEY_FIELD = "imageKey"
 PLUGIN = "upload-s3"
@@ -24,7 +26,7 @@ _EXAMPLE = '{"organizationId": "org-1", "objectRecordId": "rec-1"}'
 _VALUE_WORDS = "a value (text in double quotes, a number, true, false, null, an object or a list)"
 
 
-class MetadataError(ValueError):
+class MetadataError(UploadError, ValueError):
     """A problem with the metadata. `message` is the whole sentence (with "Line L, column C: " for
     syntax errors); `line` and `column` are 1-based, or None when the problem has no position."""
 

@@ -5,61 +5,17 @@ Everything here is immutable and free of I/O, so a snapshot can cross threads sa
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.states import UploadState
+
+__all__ = ["GIB", "MIB", "TransferSettings", "UploadRequest", "UploadState", "UploadStatus"]
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-
-
-class UploadState(enum.Enum):
-    """Where an upload is in its life. The value is what the journal stores."""
-
-    QUEUED = "queued"  # accepted, waiting for a connection slot
-    UPLOADING = "uploading"
-    PAUSED = "paused"  # stopped by the user (or found unfinished at start); resume() continues
-    NEEDS_SIGN_IN = "needs_sign_in"  # the API answered 401; continues by itself after sign-in
-    FINALIZING = "finalizing"  # all parts sent; completing and checking the link
-    DONE = "done"
-    FAILED = "failed"  # gave up after retries or on a permanent error; retry() continues
-    CANCELLED = "cancelled"  # the user cancelled; the multipart upload was aborted
-    FILE_CHANGED = "file_changed"  # the file was changed, moved or deleted since the upload began
-
-    @property
-    def is_active(self) -> bool:
-        """True while the engine is working on it (or about to)."""
-        return self in (UploadState.QUEUED, UploadState.UPLOADING, UploadState.FINALIZING)
-
-    @property
-    def is_finished(self) -> bool:
-        """True when nothing more will happen to it."""
-        return self in (UploadState.DONE, UploadState.CANCELLED)
-
-    @property
-    def can_resume(self) -> bool:
-        """True when resume()/retry() would make progress."""
-        return self in (UploadState.PAUSED, UploadState.FAILED, UploadState.NEEDS_SIGN_IN)
-
-    @property
-    def label(self) -> str:
-        """A short word for a table cell."""
-        return _LABELS[self]
-
-
-_LABELS = {
-    UploadState.QUEUED: "Queued",
-    UploadState.UPLOADING: "Uploading",
-    UploadState.PAUSED: "Paused",
-    UploadState.NEEDS_SIGN_IN: "Needs sign-in",
-    UploadState.FINALIZING: "Finalizing",
-    UploadState.DONE: "Done",
-    UploadState.FAILED: "Failed",
-    UploadState.CANCELLED: "Cancelled",
-    UploadState.FILE_CHANGED: "File changed",
-}
 
 
 @dataclass(frozen=True)
@@ -102,6 +58,12 @@ class UploadStatus:
     created_at: float = 0.0
     finished_at: float | None = None
     sent_elsewhere: bool = False  # another s3up process is sending it; `message` says which
+    # A resumed upload re-reads the parts sent before and compares them with what S3 holds:
+    parts_to_check: int = 0  # how many parts this check covers (0: no check under way or done)
+    parts_checked: int = 0
+    parts_resent: int = 0  # checked parts that differed from the file: they are sent again
+    parts_expire_at: float | None = None  # when the server deletes the parts sent (time.time())
+    expiry_warning: str | None = None  # a sentence, from a day before `parts_expire_at`
 
     @property
     def fraction(self) -> float:
@@ -109,6 +71,18 @@ class UploadStatus:
         if self.size == 0:
             return 1.0 if self.state is UploadState.DONE else 0.0
         return min(1.0, self.bytes_done / self.size)
+
+    @property
+    def checking(self) -> bool:
+        """True while the parts sent before are being checked against the file."""
+        return self.state.is_active and self.parts_checked < self.parts_to_check
+
+    @property
+    def activity(self) -> str | None:
+        """What the engine is doing beyond sending, for a table cell: "Checking 12 of 40 parts…"."""
+        if self.checking:
+            return f"Checking {self.parts_checked} of {self.parts_to_check} parts…"
+        return None
 
 
 @dataclass(frozen=True)

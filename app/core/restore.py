@@ -7,12 +7,15 @@ to that process; for the others the lock is held while their entry is read and c
 
 from __future__ import annotations
 
-from app.core.fingerprint import check_unchanged
+from app.core.fingerprint import file_problem
 from app.core.journal import Journal, JournalUpload
 from app.core.models import UploadState
 from app.core.ownership import BusyElsewhereError, UploadLocks
 from app.core.planner import PartPlan, plan_parts
-from app.core.upload import ActiveUpload, record_identity
+from app.core.upload import ActiveUpload
+
+# States that say what the user has to do; the others are shown paused.
+KEPT_AT_START = frozenset({UploadState.FAILED, UploadState.NEEDS_SIGN_IN, UploadState.CONFLICT})
 
 
 def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> ActiveUpload | None:
@@ -35,10 +38,11 @@ def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> 
         record = journal.get(listed.id)
         if record is None or record.state.is_finished:
             return None
-        problem = check_unchanged(record.path, record_identity(record))
+        problem = file_problem(record.path, record.identity)
         if problem:
-            state, message = UploadState.FILE_CHANGED, problem
-        elif record.state in (UploadState.FAILED, UploadState.NEEDS_SIGN_IN):
+            state = UploadState.FILE_MISSING if problem.missing else UploadState.FILE_CHANGED
+            message: str | None = problem.message
+        elif record.state in KEPT_AT_START:
             state, message = record.state, record.message
         else:
             state, message = UploadState.PAUSED, None
@@ -51,6 +55,7 @@ def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> 
             state=state,
             message=message,
             upload_id=record.upload_id,
+            part_size_fixed=record.part_size_fixed,
         )
         upload.rebuild_pending()
         return upload
@@ -59,7 +64,5 @@ def load_upload(journal: Journal, locks: UploadLocks, listed: JournalUpload) -> 
 
 
 def plan_of(record: JournalUpload) -> PartPlan:
-    """The part plan the upload was started with (automatic when its part size was not chosen)."""
-    if record.part_size:
-        return plan_parts(record.size, record.part_size)
-    return plan_parts(record.size)
+    """The part plan the journal has for the upload (a journal of version 1 kept 0 for automatic)."""
+    return plan_parts(record.size, record.part_size or None)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import UploadError
 from app.core.keys import DEFAULT_TEMPLATE, KeyTemplateError, check_template
 from app.core.models import MIB, TransferSettings
 from app.core.paths import config_dir
@@ -32,7 +33,7 @@ DEFAULT_METADATA = json.dumps({"organizationId": "", "objectRecordId": ""}, inde
 log = logging.getLogger(__name__)
 
 
-class SettingsError(ValueError):
+class SettingsError(UploadError, ValueError):
     """Settings that cannot be used or saved; `message` lists what to change, one sentence per problem."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -1,93 +1,161 @@
 """The I/O of an upload's steps: start it, reconcile it with the server, finish it, check its link.
 
-These functions talk to the API, S3 and the journal, and return what they learned; the manager owns
-every state change. None of them hold a lock.
+These functions talk to the API, S3 and the file, and return what they learned as an outcome; the engine
+writes the journal and owns every state change. None of them hold a lock or touch the journal.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import mimetypes
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import requests
 
-from app.core.api import ApiClient, ApiInfo, RemotePart
-from app.core.errors import UploadGoneError
-from app.core.journal import Journal, JournalPart, JournalUpload
+from app.core.api import ApiClient, ApiInfo, InitializedUpload, RemotePart, cdn_url
+from app.core.api_records import ASSUMED_PARTS_KEPT_DAYS
+from app.core.errors import (
+    FileChangedError,
+    FileMissingError,
+    ServerError,
+    UploadError,
+    UploadFinishedError,
+    UploadGoneError,
+)
+from app.core.fingerprint import file_problem
+from app.core.jobs import Finalized, Gone, Job, Prepared, Verified
+from app.core.journal import JournalPart, JournalUpload
 from app.core.metadata import build_payload
 from app.core.planner import Part, PartPlan, plan_parts
+from app.core.transfer import ETAG_MD5, PartStopped
 
 log = logging.getLogger(__name__)
 
 # The existing deployment signs every URL in one call, which times out past about a thousand parts.
 CORE_ONLY_MAX_PARTS = 1000
+DAY = 24 * 3600
 
 
-def plan_for_api(record: JournalUpload, info: ApiInfo, explicit_part_size: int | None) -> PartPlan:
+def plan_for_api(size: int, info: ApiInfo, fixed_part_size: int | None) -> PartPlan:
     """The plan to start an upload with on this API: fewer, larger parts for the existing deployment."""
-    if explicit_part_size is not None:
-        return plan_parts(record.size, explicit_part_size)
-    return plan_parts(record.size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
+    if fixed_part_size is not None:
+        return plan_parts(size, fixed_part_size)
+    return plan_parts(size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
 
 
-def start_upload(
-    api: ApiClient, info: ApiInfo, journal: Journal, record: JournalUpload, plan: PartPlan
-) -> str:
-    """Initialize the multipart upload and record its id and plan; return the S3 UploadId."""
-    content_type = record.content_type or mimetypes.guess_type(record.key)[0] or "application/octet-stream"
+def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone:
+    """Make the upload ready for its parts: reconcile a started one with S3, or start it.
+
+    An upload the server no longer has is `Gone` (the engine starts it again from its first part);
+    one that S3 completed already (the process died right after) is `finished`.
+    """
+    check_file(job.record)
+    if job.upload_id is None:
+        plan = plan_for_api(job.record.size, info, job.plan.part_size if job.part_size_fixed else None)
+        started = start_upload(api, info, job.record)
+        expires = started.parts_expire_at or parts_expire_at(time.time(), info)
+        prepared = Prepared(started.file_id, plan, {}, started=True, parts_expire_at=expires)
+        return prepared if info.extended else _with_all_urls(api, job, prepared)
+    try:
+        if not info.extended:  # no /listParts: the journal's parts are all there is to know
+            prepared = Prepared(job.upload_id, job.plan, job.known_parts, verify=tuple(job.known_parts))
+            return _with_all_urls(api, job, prepared)
+        return reconcile(api, job)
+    except UploadGoneError as error:
+        log.info("Upload %s is gone on the server; it starts again", job.upload_ref)
+        return Gone(error)
+    except UploadFinishedError:
+        log.info("Upload %s was completed by S3 already; finishing it", job.upload_ref)
+        return Prepared(job.upload_id, job.plan, job.known_parts, finished=True)
+
+
+def start_upload(api: ApiClient, info: ApiInfo, record: JournalUpload) -> InitializedUpload:
+    """Initialize the multipart upload, with the journal's idempotency key where the API takes one."""
     started = api.initialize(
         build_payload(record.metadata, record.key),
-        content_type=content_type,
+        content_type=content_type_of(record),
         file_size=record.size,
         overwrite=record.overwrite,
         extended=info.extended,
+        client_token=record.idempotency_key if info.has("clientToken") else None,
     )
     if started.file_key != record.key:
         log.warning(
             "The API stored upload %s under key %r instead of %r", record.id, started.file_key, record.key
         )
-    journal.set_plan(record.id, plan.part_size)
-    journal.set_upload_id(record.id, started.file_id)
-    return started.file_id
+    return started
 
 
-def reconcile(
-    api: ApiClient,
-    journal: Journal,
-    record: JournalUpload,
-    upload_id: str,
-    plan: PartPlan,
-    done: dict[int, JournalPart],
-) -> dict[int, JournalPart]:
-    """Make the journal's parts agree with what S3 holds; return the parts that count as done.
+def content_type_of(record: JournalUpload) -> str:
+    return record.content_type or mimetypes.guess_type(record.key)[0] or "application/octet-stream"
 
-    A part recorded here but missing or different in S3 is forgotten (it will be sent again). A part S3
-    holds but the journal missed (the process died between the upload and the record) is adopted when
-    the local bytes' MD5 equals its ETag. Raises UploadGoneError when S3 no longer has the upload.
+
+def parts_expire_at(started_at: float, info: ApiInfo) -> float:
+    """When the bucket's clean-up rule deletes an upload started at `started_at`: S3 adds the days to
+    the start and rounds up to the next midnight UTC. An API that does not say how many days gets the
+    shortest rule in use (`ASSUMED_PARTS_KEPT_DAYS`)."""
+    days = info.parts_kept_days or ASSUMED_PARTS_KEPT_DAYS
+    deadline = started_at + days * DAY
+    return math.ceil(deadline / DAY) * DAY
+
+
+def _with_all_urls(api: ApiClient, job: Job, prepared: Prepared) -> Prepared:
+    """The existing deployment signs every part in one call. When that call times out (502/504)
+    before any part was sent, the file is planned again with half as many parts, and so on."""
+    plan = prepared.plan
+    while True:
+        try:
+            urls = api.presign(
+                prepared.upload_id, job.record.key, count=plan.count, accelerate=job.record.accelerate
+            )
+        except ServerError as error:
+            if error.status not in (502, 504) or prepared.parts or job.part_size_fixed or plan.count == 1:
+                raise
+            smaller = plan_parts(job.record.size, max_parts=max(1, plan.count // 2))
+            log.info("Signing %d URLs timed out; planning %d parts instead", plan.count, smaller.count)
+            plan = smaller
+        else:
+            return replace(prepared, plan=plan, urls=urls, started=prepared.started or plan != job.plan)
+
+
+def reconcile(api: ApiClient, job: Job) -> Prepared:
+    """Make the journal's parts agree with what S3 holds.
+
+    A part recorded here but missing or different in S3 is forgotten (it will be sent again); the
+    others are to be checked against the file (`verify`). A part S3 holds but the journal missed (the
+    process died between the upload and the record) is adopted when the local bytes' MD5 equals its
+    ETag. Raises UploadGoneError when S3 no longer has the upload, UploadFinishedError when S3 has
+    completed it.
     """
-    remote = {part.number: part for part in api.list_parts(upload_id, record.key)}
+    assert job.upload_id is not None
+    remote = {part.number: part for part in api.list_parts(job.upload_id, job.record.key)}
     kept: dict[int, JournalPart] = {}
     stale = []
-    for number, part in done.items():
+    for number, part in job.known_parts.items():
         theirs = remote.get(number)
-        if theirs is not None and _same_etag(theirs.etag, part.etag) and theirs.size == part.size:
+        if theirs is not None and same_etag(theirs.etag, part.etag) and theirs.size == part.size:
             kept[number] = part
         else:
             stale.append(number)
     if stale:
-        log.info("Upload %s: %d recorded parts are not in S3 and will be sent again", record.id, len(stale))
-        journal.forget_parts(record.id, stale)
+        log.info("Upload %s: %d recorded parts are not in S3 and are sent again", job.upload_ref, len(stale))
+    to_verify = tuple(sorted(kept))
+    adopted = []
     for number, theirs in remote.items():
-        if number in kept or number > plan.count:
+        if number in kept or number > job.plan.count:
             continue
-        adopted = _adopt(record.path, plan.part(number), theirs)
-        if adopted is not None:
-            journal.record_part(record.id, number, adopted.etag, adopted.size)
-            kept[number] = adopted
-    return kept
+        part = _adopt(job.record.path, job.plan.part(number), theirs)
+        if part is not None:
+            adopted.append(part)
+            kept[number] = part
+    return Prepared(
+        job.upload_id, job.plan, kept, forget=tuple(stale), adopt=tuple(adopted), verify=to_verify
+    )
 
 
 def _adopt(path: Path, part: Part, theirs: RemotePart) -> JournalPart | None:
@@ -96,23 +164,84 @@ def _adopt(path: Path, part: Part, theirs: RemotePart) -> JournalPart | None:
     return JournalPart(part.number, theirs.etag, theirs.size)
 
 
-def _same_etag(a: str, b: str) -> bool:
+def same_etag(a: str, b: str) -> bool:
     return a.strip('"').lower() == b.strip('"').lower()
 
 
-def part_md5(path: Path, part: Part) -> str:
-    """The MD5 hex of one part of the file, read in 1 MiB chunks."""
+def part_md5(path: Path, part: Part, stop: threading.Event | None = None) -> str:
+    """The MD5 hex of one part of the file, read in 1 MiB chunks. Raises PartStopped once `stop` is set."""
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as file:
         file.seek(part.offset)
         remaining = part.length
         while remaining:
+            if stop is not None and stop.is_set():
+                raise PartStopped()
             chunk = file.read(min(remaining, 1024 * 1024))
             if not chunk:
                 break
             digest.update(chunk)
             remaining -= len(chunk)
     return digest.hexdigest()
+
+
+def verify_part(job: Job) -> Verified:
+    """Re-read a part sent before and compare its MD5 with the ETag S3 holds for it.
+
+    An ETag that is not an MD5 (e.g. with SSE-KMS) cannot tell; the part is kept then."""
+    known = job.known_parts[job.part_number]
+    match = ETAG_MD5.match(known.etag)
+    if match is None:
+        return Verified(True)
+    try:
+        digest = part_md5(job.record.path, job.plan.part(job.part_number), job.stopper.event)
+    except OSError as error:
+        raise file_error(job.record, error) from error
+    return Verified(digest == match.group(1).lower())
+
+
+def finalize(api: ApiClient, info: ApiInfo, job: Job, stop: threading.Event) -> Finalized:
+    """Complete the upload from its parts' ETags, then check that its link serves the file.
+
+    On the existing deployment a resumed upload may have been completed just before the process
+    died; its /finalize would then fail, so the object is looked for first (through the CDN link,
+    whose ETag must be the one S3 gives an object made of these parts).
+    """
+    check_file(job.record)
+    assert job.upload_id is not None
+    parts = [(number, part.etag) for number, part in sorted(job.known_parts.items())]
+    if job.check_remote_first and not info.extended:
+        url = cdn_url(job.record.cdn_base_url, job.record.key)
+        if url and served_etag(url) == multipart_etag([etag for _, etag in parts]):
+            log.info("Upload %s was completed before; its link serves it", job.upload_ref)
+            return Finalized(url, True)
+    result = api.finalize(
+        job.upload_id,
+        job.record.key,
+        parts,
+        cdn_base_url=job.record.cdn_base_url,
+        overwrite=job.record.overwrite and info.extended,
+    )
+    return Finalized(result.url, verify_link(result.url, job.record.size, stop))
+
+
+def multipart_etag(etags: list[str]) -> str:
+    """The ETag S3 gives an object completed from parts with these ETags (MD5s): MD5 of the MD5s, -N."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for etag in etags:
+        digest.update(bytes.fromhex(etag.strip('"')))
+    return f"{digest.hexdigest()}-{len(etags)}"
+
+
+def served_etag(url: str) -> str | None:
+    """The ETag a HEAD on `url` answers (without quotes), or None when it does not serve an object."""
+    try:
+        response = requests.head(url, timeout=10, allow_redirects=True)
+    except requests.RequestException as error:
+        log.info("HEAD of the link failed: %s", type(error).__name__)
+        return None
+    etag = response.headers.get("ETag")
+    return etag.strip('"').lower() if response.status_code == 200 and etag else None
 
 
 def verify_link(url: str | None, size: int, stop: threading.Event, *, attempts: int = 4) -> bool | None:
@@ -149,3 +278,18 @@ def abort_quietly(api: ApiClient, upload_id: str, key: str) -> str | None:
             "within a day."
         )
     return None
+
+
+def check_file(record: JournalUpload) -> None:
+    """Raise FileChangedError (FileMissingError) when the file is no longer what the upload began with."""
+    problem = file_problem(record.path, record.identity)
+    if problem:
+        raise FileMissingError(problem.message) if problem.missing else FileChangedError(problem.message)
+
+
+def file_error(record: JournalUpload, error: OSError) -> UploadError:
+    """What reading the file failed with, as the user should hear it."""
+    problem = file_problem(record.path, record.identity)
+    if problem:
+        return FileMissingError(problem.message) if problem.missing else FileChangedError(problem.message)
+    return UploadError(f"Reading {record.path} failed: {error}.")

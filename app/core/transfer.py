@@ -30,7 +30,7 @@ from app.core.proxies import Route, open_route
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 256 * 1024
-_ETAG_MD5 = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+ETAG_MD5 = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 _XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 
 
@@ -223,24 +223,24 @@ def _early_answer(connection: http.client.HTTPConnection) -> tuple[int, str | No
 def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, url_expired: bool) -> SentPart:
     if status == 200:
         if not etag:
-            raise ServerError("S3 accepted a part but returned no ETag; it will be sent again.")
-        match = _ETAG_MD5.match(etag)
+            raise ServerError("S3 accepted a part but returned no ETag.")
+        match = ETAG_MD5.match(etag)
         if match and match.group(1).lower() != md5_hex:
             raise IntegrityError(
-                "S3 stored different bytes than were sent for a part; it will be sent again."
+                "S3 stored different bytes than were sent for a part (its ETag is not their MD5)."
             )
         return SentPart(etag=etag, md5_hex=md5_hex)
     fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace")))
     code, message = fields.get("Code", ""), html.unescape(fields.get("Message", ""))
     described = f"S3 answered {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
     if _is_expired(status, code, message) or (url_expired and status in (400, 403)):
-        raise UrlExpiredError(f"{described} (the part's URL expired; it is signed again).", status=status)
+        raise UrlExpiredError(f"{described} (the part's URL expired).", status=status)
     if status == 404 or code == "NoSuchUpload":
         raise UploadGoneError(
             "S3 no longer has this multipart upload (it was aborted or expired).", status=status
         )
     if status in (408, 429) or status >= 500 or code in ("SlowDown", "RequestTimeout", "InternalError"):
-        raise ServerError(f"{described}; the part will be sent again.", status=status)
+        raise ServerError(f"{described}.", status=status)
     raise UploadError(f"{described}.", status=status)
 
 
@@ -248,7 +248,7 @@ def _proxy_refused(answer: str, credentials_given: bool) -> UploadError:
     """The proxy would not connect to S3 (`answer`: its status and reason, e.g. "407 Proxy ...")."""
     status = int(answer[:3]) if answer[:3].isdigit() else None
     if status != 407:
-        return ServerError(f"The proxy could not connect to S3 ({answer}); the part will be sent again.")
+        return ServerError(f"The proxy could not connect to S3 ({answer}).")
     if credentials_given:
         return UploadError(
             "The proxy refused the user name and password in HTTPS_PROXY / HTTP_PROXY. Check them; "

@@ -1,26 +1,28 @@
 """The engine's working state for one upload: which parts are done, in flight, waiting or backing off.
 
-An `ActiveUpload` is guarded by the manager's lock; nothing here locks or does I/O by itself.
+An `ActiveUpload` is guarded by the engine core's lock; nothing here locks or does I/O by itself.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from app.core.api import PresignedUrl
-from app.core.fingerprint import FileIdentity
 from app.core.journal import JournalPart, JournalUpload
 from app.core.models import UploadState, UploadStatus
 from app.core.planner import PartPlan
 from app.core.progress import SpeedMeter, eta_seconds
+from app.core.signing import UrlSigner
 from app.core.transfer import PartStopper
+
+WARN_BEFORE_EXPIRY = 24 * 3600.0  # seconds
 
 
 @dataclass
 class ActiveUpload:
-    """One upload as the engine works on it. Mutated only under the manager's lock."""
+    """One upload as the engine works on it. Mutated only by the engine core, under its lock."""
 
     record: JournalUpload
     plan: PartPlan
@@ -40,14 +42,28 @@ class ActiveUpload:
     retry_at: dict[int, float] = field(default_factory=dict)  # part number -> monotonic time
     step_attempts: int = 0  # failed prepare/finalize attempts
     step_retry_at: float = 0.0
-    plan_generation: int = 0  # bumped when the part size changes before any part is sent
-    urls: dict[int, PresignedUrl] = field(default_factory=dict)
-    presign_lock: threading.Lock = field(default_factory=threading.Lock)  # one signing call at a time
+    plan_generation: int = 0  # bumped when the plan or the multipart upload changes
+    part_size_fixed: bool = False  # the user chose the part size: it is never re-planned
+    signer: UrlSigner | None = None  # the URLs of the current multipart upload and plan
     expirations: dict[int, int] = field(default_factory=dict)  # part number -> expired URLs in a row
     stopper: PartStopper = field(default_factory=PartStopper)
     meter: SpeedMeter = field(default_factory=SpeedMeter)
     progress_dirty: bool = False
     sent_elsewhere: bool = False  # another process held its lock when this one last tried
+    # Parts sent before this run (or before a pause) are re-read and compared with S3's ETag:
+    unverified: set[int] = field(default_factory=set)  # parts waiting for their check
+    verifying: set[int] = field(default_factory=set)  # parts being checked
+    parts_to_check: int = 0
+    parts_checked: int = 0
+    parts_resent: int = 0
+    finished_remotely: bool = False  # S3 holds the completed object: only /finalize's record is missing
+    check_remote_first: bool = False  # resumed on the existing deployment: look for the object first
+    restarts: int = 0  # times the server lost the upload and it started again, in this run
+    expiry_warned: bool = False  # the last status sent carried an expiry warning
+    passing_note: bool = False  # `message` says a retry is scheduled; cleared when something goes through
+    # Held from a state change in memory until the journal has it, so that the journal sees the
+    # changes of one upload in the order they were made.
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def id(self) -> int:
@@ -61,6 +77,13 @@ class ActiveUpload:
     def complete(self) -> bool:
         """Every part is recorded as sent."""
         return len(self.done) == self.plan.count
+
+    @property
+    def ready_to_finish(self) -> bool:
+        """Every part is sent and checked (or S3 has completed the object already)."""
+        if self.finished_remotely:
+            return True
+        return self.complete and not self.in_flight and not self.unverified and not self.verifying
 
     def rebuild_pending(self) -> None:
         """Queue every part that is not done, in order (after a plan, a reconcile or a resume)."""
@@ -87,10 +110,6 @@ class ActiveUpload:
         """When the next part in backoff may go, if any waits."""
         return min(self.retry_at.values()) if self.retry_at else None
 
-    @property
-    def has_unsent_parts(self) -> bool:
-        return bool(self.pending) or bool(self.retry_at)
-
     def reset_for_resume(self) -> None:
         """Forget failures and backoffs so that a resumed upload starts afresh."""
         self.attempts.clear()
@@ -101,8 +120,9 @@ class ActiveUpload:
         self.message = None
         self.stopper = PartStopper()
         self.meter.reset()
+        self.restarts = 0
 
-    def snapshot(self) -> UploadStatus:
+    def snapshot(self, now: float | None = None) -> UploadStatus:
         speed = self.meter.speed() if self.state is UploadState.UPLOADING else 0.0
         finished = self.state is UploadState.DONE  # its part records may be gone (see Journal.set_finished)
         bytes_done = self.record.size if finished else self.bytes_done
@@ -127,7 +147,31 @@ class ActiveUpload:
             created_at=self.record.created_at,
             finished_at=self.finished_at,
             sent_elsewhere=self.sent_elsewhere,
+            parts_to_check=self.parts_to_check,
+            parts_checked=self.parts_checked,
+            parts_resent=self.parts_resent,
+            parts_expire_at=None if finished else self.record.parts_expire_at,
+            expiry_warning=None if finished else expiry_warning(self.record.parts_expire_at, now),
         )
+
+
+def expiry_warning(expires_at: float | None, now: float | None = None) -> str | None:
+    """A sentence from a day before the server deletes an unfinished upload's parts."""
+    if expires_at is None:
+        return None
+    remaining = expires_at - (time.time() if now is None else now)
+    if remaining > WARN_BEFORE_EXPIRY:
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at))
+    if remaining <= 0:
+        return (
+            f"The server's clean-up rule has probably deleted the parts sent so far ({when}); resuming "
+            "sends the file again from its first part."
+        )
+    return (
+        f"The server deletes the parts sent so far on {when}, unless the upload finishes before; "
+        "resume it now to keep them."
+    )
 
 
 def status_from_record(record: JournalUpload) -> UploadStatus:
@@ -147,8 +191,3 @@ def status_from_record(record: JournalUpload) -> UploadStatus:
         created_at=record.created_at,
         finished_at=record.finished_at,
     )
-
-
-def record_identity(record: JournalUpload) -> FileIdentity:
-    """The identity the file had when its upload began."""
-    return FileIdentity(record.size, record.mtime_ns, record.fingerprint)

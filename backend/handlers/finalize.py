@@ -1,86 +1,34 @@
-"""`POST /finalize`: complete the multipart upload and mark its `Files` item finished.
+"""`POST /finalize`: complete the multipart upload (or check a single PUT) and mark it finished.
 
 Body: `{"fileId", "fileKey", "parts": [{"PartNumber": 1, "ETag": "\\"...\\""}, ...]}` with parts
-numbered 1..N in order. Answer: `{"imagePath", "url", "size"}` (`url` only with a CDN base URL;
-`{"imagePath"}` alone in core-only). Finalizing a finished upload again answers the same.
+numbered 1..N in order (no `parts` for a single-PUT file). Answer: `{"imagePath", "url", "size"}`
+(`url` only with a CDN base URL; `{"imagePath"}` alone in core-only). Finalizing a finished upload
+again answers the same; see `backend.finishing` for what is checked before anything is published.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from backend.access import open_upload
-from backend.apigw import ApiError, ApiRequest, ErrorType, bad_request, describe, field_int
-from backend.files import FinishedUpload, UploadState
-from backend.runtime import Services, lambda_handler
-from backend.s3 import MAX_PARTS, complete_upload, object_size
+from backend.apigw import ApiRequest
+from backend.files import UploadState
+from backend.finishing import Finisher, finish_answer, requested_parts
+from backend.runtime import Services, body_limit, lambda_handler
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+"""10,000 parts of about 60 bytes each, with room for whitespace."""
 
 
-def requested_parts(body: dict[str, Any]) -> list[tuple[int, str]]:
-    """`(PartNumber, ETag)` pairs, which must be numbered 1, 2, 3, … in order."""
-    if "parts" not in body:
-        raise bad_request('"parts" is missing: list every part as {"PartNumber": n, "ETag": "..."}')
-    parts = body["parts"]
-    if not isinstance(parts, list) or not parts:
-        raise bad_request(
-            f'"parts" must be a non-empty array of {{"PartNumber", "ETag"}}, not {describe(parts)}'
-        )
-    if len(parts) > MAX_PARTS:
-        raise bad_request(f'"parts" lists {len(parts)} parts; an upload has at most {MAX_PARTS}')
-    pairs: list[tuple[int, str]] = []
-    for index, part in enumerate(parts):
-        label = f"parts[{index}]"
-        if not isinstance(part, dict):
-            raise bad_request(
-                f'"{label}" must be an object with "PartNumber" and "ETag", not {describe(part)}'
-            )
-        if "PartNumber" not in part:
-            raise bad_request(f'"{label}.PartNumber" is missing')
-        number = field_int(part["PartNumber"], f"{label}.PartNumber", 1, MAX_PARTS)
-        etag = part.get("ETag")
-        if not isinstance(etag, str) or not etag.strip('"'):
-            raise bad_request(
-                f'"{label}.ETag" must be the ETag S3 answered for the part, not {describe(etag)}'
-            )
-        expected = index + 1  # parts[0:index] are exactly 1..index, checked below
-        if number != expected:
-            problem = f"part {number} is listed twice" if number < expected else f"part {expected} is missing"
-            raise bad_request(f'"parts" must be numbered 1, 2, 3, … in order: {problem} (at {label})')
-        pairs.append((number, etag))
-    return pairs
-
-
-def _answer(key: str, finished: FinishedUpload, services: Services) -> dict[str, Any]:
-    if services.config.core_only:
-        return {"imagePath": key}
-    answer: dict[str, Any] = {"imagePath": key, "size": finished.size}
-    if finished.url is not None:
-        answer["url"] = finished.url
-    return answer
-
-
-def cdn_url(base: str | None, key: str) -> str | None:
-    """The object's URL behind the CDN, or None without a CDN base URL."""
-    return f"{base.rstrip('/')}/{quote(key, safe='/')}" if base else None
-
-
+@body_limit(MAX_BODY_BYTES)
 def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
-    """Complete the caller's upload from its parts' ETags."""
-    pointer = open_upload(request, services)
-    if pointer.state is UploadState.FINISHED:  # a retried finalize: answer as the first time
-        return _answer(pointer.file_key, services.files.finished(pointer), services)
-    if pointer.state is UploadState.ABORTED:
-        raise ApiError(ErrorType.NOT_FOUND, f"upload {pointer.upload_id} was aborted; start a new one")
-    parts = requested_parts(request.json)
-    bucket = services.bucket
-    complete_upload(services.s3, bucket, pointer.file_key, pointer.upload_id, parts)
-    finished = FinishedUpload(
-        size=object_size(services.s3, bucket, pointer.file_key),
-        url=cdn_url(services.config.cdn_base_url, pointer.file_key),
-    )
-    services.files.mark_finished(pointer, finished.size, finished.url)
-    return _answer(pointer.file_key, finished, services)
+    """Finish the caller's upload."""
+    upload = open_upload(request, services)
+    parts = None
+    if not upload.single and upload.state is UploadState.UPLOADING:
+        parts = requested_parts(request.json)
+    finished = Finisher(services).finish(upload, parts)
+    return finish_answer(finished, services)
 
 
 handler = lambda_handler(handle)

@@ -1,7 +1,8 @@
 """`POST /getPreSignedUrls`: presigned `UploadPart` URLs for a count of parts or chosen numbers.
 
 Body: `{"fileId", "fileKey", "parts": N}` (parts 1..N) or, outside core-only,
-`{"fileId", "fileKey", "partNumbers": [4, 5, 6]}` (at most 1000 per call).
+`{"fileId", "fileKey", "partNumbers": [4, 5, 6]}`; at most 1,000 URLs per call outside core-only
+(10,000 would not fit a Lambda answer's 6 MB): ask for more in pages with `partNumbers`.
 Answer: `{"parts": [{"signedUrl", "PartNumber"}], "expiresIn": seconds}` (no `expiresIn` in core-only).
 """
 
@@ -10,20 +11,31 @@ from __future__ import annotations
 from typing import Any
 
 from backend.access import open_upload
-from backend.apigw import ApiError, ApiRequest, ErrorType, bad_request, describe, field_int
-from backend.files import UploadPointer, UploadState
-from backend.runtime import Services, lambda_handler
+from backend.apigw import ApiError, ApiRequest, ErrorType, Reason, bad_request, describe, field_int
+from backend.files import Upload, UploadState
+from backend.finishing import aborted
+from backend.limits import URLS_PER_CALL
+from backend.runtime import Services, body_limit, lambda_handler
 from backend.s3 import MAX_PARTS, presign_parts
 
-MAX_PART_NUMBERS_PER_CALL = 1000
+MAX_PART_NUMBERS_PER_CALL = URLS_PER_CALL
+MAX_BODY_BYTES = 64 * 1024
 
 
-def check_uploading(pointer: UploadPointer) -> None:
-    """409 for a finished upload, 404 for an aborted one: neither takes parts any more."""
-    if pointer.state is UploadState.FINISHED:
-        raise ApiError(ErrorType.CONFLICT, f"upload {pointer.upload_id} is already finished")
-    if pointer.state is UploadState.ABORTED:
-        raise ApiError(ErrorType.NOT_FOUND, f"upload {pointer.upload_id} was aborted; start a new one")
+def check_uploading(upload: Upload) -> None:
+    """409 for a finished upload, 404 for an aborted one, 400 for a single PUT: none takes parts."""
+    if upload.state is UploadState.FINISHED:
+        raise ApiError(
+            ErrorType.CONFLICT,
+            f"upload {upload.upload_id} is already finished: /finalize answers its link",
+            reason=Reason.UPLOAD_FINISHED,
+        )
+    if upload.state is UploadState.ABORTED:
+        raise aborted(upload)
+    if upload.single:
+        raise bad_request(
+            f"upload {upload.upload_id} is a single PUT: it has no parts (PUT the file to its putUrl)"
+        )
 
 
 def requested_numbers(body: dict[str, Any], *, core_only: bool) -> list[int]:
@@ -33,7 +45,14 @@ def requested_numbers(body: dict[str, Any], *, core_only: bool) -> list[int]:
     if has_parts and has_numbers:
         raise bad_request('send either "parts" (a count) or "partNumbers" (a list), not both')
     if has_parts:
-        return list(range(1, field_int(body["parts"], "parts", 1, MAX_PARTS) + 1))
+        count = field_int(body["parts"], "parts", 1, MAX_PARTS)
+        if count > MAX_PART_NUMBERS_PER_CALL and not core_only:
+            raise bad_request(
+                f'"parts" asks for {count} URLs; this API signs at most {MAX_PART_NUMBERS_PER_CALL} per '
+                f'call: ask in pages with "partNumbers" (e.g. [1, …, {MAX_PART_NUMBERS_PER_CALL}], then the '
+                "next ones)"
+            )
+        return list(range(1, count + 1))
     if not has_numbers:
         hint = '"parts" (how many parts)' if core_only else '"parts" (a count) or "partNumbers" (a list)'
         raise bad_request(f"say which parts to sign: send {hint}")
@@ -52,22 +71,21 @@ def requested_numbers(body: dict[str, Any], *, core_only: bool) -> list[int]:
 
 def sign(request: ApiRequest, services: Services, *, accelerated: bool) -> dict[str, Any]:
     """Presign the requested parts of the caller's upload."""
-    pointer = open_upload(request, services)
+    upload = open_upload(request, services)
     core_only = services.config.core_only
     numbers = requested_numbers(request.json, core_only=core_only)
-    check_uploading(pointer)
+    check_uploading(upload)
     presigner = services.accelerated_presigner if accelerated else services.presigner
     expiry = services.config.url_expiry
     answer: dict[str, Any] = {
-        "parts": presign_parts(
-            presigner, services.bucket, pointer.file_key, pointer.upload_id, numbers, expiry
-        )
+        "parts": presign_parts(presigner, services.bucket, upload.file_key, upload.upload_id, numbers, expiry)
     }
     if not core_only:
         answer["expiresIn"] = expiry
     return answer
 
 
+@body_limit(MAX_BODY_BYTES)
 def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
     """Presign through the bucket's regular endpoint."""
     return sign(request, services, accelerated=False)

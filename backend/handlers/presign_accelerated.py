@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from backend.apigw import ApiRequest
-from backend.handlers.presign import sign
-from backend.runtime import Services, lambda_handler
+from backend.handlers.presign import MAX_BODY_BYTES, sign
+from backend.runtime import Services, body_limit, lambda_handler
 
 
+@body_limit(MAX_BODY_BYTES)
 def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
     """Presign through the accelerated endpoint."""
     return sign(request, services, accelerated=True)

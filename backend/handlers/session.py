@@ -1,6 +1,9 @@
-"""`POST /session`: who the token belongs to and which extensions this API has.
+"""`POST /session`: who the token belongs to, which extensions this API has, and its limits.
 
-Body: `{}` (or none). Answer: `{"principal", "organizationId", "keyPrefix", "capabilities"}`.
+Body: `{}` (or none). Answer: `{"principal", "organizationId", "keyPrefix", "capabilities",
+"partsKeptDays", "limits"}`. `partsKeptDays`: an unfinished multipart upload keeps its parts this
+many days after it started (the bucket's lifecycle rule then aborts it; `/initialize` answers the
+exact `partsExpireAt`).
 """
 
 from __future__ import annotations
@@ -9,11 +12,23 @@ from typing import Any
 
 from backend.access import required_caller
 from backend.apigw import ApiRequest
-from backend.runtime import Services, lambda_handler
+from backend.limits import announced
+from backend.runtime import Services, body_limit, lambda_handler
 
-CAPABILITIES = ("partNumbers", "listParts", "abortUpload", "url")
+CAPABILITIES = (
+    "partNumbers",
+    "listParts",
+    "abortUpload",
+    "url",
+    "clientToken",
+    "batch",
+    "singlePut",
+    "listUploads",
+)
+MAX_BODY_BYTES = 4 * 1024
 
 
+@body_limit(MAX_BODY_BYTES)
 def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
     """Describe the caller's session."""
     caller = required_caller(request, services)
@@ -22,6 +37,8 @@ def handle(request: ApiRequest, services: Services) -> dict[str, Any]:
         "organizationId": caller.organization_id,
         "keyPrefix": caller.key_prefix,
         "capabilities": list(CAPABILITIES),
+        "partsKeptDays": services.config.parts_kept_days,
+        "limits": announced(),
     }
 
 

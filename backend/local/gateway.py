@@ -1,51 +1,54 @@
-"""The API Gateway stand-in: routing, the TOKEN authorizer and the gateway answers of API.md.
+"""The API Gateway stand-in: routing, the TOKEN authorizer with its cache, and the gateway answers.
 
-`ApiGateway.handle(call)` takes one HTTP request (no sockets here) and answers as the REST API
-would: 403 `Missing Authentication Token` for an unknown route or method, 401 for a missing or
-refused token, 403 for a Deny policy, 500 `{"message": null}` when the authorizer fails in any
-other way, 502 when a handler throws or answers malformed, 504 past `function_timeout`.
-Routes and the authorizer are Lambda-shaped callables `(event, context) -> dict`; tests may
-swap an entry of `routes` to inject faults.
+`ApiGateway.handle(call)` takes one HTTP request (no sockets here) and answers as a REST API
+stage does (answers in `backend.local.answers`):
+
+- an unknown route or method: 403 `Missing Authentication Token` without an `Authorization`
+  header, 403 `IncompleteSignatureException` with one (API Gateway reads it as a bad SigV4 header);
+- a protected route without a token: 401, without calling the authorizer;
+- the authorizer raises "Unauthorized": 401; raises anything else, times out or answers no valid
+  policy: 500 `{"message": null}`; answers a policy that denies the route: 403;
+- an authorizer's policy is cached per token for `authorizer_cache_ttl` seconds and reused for
+  every route (300 s on the existing deployment, `infra/`'s TTL on this project's stage);
+- the function raises, answers a malformed proxy response or runs past its own timeout
+  (`function_timeout`, Lambda's): 502; it runs past API Gateway's `integration_timeout` (29 s): 504.
+
+Routes and the authorizer are Lambda-shaped callables `(event, context) -> dict`; tests may swap
+an entry of `routes` to inject faults.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
+import re
+import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from backend.apigw import error_body
+from backend.local.answers import MAX_BODY_BYTES, Answer, GatewayAnswers, incomplete_signature, too_large
+from backend.local.authcache import AuthorizerCache, Clock
 from backend.local.events import HttpCall, LambdaContext, method_arn, proxy_event, token_event
 from backend.local.policy import Decision, MalformedAnswerError, evaluate
 from backend.logs import redact
+from backend.routes import CORE_ROUTES
+from backend.tokens import HEADER_PATTERN
 
 log = logging.getLogger(__name__)
 
 LambdaFn = Callable[[Mapping[str, Any], LambdaContext], Any]
-CORE_ROUTES = ("/initialize", "/getPreSignedUrls", "/getPreSignedTAUrls", "/finalize")
-EXTENSION_ROUTES = ("/listParts", "/abortUpload", "/session")
-MAX_BODY_BYTES = 10 * 1024 * 1024
-EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
-IMPLICIT_DENY = "User is not authorized to access this resource"
+INTEGRATION_TIMEOUT = 29.0  # API Gateway's default (and, without a quota raise, largest) wait
+EXISTING_CACHE_TTL = 300  # the existing deployment's authorizer cache (API Gateway's default)
+EXISTING_FUNCTION_TIMEOUT = 3.0  # the existing deployment's Lambdas (unless functionTimeout was raised)
+# What infra/ deploys (tests/backend/test_gateway.py keeps these equal to infra's values).
+THIS_PROJECT_CACHE_TTL = 60
+AUTHORIZER_FUNCTION_TIMEOUT = 10.0
 
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-def _json_answer(status: int, payload: Any, error_type: str | None = None) -> Answer:
-    headers = {"Content-Type": "application/json"}
-    if error_type:
-        headers["x-amzn-ErrorType"] = error_type
-    return Answer(status, headers, json.dumps(payload).encode())
+__all__ = ["MAX_BODY_BYTES", "Answer", "ApiGateway", "LambdaFn"]
 
 
 @dataclass
@@ -53,6 +56,19 @@ class _Invocation:
     answer: Any = None
     error: BaseException | None = None
     timed_out: bool = False
+
+
+def _header(call: HttpCall, name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in call.headers if key.lower() == wanted), None)
+
+
+def _apigw_id() -> str:
+    return base64.b64encode(secrets.token_bytes(11)).decode()[:15] + "="
+
+
+def _trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0"
 
 
 class ApiGateway:
@@ -67,50 +83,36 @@ class ApiGateway:
         stage: str = "prod",
         core_only: bool = False,
         function_timeout: float | None = None,
+        integration_timeout: float = INTEGRATION_TIMEOUT,
+        authorizer_cache_ttl: float | None = None,
+        clock: Clock = time.monotonic,
+        identity_validation: re.Pattern[str] | None = None,
     ) -> None:
+        """`core_only` answers as the existing deployment: core routes only, `/initialize` alone
+        protected, its gateway answers, a 300 s cache and 3 s functions unless told otherwise.
+        `function_timeout=None` there means 3 s; elsewhere it means no limit but API Gateway's.
+        `identity_validation`: the authorizer's regular expression for the `Authorization` header
+        (a header that does not match gets 401 without the authorizer); by default the one
+        `infra/` deploys, none on the existing deployment.
+        """
         self.routes = routes
         self.authorizer = authorizer
         self.region = region
         self.stage = stage
         self.core_only = core_only
+        if function_timeout is None and core_only:
+            function_timeout = EXISTING_FUNCTION_TIMEOUT
         self.function_timeout = function_timeout
+        self.integration_timeout = integration_timeout
+        if authorizer_cache_ttl is None:
+            authorizer_cache_ttl = EXISTING_CACHE_TTL if core_only else THIS_PROJECT_CACHE_TTL
+        self.cache = AuthorizerCache(authorizer_cache_ttl, clock)
+        if identity_validation is None and not core_only:
+            identity_validation = HEADER_PATTERN
+        self.identity_validation = identity_validation
+        self.answers = GatewayAnswers.existing_deployment() if core_only else GatewayAnswers.this_project()
         self._late: list[threading.Thread] = []
-
-    # ---- gateway answers -------------------------------------------------------------------
-    def _custom(self, status: int, error_type: str, message: str, amzn_type: str) -> Answer:
-        """A customised gateway answer (`{"message","statusCode","type"}`) as our deployment has."""
-        return _json_answer(status, error_body(status, error_type, message), amzn_type)
-
-    def missing_token(self) -> Answer:
-        return _json_answer(
-            403, {"message": "Missing Authentication Token"}, "MissingAuthenticationTokenException"
-        )
-
-    def unauthorized(self) -> Answer:
-        return self._custom(401, "UNAUTHORIZED", "Unauthorized", "UnauthorizedException")
-
-    def too_large(self) -> Answer:
-        """The answer to a body over `MAX_BODY_BYTES` (the server sends it without reading the body)."""
-        if self.core_only:
-            return _json_answer(413, {"message": "Request Too Long"}, "RequestTooLargeException")
-        return self._custom(413, "REQUEST_TOO_LARGE", "Request Too Long", "RequestTooLargeException")
-
-    def _denied(self, message: str) -> Answer:
-        if self.core_only:
-            return _json_answer(403, {"message": message}, "AccessDeniedException")
-        return self._custom(403, "ACCESS_DENIED", message, "AccessDeniedException")
-
-    @staticmethod
-    def _authorizer_failed() -> Answer:
-        return _json_answer(500, {"message": None}, "AuthorizerConfigurationException")
-
-    @staticmethod
-    def _internal_error() -> Answer:
-        return _json_answer(502, {"message": "Internal server error"}, "InternalServerErrorException")
-
-    @staticmethod
-    def _timed_out() -> Answer:
-        return _json_answer(504, {"message": "Endpoint request timed out"}, "InternalServerErrorException")
+        self._late_lock = threading.Lock()
 
     # ---- request handling ------------------------------------------------------------------
     def exposes(self, resource: str) -> bool:
@@ -119,11 +121,24 @@ class ApiGateway:
             return False
         return resource in self.routes
 
+    def protects(self, resource: str) -> bool:
+        """Whether the route has the authorizer (only `/initialize` on the existing deployment)."""
+        return not self.core_only or resource == "/initialize"
+
     def handle(self, call: HttpCall) -> Answer:
         """Answer one request to `/<stage><resource>`."""
+        answer = self._answer(call)
+        answer.headers.setdefault("x-amzn-RequestId", call.request_id)
+        answer.headers.setdefault("x-amz-apigw-id", _apigw_id())
+        return answer
+
+    def _answer(self, call: HttpCall) -> Answer:
+        if len(call.body) > MAX_BODY_BYTES:
+            return too_large()
         if call.stage != self.stage or call.method != "POST" or not self.exposes(call.resource):
-            return self.missing_token()
-        if not self.core_only or call.resource == "/initialize":
+            authorization = (_header(call, "Authorization") or "").strip()
+            return incomplete_signature(authorization) if authorization else self.answers.missing_token()
+        if self.protects(call.resource):
             outcome = self._authorize(call)
             if isinstance(outcome, Answer):
                 return outcome
@@ -132,45 +147,60 @@ class ApiGateway:
 
     def _authorize(self, call: HttpCall) -> dict[str, Any] | Answer:
         """The authorizer context for the call, or the gateway answer that refuses it."""
-        token = next((v for k, v in call.headers if k.lower() == "authorization"), "")
-        if not token.strip():
-            return self.unauthorized()
+        token = (_header(call, "Authorization") or "").strip()
+        if not token or (self.identity_validation and not self.identity_validation.fullmatch(token)):
+            return self.answers.unauthorized()
         arn = method_arn(self.region, self.stage, call.method, call.resource)
-        result = self._invoke(self.authorizer, token_event(token, arn), "authorizer")
+        policy = self.cache.get(token)
+        if policy is None:
+            outcome = self._ask_authorizer(token, arn)
+            if isinstance(outcome, Answer):
+                return outcome
+            policy = outcome
+            self.cache.put(token, policy)
+        verdict = evaluate(policy, arn)
+        if verdict.decision is not Decision.ALLOW:
+            return self.answers.denied(explicit=verdict.decision is Decision.EXPLICIT_DENY)
+        return {**verdict.context, "principalId": verdict.principal_id}
+
+    def _ask_authorizer(self, token: str, arn: str) -> Any:
+        """A valid policy answer from the authorizer, or the gateway answer for its failure."""
+        timeout = self.function_timeout or AUTHORIZER_FUNCTION_TIMEOUT
+        result = self._invoke(self.authorizer, token_event(token, arn), "authorizer", timeout)
         if result.timed_out:
-            return self._authorizer_failed()
-        if result.error is not None:
-            # Only the exact message "Unauthorized" means 401. The existing deployment's
-            # authorizer fails otherwise for an unknown token, which core-only mode mimics.
-            if str(result.error) == "Unauthorized" and not self.core_only:
-                return self.unauthorized()
-            return self._authorizer_failed()
+            return self.answers.authorizer_failed()
+        if result.error is not None:  # not cached, as on AWS
+            if str(result.error) == "Unauthorized":  # exactly this message means 401
+                return self.answers.unauthorized()
+            return self.answers.authorizer_failed()
         try:
-            verdict = evaluate(result.answer, arn)
+            evaluate(result.answer, arn)
         except MalformedAnswerError as exc:
             log.warning("authorizer answer rejected: %s", exc)
-            return self._authorizer_failed()
-        if verdict.decision is Decision.EXPLICIT_DENY:
-            return self._denied(EXPLICIT_DENY)
-        if verdict.decision is Decision.IMPLICIT_DENY:
-            return self._denied(IMPLICIT_DENY)
-        return {**verdict.context, "principalId": verdict.principal_id}
+            return self.answers.authorizer_failed()
+        return result.answer
 
     def _integrate(self, call: HttpCall) -> Answer:
         """Run the route's function on the proxy event and turn its answer into HTTP."""
-        result = self._invoke(self.routes[call.resource], proxy_event(call), call.resource.strip("/"))
-        if result.timed_out:
-            return self._timed_out()
+        function_timeout, gateway_timeout = self.function_timeout, self.integration_timeout
+        lambda_limits = function_timeout is not None and function_timeout <= gateway_timeout
+        timeout = function_timeout if function_timeout is not None and lambda_limits else gateway_timeout
+        function = self.routes[call.resource]
+        result = self._invoke(function, proxy_event(call), call.resource.strip("/"), timeout)
+        if result.timed_out:  # Lambda's own timeout is a function error; API Gateway's is a 504
+            return self.answers.internal_error() if lambda_limits else self.answers.timed_out()
         if result.error is not None:
-            return self._internal_error()
+            return self.answers.internal_error()
         try:
-            return _proxy_answer(result.answer)
+            answer = _proxy_answer(result.answer)
         except ValueError as exc:
             log.error("%s answered a malformed proxy response: %s", call.resource, exc)
-            return self._internal_error()
+            return self.answers.internal_error()
+        answer.headers.setdefault("X-Amzn-Trace-Id", _trace_id())
+        return answer
 
-    def _invoke(self, function: LambdaFn, event: dict[str, Any], name: str) -> _Invocation:
-        """Call a Lambda-shaped function, on its own thread when there is a timeout to enforce."""
+    def _invoke(self, function: LambdaFn, event: dict[str, Any], name: str, timeout: float) -> _Invocation:
+        """Call a Lambda-shaped function on its own thread, giving up on it after `timeout` s."""
         context = LambdaContext(function_name=name, timeout=self.function_timeout)
         result = _Invocation()
 
@@ -182,23 +212,22 @@ class ApiGateway:
                 if str(exc) != "Unauthorized":
                     log.error("%s failed: %s", name, redact(repr(exc)), exc_info=exc)
 
-        if self.function_timeout is None:
-            run()
-            return result
         worker = threading.Thread(target=run, name=f"lambda-{name}", daemon=True)
         worker.start()
-        worker.join(self.function_timeout)
+        worker.join(timeout)
         if worker.is_alive():
-            log.warning("%s ran past its %.1f s timeout", name, self.function_timeout)
-            self._late.append(worker)
+            log.warning("%s ran past its %.1f s timeout", name, timeout)
+            with self._late_lock:
+                self._late.append(worker)
             return _Invocation(timed_out=True)
         return result
 
     def close(self, timeout: float = 10.0) -> None:
         """Wait (bounded) for functions still running after their timeout."""
-        for worker in self._late:
+        with self._late_lock:
+            late, self._late = self._late, []
+        for worker in late:
             worker.join(timeout)
-        self._late = [w for w in self._late if w.is_alive()]
 
 
 def _proxy_answer(answer: Any) -> Answer:
@@ -209,8 +238,9 @@ def _proxy_answer(answer: Any) -> Answer:
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise ValueError(f"statusCode must be an HTTP status, not {status!r}")
     headers = answer.get("headers") or {}
-    if not isinstance(headers, Mapping):
-        raise ValueError("headers must be an object")
+    multi = answer.get("multiValueHeaders") or {}
+    if not isinstance(headers, Mapping) or not isinstance(multi, Mapping):
+        raise ValueError("headers and multiValueHeaders must be objects")
     body = answer.get("body")
     if body is not None and not isinstance(body, str):
         raise ValueError("body must be a string")
@@ -220,4 +250,6 @@ def _proxy_answer(answer: Any) -> Answer:
             data = base64.b64decode(body or "", validate=True)
         except binascii.Error:
             raise ValueError("body is not base64") from None
-    return Answer(status, {str(k): str(v) for k, v in headers.items()}, data)
+    merged = {str(k): ", ".join(str(v) for v in values) for k, values in multi.items() if values}
+    merged.update({str(k): str(v) for k, v in headers.items()})
+    return Answer(status, merged, data)

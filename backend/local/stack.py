@@ -5,54 +5,49 @@ with LocalStack() as stack:
     requests.post(f"{stack.api_url}/session", json={}, headers={"Authorization": stack.token})
 ```
 
-An embedded moto server provides DynamoDB, and S3 unless `s3_endpoint` names another server
-(e.g. `rclone serve s3`). The handlers run in-process behind the API Gateway stand-in, with a
-`Config` built here (never through `os.environ`), so several stacks can share a process: each
-gets its own moto server and, unless names are given, its own bucket and tables. `stop()`
-deletes what it created on moto and leaves no thread running.
+The handlers run in-process behind the API Gateway stand-in, on `Services` built here (never
+through `os.environ`), with their records in a SQLite file and their objects in an embedded S3
+server (SigV4-checking, on disk) unless `s3_endpoint` names another one (e.g. `rclone serve s3`).
+Both live in a data folder (`backend.local.datadir`): with `data_dir`, a stopped or killed stack
+started again on the folder has every upload, part, object, token and link it had, on the same
+ports; without, a temporary folder is used and deleted by `stop()`. `stop()` leaves no thread.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
-import secrets
 import time
 from collections.abc import Mapping, MutableMapping
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from backend.config import DEFAULT_FILES_TABLE, DEFAULT_TOKENS_TABLE, DEFAULT_URL_EXPIRY, Config
-from backend.handlers import (
-    abort_upload,
-    authorizer,
-    finalize,
-    initialize,
-    list_parts,
-    presign,
-    presign_accelerated,
-    session,
-)
-from backend.local import cdn, resources
+from backend.config import DEFAULT_URL_EXPIRY, Config
+from backend.handlers import authorizer
+from backend.local import cdn, existing
+from backend.local.authcache import Clock
+from backend.local.datadir import DataDir
 from backend.local.events import LambdaContext
-from backend.local.gateway import ApiGateway, LambdaFn
+from backend.local.gateway import INTEGRATION_TIMEOUT, ApiGateway, LambdaFn
+from backend.local.s3.http import S3Server
+from backend.local.s3.service import S3Service, StoreSource
+from backend.local.s3.store import S3Store
 from backend.local.server import LocalServer
+from backend.routes import routes
 from backend.runtime import Route, Services, new_session, run_route
-from backend.tokens import hash_token
+from backend.tokens import TokenRejectedError, hash_token
 
 log = logging.getLogger(__name__)
 
 STAGE = "prod"
-ROUTES: Mapping[str, Route] = {
-    "/initialize": initialize.handle,
-    "/getPreSignedUrls": presign.handle,
-    "/getPreSignedTAUrls": presign_accelerated.handle,
-    "/finalize": finalize.handle,
-    "/listParts": list_parts.handle,
-    "/abortUpload": abort_upload.handle,
-    "/session": session.handle,
-}
-_DUMMY_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+DEFAULT_BUCKET = "s3up-local"
+ROUTES: Mapping[str, Route] = routes()
+
+
+class PortInUseError(OSError):
+    """The port the stack must use is taken; the message is a sentence saying what to do."""
 
 
 def _as_lambda(route: Route, services: Services) -> LambdaFn:
@@ -68,14 +63,20 @@ def _epoch(value: float | datetime | None) -> int | None:
     return int(value.timestamp() if isinstance(value, datetime) else value)
 
 
+def _in_use(exc: OSError) -> bool:
+    return exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
 class LocalStack:
-    """A running local API: `api_url`, `cdn_base_url`, `token`, and clients on its S3 and DynamoDB."""
+    """A running local API: `api_url`, `cdn_base_url`, `token`, and a client on its S3."""
 
     def __init__(
         self,
         *,
         host: str = "127.0.0.1",
-        port: int = 0,
+        port: int | None = 0,
+        default_port: int = 0,
+        data_dir: Path | str | None = None,
         token: str | None = None,
         url_expiry: int = DEFAULT_URL_EXPIRY,
         core_only: bool = False,
@@ -86,43 +87,49 @@ class LocalStack:
         principal: str = "local-user",
         organization_id: str = "local-org",
         key_prefix: str = "",
-        files_table: str | None = None,
-        tokens_table: str | None = None,
         region: str = "us-east-1",
         s3_credentials: tuple[str, str] | None = None,
+        authorizer_cache_ttl: float | None = None,
+        integration_timeout: float = INTEGRATION_TIMEOUT,
+        clock: Clock = time.monotonic,
     ) -> None:
         """Configure (nothing starts before `start()` or `with`).
 
-        Without `bucket`/`files_table`/`tokens_table`, moto-backed names get a random suffix so
-        that stacks in one process never share data. `s3_credentials` (access key id, secret) are
-        for `s3_endpoint`; without them the default AWS credential chain is used there.
+        `port`: 0 for any free port; None for the port the data folder used last (so old links
+        keep working), else `default_port`. `data_dir`: where the stack keeps its state; None
+        for a temporary folder deleted by `stop()`. `token` is registered unless the folder has
+        it; without one, the folder's own token is reused (or one issued). `s3_credentials` (key
+        id, secret) are for `s3_endpoint`; without them the default AWS credential chain is used.
         `presign_endpoint` is the endpoint presigned URLs name (e.g. a fault-injecting proxy).
+        `function_timeout` (Lambda's, s) defaults to 3 in core-only mode, else to none;
+        `authorizer_cache_ttl` (s) to 300 in core-only mode, else to what `infra/` deploys;
+        `clock` is the gateway's (tests pass a fake one to expire cached authorizer answers).
         """
-        suffix = secrets.token_hex(4)
-        self.host, self.port = host, port
+        self.host, self.port, self.default_port = host, port, default_port
         self.core_only = core_only
         self.url_expiry = url_expiry
         self.function_timeout = function_timeout
+        self.authorizer_cache_ttl = authorizer_cache_ttl
+        self.integration_timeout = integration_timeout
         self.presign_endpoint = presign_endpoint
         self.region = region
-        self.bucket = bucket or ("s3up-local" if s3_endpoint else f"s3up-local-{suffix}")
-        self.files_table = files_table or f"{DEFAULT_FILES_TABLE}-{suffix}"
-        self.tokens_table = tokens_table or f"{DEFAULT_TOKENS_TABLE}-{suffix}"
+        self.bucket = bucket or DEFAULT_BUCKET
+        self._requested_data_dir = Path(data_dir).expanduser() if data_dir is not None else None
         self._external_s3 = s3_endpoint
         self._s3_credentials = s3_credentials
         self._initial_token = token
         self._identity = (principal, organization_id, key_prefix)
-        self._moto: Any = None
+        self._clock = clock
+        self._data: DataDir | None = None
+        self._store: S3Store | None = None
+        self._s3_server: S3Server | None = None
         self._server: LocalServer | None = None
         self._gateway: ApiGateway | None = None
         self._services: Services | None = None
-        self._created_bucket = False
-        self._created_tables = False
         self.token = ""
         self.api_url = ""
         self.cdn_base_url = ""
         self.s3_endpoint = ""
-        self.dynamodb_endpoint = ""
         self.startup_seconds = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -135,8 +142,12 @@ class LocalStack:
         self.stop()
 
     def start(self) -> LocalStack:
-        """Start moto, create bucket and tables, register the token and serve; returns self."""
-        if self._server is not None:
+        """Open the data folder, start S3, the table store and the gateway, and serve; returns self.
+
+        Raises `PortInUseError` or `DataDirError` (sentences a person can act on) and stops
+        whatever it had started.
+        """
+        if self._data is not None:
             raise RuntimeError("this LocalStack is already running")
         began = time.perf_counter()
         try:
@@ -145,67 +156,82 @@ class LocalStack:
             self.stop()
             raise
         self.startup_seconds = time.perf_counter() - began
-        log.info("local stack up in %.2f s at %s", self.startup_seconds, self.api_url)
+        log.info(
+            "local stack up in %.2f s at %s (data in %s)", self.startup_seconds, self.api_url, self.data_dir
+        )
         return self
 
     def _start(self) -> None:
-        from moto.server import ThreadedMotoServer  # the local extra; never imported by handlers
-
-        werkzeug = logging.getLogger("werkzeug")
-        if werkzeug.level == logging.NOTSET:
-            werkzeug.setLevel(logging.WARNING)  # moto's server would log every request
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        moto_host, moto_port = self._moto.get_host_and_port()
-        moto_url = f"http://{moto_host}:{moto_port}"
-        self.dynamodb_endpoint = moto_url
-        self.s3_endpoint = self._external_s3 or moto_url
-
-        self._server = LocalServer(self.host, self.port)
+        data = self._data = DataDir(self._requested_data_dir).open()
+        self._server = self._bind_api(data)
         self.api_url = f"{self._server.url}/{STAGE}"
         self.cdn_base_url = f"{self._server.url}/cdn"
+        s3_session = self._start_s3(data)
         config = Config(
             bucket=self.bucket,
-            files_table=self.files_table,
-            tokens_table=self.tokens_table,
             url_expiry=self.url_expiry,
             cdn_base_url=self.cdn_base_url,
             s3_endpoint_url=self.s3_endpoint,
-            dynamodb_endpoint_url=self.dynamodb_endpoint,
             s3_public_endpoint_url=self.presign_endpoint,
             region=self.region,
             core_only=self.core_only,
+            table_store=str(data.tables_path),
         )
-        moto_session = new_session(region_name=self.region, **_DUMMY_CREDENTIALS)
-        self._services = Services(
-            config, s3_session=self._s3_session(moto_session), dynamodb_session=moto_session
-        )
-
-        resources.create_tables(self.dynamodb, self.files_table, self.tokens_table)
-        self._created_tables = True
-        self._created_bucket = resources.ensure_bucket(self.s3, self.bucket)
-        principal, organization_id, key_prefix = self._identity
-        self.token, _ = self._services.tokens.create(
-            principal, organization_id, key_prefix, token=self._initial_token
-        )
-
-        services = self._services
-        self._gateway = ApiGateway(
-            {path: _as_lambda(route, services) for path, route in ROUTES.items()},
-            lambda event, context: authorizer.authorize(event, services),
-            region=self.region,
-            stage=STAGE,
-            core_only=self.core_only,
-            function_timeout=self.function_timeout,
+        services = self._services = Services(config, s3_session=s3_session)
+        self._ensure_bucket(services)
+        self.token = self._own_token(services, data)
+        data.state.api_port = self._server.port
+        data.save()
+        self._gateway = self._build_gateway(services)
+        source = (
+            StoreSource(self._store, self.bucket)
+            if self._store
+            else cdn.ClientSource(services.s3, self.bucket)
         )
         self._server.start(
-            self._gateway,
-            lambda key, byte_range, head: cdn.fetch(self.s3, self.bucket, key, byte_range, head=head),
+            self._gateway, lambda key, byte_range, head: cdn.fetch(source, key, byte_range, head=head)
         )
 
-    def _s3_session(self, moto_session: Any) -> Any:
-        if self._external_s3 is None:
-            return moto_session
+    def _bind_api(self, data: DataDir) -> LocalServer:
+        saved = data.state.api_port
+        port = self.port if self.port is not None else (saved or self.default_port)
+        try:
+            return LocalServer(self.host, port)
+        except OSError as exc:
+            if not _in_use(exc):
+                raise
+            links = (
+                " Links from before use that port, so they work again once it is free."
+                if port == saved
+                else ""
+            )
+            raise PortInUseError(
+                exc.errno,
+                f"The local API cannot listen on {self.host}:{port}: {exc.strerror or 'the port is in use'}. "
+                f"Stop the program that uses it, or choose another port (--port).{links}",
+            ) from exc
+
+    def _start_s3(self, data: DataDir) -> Any:
+        """Start the embedded S3 server (or use `s3_endpoint`); returns the boto3 session for it."""
+        if self._external_s3 is not None:
+            self.s3_endpoint = self._external_s3
+            return self._external_session()
+        self._store = S3Store(data.s3_root)
+        key_id, secret = data.state.s3_access_key, data.state.s3_secret_key
+        service = S3Service(self._store, {key_id: secret})
+        try:  # the port of last time, so that URLs signed before a restart still reach it
+            self._s3_server = S3Server(service, self.host, data.state.s3_port or 0)
+        except OSError as exc:
+            if not _in_use(exc) or not data.state.s3_port:
+                raise
+            log.warning("S3 port %s is taken; the local S3 server moves to another one", data.state.s3_port)
+            self._s3_server = S3Server(service, self.host, 0)
+        self._s3_server.start()
+        data.state.s3_port = self._s3_server.port
+        self.s3_endpoint = self._s3_server.url
+        return new_session(region_name=self.region, aws_access_key_id=key_id, aws_secret_access_key=secret)
+
+    def _external_session(self) -> Any:
         if self._s3_credentials is not None:
             key_id, secret = self._s3_credentials
             return new_session(
@@ -219,8 +245,67 @@ class LocalStack:
             )
         return session
 
+    def _ensure_bucket(self, services: Services) -> None:
+        if self._store is not None:
+            if not self._store.has_bucket(self.bucket):
+                self._store.create_bucket(self.bucket)
+            return
+        from botocore.exceptions import ClientError
+
+        try:
+            services.s3.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            services.s3.create_bucket(Bucket=self.bucket)
+
+    def _own_token(self, services: Services, data: DataDir) -> str:
+        """The stack's token: the one asked for, else the folder's own while usable, else a new one."""
+        tokens = services.tokens
+        principal, organization_id, key_prefix = self._identity
+        if self._initial_token:
+            token = self._initial_token
+            if tokens.get(token) is None:
+                tokens.create(principal, organization_id, key_prefix, token=token)
+        elif data.state.token and self._usable(services, data.state.token):
+            token = data.state.token
+        else:
+            token, _ = tokens.create(principal, organization_id, key_prefix)
+        data.state.token = token
+        return token
+
+    @staticmethod
+    def _usable(services: Services, token: str) -> bool:
+        try:
+            services.tokens.verify(token)
+        except TokenRejectedError:
+            return False
+        return True
+
+    def _build_gateway(self, services: Services) -> ApiGateway:
+        routes = {path: _as_lambda(route, services) for path, route in ROUTES.items()}
+
+        def authorize(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+            return authorizer.authorize(event, services)
+
+        check_token: LambdaFn = authorize
+        if self.core_only:  # the existing deployment's own failures (never in our handlers)
+            routes["/initialize"] = existing.initialize(routes["/initialize"])
+            check_token = existing.authorizer(authorize)
+        return ApiGateway(
+            routes,
+            check_token,
+            region=self.region,
+            stage=STAGE,
+            core_only=self.core_only,
+            function_timeout=self.function_timeout,
+            integration_timeout=self.integration_timeout,
+            authorizer_cache_ttl=self.authorizer_cache_ttl,
+            clock=self._clock,
+        )
+
     def stop(self) -> None:
-        """Stop serving, delete what was created on moto, close clients, stop moto. Idempotent."""
+        """Stop serving, close the stores, let go of the data folder (deleted if temporary). Idempotent."""
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -228,28 +313,29 @@ class LocalStack:
             self._gateway.close()
             self._gateway = None
         if self._services is not None:
-            try:
-                self._clean_up()
-            except Exception:
-                log.warning("could not delete the local stack's bucket or tables", exc_info=True)
             self._services.close()
             self._services = None
-        if self._moto is not None:
-            self._moto.stop()
-            self._moto = None
-
-    def _clean_up(self) -> None:
-        if self._created_tables:
-            resources.delete_tables(self.dynamodb, self.files_table, self.tokens_table)
-            self._created_tables = False
-        if self._created_bucket and self._external_s3 is None:
-            resources.delete_bucket(self.s3, self.bucket)
-            self._created_bucket = False
+        if self._s3_server is not None:
+            self._s3_server.stop()
+            self._s3_server = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._data is not None:
+            self._data.close()
+            self._data = None
 
     # ---- what tests and the app use --------------------------------------------------------
     @property
+    def data_dir(self) -> Path:
+        """The folder the stack keeps its state in (a temporary one unless `data_dir` was given)."""
+        if self._data is None:
+            raise RuntimeError("the LocalStack is not running")
+        return self._data.path
+
+    @property
     def services(self) -> Services:
-        """The `Services` the handlers run on (config and clients)."""
+        """The `Services` the handlers run on (config, S3 client, table stores)."""
         if self._services is None:
             raise RuntimeError("the LocalStack is not running")
         return self._services
@@ -260,9 +346,11 @@ class LocalStack:
         return self.services.s3
 
     @property
-    def dynamodb(self) -> Any:
-        """A boto3 DynamoDB client on the stack's moto server."""
-        return self.services.dynamodb
+    def s3_credentials(self) -> tuple[str, str] | None:
+        """The key pair the embedded S3 server accepts (None with `s3_endpoint`)."""
+        if self._data is None or self._store is None:
+            return None
+        return self._data.state.s3_access_key, self._data.state.s3_secret_key
 
     @property
     def routes(self) -> MutableMapping[str, LambdaFn]:
@@ -282,6 +370,15 @@ class LocalStack:
         token, _ = self.services.tokens.create(principal, organization_id, key_prefix, _epoch(expires_at))
         return token
 
-    def revoke_token(self, token: str) -> None:
-        """Revoke a token; the next request with it gets 401."""
+    def revoke_token(self, token: str, *, flush_cache: bool = True) -> None:
+        """Revoke a token. With `flush_cache` (as an operator would run `aws apigateway
+        flush-stage-authorizers-cache` after revoking) the next request with it gets 401; without,
+        the gateway keeps answering from its cached policy until that expires, as API Gateway does."""
         self.services.tokens.revoke(hash_token(token))
+        if flush_cache:
+            self.flush_authorizer_cache()
+
+    def flush_authorizer_cache(self) -> None:
+        """Forget every cached authorizer answer (API Gateway's FlushStageAuthorizersCache)."""
+        if self._gateway is not None:
+            self._gateway.cache.flush()

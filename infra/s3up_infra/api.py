@@ -14,7 +14,7 @@ from constructs import Construct
 from s3up_infra.log_groups import log_group
 
 STAGE = "prod"
-# route → handler module (docs/ARCHITECTURE.md)
+# route → handler module (backend/routes.py; a test compares)
 ROUTES: Mapping[str, str] = {
     "initialize": "initialize",
     "getPreSignedUrls": "presign",
@@ -23,7 +23,14 @@ ROUTES: Mapping[str, str] = {
     "listParts": "list_parts",
     "abortUpload": "abort_upload",
     "session": "session",
+    "initializeBatch": "initialize_batch",
+    "finalizeBatch": "finalize_batch",
+    "listUploads": "list_uploads",
 }
+# What an Authorization header may hold (backend/tokens.py's HEADER_PATTERN; a test compares): a token
+# of 32-512 printable ASCII characters, optionally after "Bearer ". API Gateway answers anything
+# else 401 without invoking the authorizer, so junk costs no Lambda call and no table read.
+IDENTITY_VALIDATION = r"^(?:[Bb][Ee][Aa][Rr][Ee][Rr] +)?[!-~]{32,512}$"
 # A cached Allow is reused for this long, so a revoked or expired token keeps working up to a minute.
 # Clients sign a few parts per call, so an active upload calls every few seconds: a minute still
 # spares nearly every authorizer invocation and its DynamoDB read, at a revocation delay a user accepts.
@@ -32,6 +39,9 @@ THROTTLING_RATE_LIMIT = 100  # requests per second, steady, for the whole stage
 THROTTLING_BURST_LIMIT = 200
 
 _UNAUTHORIZED = json.dumps({"message": "Unauthorized", "statusCode": "401", "type": "UNAUTHORIZED"})
+_THROTTLED = json.dumps(
+    {"message": "Too Many Requests: slow down and try again", "statusCode": "429", "type": "THROTTLED"}
+)
 # $context.error.messageString is already a quoted JSON string.
 _FORBIDDEN = '{"message": $context.error.messageString, "statusCode": "403", "type": "ACCESS_DENIED"}'
 _ACCESS_LOG_FIELDS = {
@@ -90,6 +100,7 @@ class UploadApi(Construct):
             "Authorizer",
             handler=functions["authorizer"],
             identity_source=apigw.IdentitySource.header("Authorization"),
+            validation_regex=IDENTITY_VALIDATION,
             results_cache_ttl=AUTHORIZER_CACHE_TTL,
         )
         for route, module in ROUTES.items():
@@ -122,6 +133,12 @@ class UploadApi(Construct):
             self.rest_api.add_gateway_response(
                 construct_id, type=response_type, status_code="403", templates={json_type: _FORBIDDEN}
             )
+        self.rest_api.add_gateway_response(
+            "Throttled",
+            type=apigw.ResponseType.THROTTLED,
+            status_code="429",
+            templates={json_type: _THROTTLED},
+        )
 
 
 def whitelist_policy(networks: Sequence[str]) -> iam.PolicyDocument:

@@ -19,6 +19,11 @@ _ENV_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 # SigV4 presigned URLs are valid for at most 7 days.
 MAX_URL_EXPIRY = 7 * 24 * 3600
 MAX_FUNCTION_TIMEOUT = 900
+DEFAULT_ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+DEFAULT_NONCURRENT_VERSION_DAYS = 30
+DEFAULT_ACCESS_LOG_DAYS = 90
+DEFAULT_RATE_LIMIT_PER_TOKEN = 3000
+MIN_RATE_LIMIT = 10  # the least AWS WAF's rate-based rules accept
 
 
 class ConfigError(ValueError):
@@ -36,6 +41,12 @@ class StackConfig:
     transfer_acceleration: bool
     abort_incomplete_upload_days: int
     object_expiration_days: int | None
+    noncurrent_version_days: int = DEFAULT_NONCURRENT_VERSION_DAYS
+    """How long a replaced or deleted object's previous version is kept."""
+    access_log_days: int = DEFAULT_ACCESS_LOG_DAYS
+    """How long the bucket's and the distribution's access logs are kept."""
+    rate_limit_per_token: int = DEFAULT_RATE_LIMIT_PER_TOKEN
+    """Requests per 5 minutes one Authorization value may make (AWS WAF); 0 means no WAF."""
 
     @property
     def bucket_name(self) -> str:
@@ -65,18 +76,29 @@ def parse_config(get: Callable[[str], Any]) -> StackConfig:
             f"{BUCKET_PREFIX}<env>), got {env!r}"
         )
     expiration = get("objectExpirationDays")
+    rate_limit = _optional_integer(get, "rateLimitPerToken", DEFAULT_RATE_LIMIT_PER_TOKEN, 0, 2_000_000_000)
+    if 0 < rate_limit < MIN_RATE_LIMIT:
+        raise ConfigError(
+            f"context 'rateLimitPerToken' must be 0 (no limit) or at least {MIN_RATE_LIMIT} requests per "
+            f"5 minutes, got {rate_limit}"
+        )
     return StackConfig(
         env=env,
         url_expiry=_integer(get("urlExpiry"), "urlExpiry", 1, MAX_URL_EXPIRY),
         function_timeout=_integer(get("functionTimeout"), "functionTimeout", 1, MAX_FUNCTION_TIMEOUT),
         whitelist=parse_whitelist(get("whitelistip")),
         transfer_acceleration=_boolean(get("transferAcceleration"), "transferAcceleration"),
-        abort_incomplete_upload_days=_integer(
-            get("abortIncompleteUploadDays"), "abortIncompleteUploadDays", 1, 3650
+        abort_incomplete_upload_days=_optional_integer(
+            get, "abortIncompleteUploadDays", DEFAULT_ABORT_INCOMPLETE_UPLOAD_DAYS, 1, 3650
         ),
         object_expiration_days=(
             None if expiration in (None, "") else _integer(expiration, "objectExpirationDays", 1, 36500)
         ),
+        noncurrent_version_days=_optional_integer(
+            get, "noncurrentVersionDays", DEFAULT_NONCURRENT_VERSION_DAYS, 1, 36500
+        ),
+        access_log_days=_optional_integer(get, "accessLogDays", DEFAULT_ACCESS_LOG_DAYS, 1, 36500),
+        rate_limit_per_token=rate_limit,
     )
 
 
@@ -138,6 +160,11 @@ def _integer(value: Any, key: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigError(f"context '{key}' must be from {low} to {high}, got {number}")
     return number
+
+
+def _optional_integer(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
+    value = get(key)
+    return default if value in (None, "") else _integer(value, key, low, high)
 
 
 def _boolean(value: Any, key: str) -> bool:

@@ -30,12 +30,22 @@ ASSET_EXCLUDE = (
 )
 API_GATEWAY_TIMEOUT = 29  # seconds a REST API waits for its integration by default
 
-# DynamoDB actions, as backend/files.py and backend/tokens.py use them: every route finds an upload
-# with one GetItem on its pointer (no Query, no Scan); initialize bumps the counter (UpdateItem) and
-# puts two items in a transaction (PutItem); finalize and abort update both items' state (UpdateItem).
+# DynamoDB actions, as backend/stores/dynamodb.py uses them: routes find uploads, client tokens and
+# publications with GetItem / BatchGetItem (no Scan); starting bumps the counter (UpdateItem) and puts
+# an upload's items in a transaction (PutItem); a single PUT's claim and a finish's claim are
+# conditional PutItems, given up with DeleteItem; finish and abort update an upload's items
+# (UpdateItem); /listUploads alone queries the indexes.
 _GET = "dynamodb:GetItem"
+_BATCH_GET = "dynamodb:BatchGetItem"
 _PUT = "dynamodb:PutItem"
 _UPDATE = "dynamodb:UpdateItem"
+_DELETE = "dynamodb:DeleteItem"
+_QUERY = "dynamodb:Query"
+# S3: CreateMultipartUpload, UploadPart (presigned), CompleteMultipartUpload and PutObject (presigned)
+# are s3:PutObject; HeadObject is s3:GetObject (with s3:ListBucket, so that a missing key is a 404,
+# not a 403); removing a single PUT that was never finished deletes its version.
+_HEAD = ("s3:GetObject",)
+_DELETE_OBJECT = ("s3:DeleteObject", "s3:DeleteObjectVersion")
 
 
 @dataclass(frozen=True)
@@ -46,9 +56,12 @@ class HandlerSpec:
     object_actions: tuple[str, ...] = ()
     list_bucket: bool = False
     files: tuple[str, ...] = ()
+    files_indexes: tuple[str, ...] = ()
     tokens: tuple[str, ...] = ()
     presign: bool = False
     """Signs part URLs: its timeout is the ``functionTimeout`` context value, and it gets more CPU."""
+    batch: bool = False
+    """Works on up to 100 files per call, 16 calls at a time: more memory, hence more CPU."""
     timeout_seconds: int = API_GATEWAY_TIMEOUT
     """API Gateway stops waiting then: longer would only bill for answers nobody reads."""
 
@@ -57,24 +70,51 @@ class HandlerSpec:
         """The Lambda handler string, ``backend.handlers.<name>.handler``."""
         return f"backend.handlers.{self.name}.handler"
 
+    @property
+    def memory_mb(self) -> int:
+        return 512 if self.presign or self.batch else 256
 
+
+_START_FILES = (_GET, _BATCH_GET, _UPDATE, _PUT)
+_FINISH_FILES = (_GET, _BATCH_GET, _PUT, _UPDATE, _DELETE)
 HANDLERS: tuple[HandlerSpec, ...] = (
     HandlerSpec("authorizer", tokens=(_GET,), timeout_seconds=10),
-    # CreateMultipartUpload is s3:PutObject; HeadObject (the 409 check) is s3:GetObject, and
-    # s3:ListBucket makes a missing key answer 404 instead of 403; a failed record aborts the upload.
     HandlerSpec(
         "initialize",
-        object_actions=("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"),
+        object_actions=("s3:PutObject", *_HEAD, "s3:AbortMultipartUpload"),
         list_bucket=True,
-        files=(_UPDATE, _PUT),
+        files=_START_FILES,
     ),
-    # Presigning UploadPart needs the signer to hold s3:PutObject; nothing is called at signing time.
+    HandlerSpec(
+        "initialize_batch",
+        object_actions=("s3:PutObject", *_HEAD, "s3:AbortMultipartUpload"),
+        list_bucket=True,
+        files=(*_START_FILES, _DELETE),
+        batch=True,
+    ),
     HandlerSpec("presign", object_actions=("s3:PutObject",), files=(_GET,), presign=True),
     HandlerSpec("presign_accelerated", object_actions=("s3:PutObject",), files=(_GET,), presign=True),
-    # CompleteMultipartUpload is s3:PutObject; HeadObject for the size is s3:GetObject.
-    HandlerSpec("finalize", object_actions=("s3:PutObject", "s3:GetObject"), files=(_GET, _UPDATE)),
+    HandlerSpec(
+        "finalize",
+        object_actions=("s3:PutObject", *_HEAD, "s3:ListMultipartUploadParts", *_DELETE_OBJECT),
+        list_bucket=True,
+        files=_FINISH_FILES,
+    ),
+    HandlerSpec(
+        "finalize_batch",
+        object_actions=("s3:PutObject", *_HEAD, "s3:ListMultipartUploadParts", *_DELETE_OBJECT),
+        list_bucket=True,
+        files=_FINISH_FILES,
+        batch=True,
+    ),
     HandlerSpec("list_parts", object_actions=("s3:ListMultipartUploadParts",), files=(_GET,)),
-    HandlerSpec("abort_upload", object_actions=("s3:AbortMultipartUpload",), files=(_GET, _UPDATE)),
+    HandlerSpec(
+        "abort_upload",
+        object_actions=("s3:AbortMultipartUpload", *_HEAD, *_DELETE_OBJECT),
+        list_bucket=True,
+        files=(_GET, _BATCH_GET, _UPDATE, _DELETE),
+    ),
+    HandlerSpec("list_uploads", files_indexes=(_QUERY,)),
     HandlerSpec("session"),
 )
 
@@ -102,6 +142,7 @@ class Functions(Construct):
             "TOKENS_TABLE": tokens.table_name,
             "URL_EXPIRY": str(config.url_expiry),
             "CDN_BASE_URL": cdn_base_url,
+            "PARTS_KEPT_DAYS": str(config.abort_incomplete_upload_days),
         }
         if config.function_timeout > API_GATEWAY_TIMEOUT:
             Annotations.of(self).add_warning_v2(
@@ -133,7 +174,7 @@ class Functions(Construct):
             handler=spec.handler,
             code=code,
             # CPU grows with memory; signing hundreds of URLs in one call wants more of it.
-            memory_size=512 if spec.presign else 256,
+            memory_size=spec.memory_mb,
             timeout=Duration.seconds(timeout),
             environment=dict(environment),
             log_group=log_group(self, f"{construct_id}Logs"),
@@ -147,15 +188,20 @@ def _grant(
     files: dynamodb.ITable,
     tokens: dynamodb.ITable,
 ) -> None:
+    statements = []
     if spec.object_actions:
-        function.add_to_role_policy(
+        statements.append(
             iam.PolicyStatement(actions=list(spec.object_actions), resources=[bucket.arn_for_objects("*")])
         )
     if spec.list_bucket:
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-        )
+        statements.append(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
     if spec.files:
-        files.grant(function, *spec.files)
+        statements.append(iam.PolicyStatement(actions=list(spec.files), resources=[files.table_arn]))
+    if spec.files_indexes:
+        statements.append(
+            iam.PolicyStatement(actions=list(spec.files_indexes), resources=[f"{files.table_arn}/index/*"])
+        )
     if spec.tokens:
-        tokens.grant(function, *spec.tokens)
+        statements.append(iam.PolicyStatement(actions=list(spec.tokens), resources=[tokens.table_arn]))
+    for statement in statements:
+        function.add_to_role_policy(statement)

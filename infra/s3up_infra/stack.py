@@ -8,12 +8,14 @@ from typing import Any
 from aws_cdk import App, CfnOutput, Stack, Tags
 from constructs import Construct
 
+from s3up_infra.access_logs import AccessLogs
 from s3up_infra.api import UploadApi
 from s3up_infra.cdn import Cdn
 from s3up_infra.config import StackConfig, parse_config
 from s3up_infra.functions import Functions
 from s3up_infra.storage import UploadBucket
 from s3up_infra.tables import Tables
+from s3up_infra.waf import PerTokenThrottle
 
 
 class S3upStack(Stack):
@@ -23,9 +25,10 @@ class S3upStack(Stack):
         self, scope: Construct, construct_id: str, *, config: StackConfig, asset_root: Path, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        bucket = UploadBucket(self, "Storage", config=config).bucket
+        access_logs = AccessLogs(self, "AccessLogs", config=config).bucket
+        bucket = UploadBucket(self, "Storage", config=config, access_logs=access_logs).bucket
         tables = Tables(self, "Tables", config=config)
-        cdn = Cdn(self, "Cdn", bucket=bucket)
+        cdn = Cdn(self, "Cdn", bucket=bucket, access_logs=access_logs)
         functions = Functions(
             self,
             "Functions",
@@ -37,6 +40,10 @@ class S3upStack(Stack):
             cdn_base_url=cdn.base_url,
         )
         api = UploadApi(self, "Api", functions=functions.by_name, whitelist=config.whitelist)
+        if config.rate_limit_per_token:
+            PerTokenThrottle(
+                self, "Throttle", stage=api.rest_api.deployment_stage, limit=config.rate_limit_per_token
+            )
 
         CfnOutput(self, "ApiUrl", value=api.url, description="The API base URL to give the app")
         CfnOutput(self, "CdnDomain", value=cdn.distribution.distribution_domain_name)
@@ -44,6 +51,7 @@ class S3upStack(Stack):
         CfnOutput(self, "BucketName", value=bucket.bucket_name)
         CfnOutput(self, "FilesTableName", value=tables.files.table_name)
         CfnOutput(self, "TokensTableName", value=tables.tokens.table_name)
+        CfnOutput(self, "AccessLogsBucketName", value=access_logs.bucket_name)
         CfnOutput(self, "Region", value=self.region)
 
 

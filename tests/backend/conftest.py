@@ -1,4 +1,4 @@
-"""Backend fixtures: moto-mocked `Services` for unit tests, a running `LocalStack`, an rclone S3 server.
+"""Backend fixtures: `Services` on moto's S3 with either table store, a `LocalStack`, an rclone S3 server.
 
 Everything binds 127.0.0.1, every wait is bounded, and every server is stopped in teardown.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +16,8 @@ from moto import mock_aws
 from backend.apigw import Caller
 from backend.config import Config
 from backend.local import LocalStack
-from backend.local.resources import create_tables
 from backend.runtime import Route, Services, run_route
+from backend.stores.dynamodb import create_tables
 from tests.backend.support import (
     ALICE,
     CDN,
@@ -29,15 +30,25 @@ from tests.backend.support import (
     rclone_serve_s3,
 )
 
+STORES = ["dynamodb", "sqlite"]
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which table store `services` uses; a test pins one with `parametrize(..., indirect=True)`."""
+    return str(request.param)
+
 
 @pytest.fixture
-def services() -> Iterator[Services]:
-    """`Services` on moto's in-process mock, with the bucket and both tables created."""
+def services(store_kind: str, tmp_path: Path) -> Iterator[Services]:
+    """`Services` on moto's in-process S3 with the bucket, and the tables on moto's DynamoDB or in SQLite."""
+    table_store = "dynamodb" if store_kind == "dynamodb" else str(tmp_path / "tables.sqlite3")
     with mock_aws():
-        config = Config(bucket=UNIT_BUCKET, cdn_base_url=CDN, region="us-east-1")
+        config = Config(bucket=UNIT_BUCKET, cdn_base_url=CDN, region="us-east-1", table_store=table_store)
         svc = Services(config)
         svc.s3.create_bucket(Bucket=UNIT_BUCKET)
-        create_tables(svc.dynamodb, config.files_table, config.tokens_table)
+        if store_kind == "dynamodb":
+            create_tables(svc.dynamodb, config.files_table, config.tokens_table)
         yield svc
         svc.close()
 

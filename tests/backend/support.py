@@ -6,10 +6,11 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import requests
 
 from backend.apigw import Caller
+from backend.files import Upload
+from backend.runtime import Services
 
 MIB = 1024 * 1024
 UNIT_BUCKET = "unit-bucket"
@@ -47,6 +50,20 @@ def proxy_event(body: Any, caller: Caller | None, *, raw: str | None = None) -> 
         "isBase64Encoded": False,
         "requestContext": {"authorizer": authorizer, "identity": {"sourceIp": "127.0.0.1"}},
     }
+
+
+def stored_uploads(services: Services) -> dict[str, Upload]:
+    """Every upload the services' table store holds, by upload id (test introspection, any store)."""
+    files, path = services.files, services.config.sqlite_path  # the store creates its tables when opened
+    if path is None:
+        scan = services.dynamodb.scan(TableName=services.config.files_table, ConsistentRead=True)["Items"]
+        ids = [
+            item["pk"]["S"].removeprefix("upload#") for item in scan if item["pk"]["S"].startswith("upload#")
+        ]
+    else:
+        with closing(sqlite3.connect(path)) as connection:
+            ids = [row[0] for row in connection.execute("SELECT upload_id FROM uploads")]
+    return files.find_many(ids)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from backend.local import LocalStack
-from tests.backend.support import seed_body
+from tests.backend.support import seed_body, stored_uploads
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,13 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
         "unpaired surrogate",
     ),
     "key too long": ("/initialize", init("k" * 1025), "mine", 400, "1024"),
-    "outside token prefix": ("/initialize", init("dave/x.jpg"), "carol", 403, 'must start with "carol/"'),
+    "outside token prefix": (
+        "/initialize",
+        init("dave/x.jpg"),
+        "carol",
+        403,
+        'must be inside the folder "carol/"',
+    ),
     "non-ASCII contentType": (
         "/initialize",
         init("a.jpg", contentType="imagé/jpeg"),
@@ -124,7 +130,14 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
         '"fileSize" must be from 0',
     ),
     "overwrite not boolean": ("/initialize", init("a.jpg", overwrite="yes"), "mine", 400, "true or false"),
-    "1 MB of metadata": ("/initialize", init("a.jpg", notes="m" * 1024 * 1024), "mine", 413, "at most 65536"),
+    "100 KB of metadata": ("/initialize", init("a.jpg", notes="m" * 100_000), "mine", 413, "at most 65536"),
+    "1 MB body, refused unparsed": (
+        "/initialize",
+        init("a.jpg", notes="m" * 1024 * 1024),
+        "mine",
+        413,
+        "this route takes at most 1048576",
+    ),
     "object exists": ("/initialize", init("exists/taken.jpg"), "mine", 409, '"overwrite": true'),
     "parts 0": (
         "/getPreSignedUrls",
@@ -220,7 +233,8 @@ CASES: dict[str, tuple[str, Body | str, str, int, str]] = {
     "expired token": ("/initialize", init("e.jpg"), "expired", 401, "Unauthorized"),
     "revoked token": ("/getPreSignedUrls", with_ids(parts=1), "revoked", 401, "Unauthorized"),
     "Bearer without a token": ("/session", lambda w: {}, "bearer-only", 401, "Unauthorized"),
-    "unknown route": ("/deleteEverything", lambda w: {}, "mine", 403, "Missing Authentication Token"),
+    "unknown route": ("/deleteEverything", lambda w: {}, "none", 403, "Missing Authentication Token"),
+    "unknown route with a token": ("/deleteEverything", lambda w: {}, "mine", 403, "Invalid key=value pair"),
 }
 
 
@@ -229,12 +243,12 @@ def snapshot(stack: LocalStack, world: World) -> dict[str, Any]:
     objects = stack.s3.list_objects_v2(Bucket=stack.bucket).get("Contents", [])
     uploads = stack.s3.list_multipart_uploads(Bucket=stack.bucket).get("Uploads", [])
     listed = stack.s3.list_parts(Bucket=stack.bucket, Key=world.ids["fileKey"], UploadId=world.ids["fileId"])
-    items = stack.dynamodb.scan(TableName=stack.files_table, ConsistentRead=True)["Items"]
+    items = [repr(upload) for upload in stored_uploads(stack.services).values()]
     return {
         "objects": sorted((o["Key"], o["ETag"]) for o in objects),
         "uploads": sorted(u["UploadId"] for u in uploads),
         "parts": [(p["PartNumber"], p["ETag"]) for p in listed.get("Parts", [])],
-        "items": sorted(json.dumps(i, sort_keys=True) for i in items),
+        "items": sorted(items),
     }
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,12 +11,13 @@ import requests
 
 from backend.cli import main, parse_duration
 from backend.local import LocalStack
+from tests.backend.served import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def tokens(stack: LocalStack, *args: str) -> list[str]:
-    return ["tokens", *args, "--endpoint-url", stack.dynamodb_endpoint, "--table", stack.tokens_table]
+    return ["tokens", *args, "--data-dir", str(stack.data_dir)]
 
 
 def test_create_list_revoke(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,12 +54,14 @@ def test_create_list_revoke(stack: LocalStack, capsys: pytest.CaptureFixture[str
     token_id = row.split()[0]
 
     assert main(tokens(stack, "revoke", token_id)) == 0
-    assert (
-        requests.post(
-            f"{stack.api_url}/session", json={}, headers={"Authorization": token}, timeout=10
-        ).status_code
-        == 401
-    )
+
+    def session_status() -> int:
+        url = f"{stack.api_url}/session"
+        return requests.post(url, json={}, headers={"Authorization": token}, timeout=10).status_code
+
+    assert session_status() == 200  # the gateway's cached Allow, as on AWS, until its TTL ...
+    stack.flush_authorizer_cache()  # ... or until the stage's cache is flushed
+    assert session_status() == 401
     main(tokens(stack, "list"))
     assert next(line for line in capsys.readouterr()[0].splitlines() if "carol" in line).endswith("revoked")
 
@@ -77,10 +76,25 @@ def test_register_and_revoke_a_chosen_token(stack: LocalStack, capsys: pytest.Ca
     assert "at least 8" in capsys.readouterr()[1]
 
 
-def test_a_missing_table_is_reported(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["tokens", "list", "--endpoint-url", stack.dynamodb_endpoint, "--table", "NoSuchTable"]
-    assert main(args) == 1
+def test_a_missing_table_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        args = ["tokens", "list", "--endpoint-url", f"http://{host}:{port}", "--table", "NoSuchTable"]
+        assert main(args) == 1
+    finally:
+        moto.stop()
     assert "does the table exist" in capsys.readouterr()[1]
+
+
+def test_a_folder_that_is_no_data_folder_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tokens", "list", "--data-dir", str(tmp_path)]) == 2
+    assert "not a local API's data folder" in capsys.readouterr()[1]
 
 
 @pytest.mark.parametrize(
@@ -90,54 +104,20 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-class Served:
-    """A `python -m backend serve` subprocess and what it printed."""
-
-    def __init__(self, *args: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # serve needs no credentials
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend", "serve", "--port", "0", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.reader = threading.Thread(target=self._read)
-        self.reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:  # type: ignore[union-attr]
-            self.lines.append(line)
-            if line.startswith("Press Ctrl-C"):
-                self.ready.set()
-
-    def printed(self, label: str) -> str:
-        assert self.ready.wait(30), "".join(self.lines)
-        match = re.search(rf"{label}: +(\S+)", "".join(self.lines))
-        assert match, "".join(self.lines)
-        return match.group(1)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
-        self.reader.join(5)
-        self.process.stdout.close()  # type: ignore[union-attr]
+SERVE_TOKEN = "cli-serve-token-of-at-least-32-characters"
 
 
 def test_serve_prints_what_to_use_and_stops_cleanly_on_sigint_and_sigterm() -> None:
-    full, core = Served("--token", "cli-serve-token"), Served("--core-only")
+    quick = ("--port", "0", "--ephemeral")
+    full, core = Served(*quick, "--token", SERVE_TOKEN), Served(*quick, "--core-only")
     try:
         api_url = full.printed("API URL")
         assert api_url.startswith("http://127.0.0.1:")
         assert api_url.endswith("/prod")
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/cdn", full.printed("CDN base URL"))
-        assert full.printed("Token") == "cli-serve-token"
+        assert full.printed("Token") == SERVE_TOKEN
         session = requests.post(
-            f"{api_url}/session", json={}, headers={"Authorization": "cli-serve-token"}, timeout=10
+            f"{api_url}/session", json={}, headers={"Authorization": SERVE_TOKEN}, timeout=10
         )
         assert session.json()["principal"] == "local-user"
         core_url, core_token = core.printed("API URL"), core.printed("Token")

@@ -18,9 +18,10 @@ from tests.backend.support import seed_body
 def test_two_stacks_in_one_process_share_nothing() -> None:
     before = set(threading.enumerate())
     with LocalStack() as first, LocalStack(url_expiry=60) as second:
-        assert first.bucket != second.bucket
-        assert first.files_table != second.files_table
+        assert first.data_dir != second.data_dir
+        assert first.s3_endpoint != second.s3_endpoint
         assert first.api_url != second.api_url
+        folders = (first.data_dir, second.data_dir)
         headers = {"Authorization": first.token}
         started = requests.post(
             f"{first.api_url}/initialize", json=seed_body("iso.bin"), headers=headers, timeout=10
@@ -43,6 +44,7 @@ def test_two_stacks_in_one_process_share_nothing() -> None:
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert set(threading.enumerate()) - before == set()
+    assert not any(folder.exists() for folder in folders)  # temporary folders are deleted
 
 
 def test_presign_endpoint_names_another_address() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,10 +22,18 @@ def test_tokens_are_long_random_and_stored_only_as_hashes(services: Services) ->
     assert token != other
     assert len(token) >= 40
     assert record.token_hash == hash_token(token)
-    items = services.dynamodb.scan(TableName=services.config.tokens_table)["Items"]
-    assert len(items) == 2
-    assert token not in json.dumps(items)
-    assert {i["principal"]["S"] for i in items} == {"alice"}
+    if services.config.sqlite_path is None:
+        stored = json.dumps(services.dynamodb.scan(TableName=services.config.tokens_table)["Items"])
+    else:  # the database and its write-ahead log
+        path = Path(services.config.sqlite_path)
+        stored = "".join(p.read_bytes().decode("latin-1") for p in path.parent.glob(path.name + "*"))
+    assert token not in stored
+    assert other not in stored
+    assert record.token_hash in stored
+    assert sorted((r.principal, r.key_prefix) for r in services.tokens.list_all()) == [
+        ("alice", ""),
+        ("alice", "alice/"),
+    ]
 
 
 @pytest.mark.parametrize("header", ["{t}", "Bearer {t}", "bearer   {t}", "  {t}  "])
@@ -109,6 +118,7 @@ def test_authorizer_lambda_entry_reads_the_environment(
 ) -> None:
     token, _ = services.tokens.create("alice", "org-7")
     monkeypatch.setenv("TOKENS_TABLE", services.config.tokens_table)
+    monkeypatch.setenv("TABLE_STORE", services.config.table_store)
     monkeypatch.delenv("BUCKET_NAME", raising=False)  # the authorizer does not need it
     answer = authorizer.handler({"type": "TOKEN", "authorizationToken": token, "methodArn": ARN}, None)
     assert answer["context"]["principal"] == "alice"

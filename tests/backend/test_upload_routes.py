@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from backend.apigw import Caller
-from backend.config import Config
+from backend.files import Upload
 from backend.handlers import (
     abort_upload,
     finalize,
@@ -42,11 +43,10 @@ def put(services: Services, ids: dict[str, str], chunks: list[bytes]) -> list[di
     return parts
 
 
-def item_of(services: Services, upload_id: str) -> dict[str, Any]:
-    table = services.config.files_table
-    pointer = services.dynamodb.get_item(TableName=table, Key={"pk": {"S": f"upload#{upload_id}"}})["Item"]
-    number = pointer["fileNumber"]["N"]
-    return services.dynamodb.get_item(TableName=table, Key={"pk": {"S": number}})["Item"]
+def upload_of(services: Services, upload_id: str) -> Upload:
+    upload = services.files.find(upload_id)
+    assert upload is not None
+    return upload
 
 
 def test_presign_a_count_of_parts(call: Call, services: Services) -> None:
@@ -104,11 +104,11 @@ def test_finalize_completes_and_marks_the_item(call: Call, services: Services) -
     }
     body = services.s3.get_object(Bucket=UNIT_BUCKET, Key="dir/my file.bin")["Body"].read()
     assert body == b"".join(chunks)
-    item = item_of(services, ids["fileId"])
-    assert item["state"]["S"] == "finished"
-    assert item["size"]["N"] == str(5 * MIB + 100)
-    assert item["url"]["S"] == reply.body["url"]
-    assert "finishedAt" in item
+    upload = upload_of(services, ids["fileId"])
+    assert upload.state == "finished"
+    assert upload.size == 5 * MIB + 100
+    assert upload.url == reply.body["url"]
+    assert upload.finished_at
     again = call(finalize.handle, {**ids, "parts": [{"PartNumber": 1, "ETag": "x"}]})
     assert again.body == reply.body  # a retried finalize answers as the first one did
     assert call(presign.handle, {**ids, "parts": 1}).status == 409
@@ -126,7 +126,7 @@ def test_finalize_maps_s3_refusals_to_400(call: Call, services: Services) -> Non
     wrong = call(finalize.handle, {**ids, "parts": [{"PartNumber": 1, "ETag": '"0000"'}]})
     assert wrong.status == 400
     assert "ETag" in wrong.body["message"]
-    assert item_of(services, ids["fileId"])["state"]["S"] == "uploading"
+    assert upload_of(services, ids["fileId"]).state == "uploading"
 
 
 def test_list_parts_returns_every_part(call: Call, services: Services) -> None:
@@ -150,7 +150,7 @@ def test_abort_deletes_the_parts_and_is_idempotent(call: Call, services: Service
     put(services, ids, [b"x"])
     assert call(abort_upload.handle, ids).body == {}
     assert services.s3.list_multipart_uploads(Bucket=UNIT_BUCKET).get("Uploads", []) == []
-    assert item_of(services, ids["fileId"])["state"]["S"] == "aborted"
+    assert upload_of(services, ids["fileId"]).state == "aborted"
     assert call(abort_upload.handle, ids).status == 200
     gone = call(list_parts.handle, ids)
     assert gone.status == 404
@@ -174,7 +174,7 @@ def test_only_the_starting_principal_may_continue(
     reply = call(route, {**ids, **extra}, caller=BOB)
     assert reply.status == 403
     assert reply.body["type"] == "ACCESS_DENIED"
-    assert item_of(services, ids["fileId"])["state"]["S"] == "uploading"
+    assert upload_of(services, ids["fileId"]).state == "uploading"
 
 
 def test_file_key_must_match_the_upload(call: Call) -> None:
@@ -192,7 +192,26 @@ def test_session_describes_the_caller(call: Call) -> None:
         "principal": "carol",
         "organizationId": "org-9",
         "keyPrefix": "carol/",
-        "capabilities": ["partNumbers", "listParts", "abortUpload", "url"],
+        "capabilities": [
+            "partNumbers",
+            "listParts",
+            "abortUpload",
+            "url",
+            "clientToken",
+            "batch",
+            "singlePut",
+            "listUploads",
+        ],
+        "partsKeptDays": 7,
+        "limits": {
+            "batchFiles": 100,
+            "urlsPerCall": 1000,
+            "partsPerBatchFile": 100,
+            "partsPerFinalizeBatch": 10000,
+            "singlePutMaxSize": 5 * 1024**3,
+            "listUploadsLimit": 1000,
+            "clientTokenDays": 7,
+        },
     }
 
 
@@ -200,7 +219,7 @@ def test_core_only_answers_have_the_existing_fields(services: Services) -> None:
     from backend.runtime import run_route
     from tests.backend.support import proxy_event
 
-    core = Services(Config(bucket=UNIT_BUCKET, region="us-east-1", core_only=True))
+    core = Services(replace(services.config, core_only=True))
 
     def run(route: Any, body: Any, caller: Caller | None) -> dict[str, Any]:
         answer = run_route(route, proxy_event(body, caller), core)

@@ -162,7 +162,7 @@ def test_revoked_token_waits_for_sign_in_then_finishes(
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.NEEDS_SIGN_IN
         assert "token" in (status.message or "")
-        tokens["current"] = local.issue_token(principal="alice", organization_id="org-7")
+        tokens["current"] = local.issue_token(principal="alice", organization_id="local-org")
         manager.credentials_changed(local.api_url)
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.DONE, status.message
@@ -306,8 +306,9 @@ def test_memory_and_concurrency_caps(
 
     def watch(_status: object) -> None:
         nonlocal peak
-        with manager.lock:
-            peak = max(peak, *(len(u.in_flight) for u in manager._uploads.values()))
+        core = manager._core
+        with core.lock:
+            peak = max(peak, *(len(u.in_flight) for u in core.uploads.values()))
 
     manager.subscribe(watch)
     upload_ref = manager.add(request(path, stack.api_url, f"caps/{path.name}")).id

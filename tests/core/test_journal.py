@@ -109,7 +109,7 @@ def test_opening_a_journal_drops_the_parts_of_finished_uploads(tmp_path: Path) -
     with Journal(path) as journal:
         assert journal.parts(done.id) == {}
         assert journal.parts(paused.id) == {1: JournalPart(1, "e1", 5)}
-        assert journal._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert journal._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_parts_record_replace_and_forget(journal: Journal) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import manager as manager_module
+from app.core import dispatcher as dispatcher_module
 from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
@@ -121,9 +121,9 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
 
         sender.pause(upload_ref)  # the app pauses it: the command may take it over once it is idle
         resume_when_free(other, upload_ref)
-        assert not sender.locks.holds(upload_ref)
-        with sender.lock:
-            assert not sender._uploads[upload_ref].in_flight, "the lock went while parts were in flight"
+        assert not sender._core.locks.holds(upload_ref)
+        with sender._core.lock:
+            assert not sender._core.uploads[upload_ref].in_flight, "the lock went while parts were in flight"
         sent_by_first = set(journal.parts(upload_ref))
         taken_over = other.status(upload_ref)
         assert taken_over is not None
@@ -134,9 +134,9 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
         assert status.state is UploadState.DONE, status.message
         assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
 
-        assert not other.locks.holds(upload_ref), "a finished upload keeps no lock"
+        assert not other._core.locks.holds(upload_ref), "a finished upload keeps no lock"
         assert not lock_file.exists(), "a finished upload's lock file is deleted"
-        assert peek(sender.locks, upload_ref) is None
+        assert peek(sender._core.locks, upload_ref) is None
 
 
 def resume_when_free(manager: UploadManager, upload_ref: int) -> None:
@@ -169,7 +169,7 @@ def test_resuming_an_upload_another_process_finished_adopts_its_result(
     assert status is not None
     assert status.state is UploadState.DONE
     assert status.url == done.url
-    assert not first.locks.holds(upload_ref)
+    assert not first._core.locks.holds(upload_ref)
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def idle_manager(
     journal: Journal, make_manager: MakeManager, monkeypatch: pytest.MonkeyPatch
 ) -> UploadManager:
     """A manager whose workers never take a job, so that a test decides what is in flight."""
-    monkeypatch.setattr(manager_module, "pick_job", lambda *_args: (None, None))
+    monkeypatch.setattr(dispatcher_module, "pick_job", lambda *_args: (None, None))
     return make_manager(journal, "token")
 
 
@@ -186,23 +186,24 @@ def test_the_lock_stays_while_a_part_or_a_step_is_still_running(
 ) -> None:
     manager = idle_manager
     upload_ref = manager.add(request(make_file("running.bin", MIB), "http://127.0.0.1:9/prod", "k")).id
-    upload = manager._uploads[upload_ref]
-    assert manager.locks.holds(upload_ref)
+    core = manager._core
+    upload = core.uploads[upload_ref]
+    assert core.locks.holds(upload_ref)
     for running in ("part", "step"):
-        with manager.lock:
+        with core.lock:
             if running == "part":
                 upload.in_flight[1] = 0
             else:
                 upload.busy = True
         manager.pause(upload_ref)
-        assert manager.locks.holds(upload_ref), f"paused while a {running} still runs: the lock stays"
-        with manager.lock:  # what a worker does when its part or step ends
+        assert core.locks.holds(upload_ref), f"paused while a {running} still runs: the lock stays"
+        with core.lock:  # what the dispatcher does when a part or a step ends
             upload.in_flight.clear()
             upload.busy = False
-            manager.release_if_idle(upload)
-        assert not manager.locks.holds(upload_ref)
+            core.release_if_idle(upload)
+        assert not core.locks.holds(upload_ref)
         manager.resume(upload_ref)
-        assert manager.locks.holds(upload_ref)
+        assert core.locks.holds(upload_ref)
 
 
 def test_retrying_a_changed_file_keeps_no_lock(idle_manager: UploadManager, make_file: MakeFile) -> None:
@@ -214,7 +215,7 @@ def test_retrying_a_changed_file_keeps_no_lock(idle_manager: UploadManager, make
     for _ in range(2):
         manager.resume(upload_ref)
         assert manager.status(upload_ref).state is UploadState.FILE_CHANGED  # type: ignore[union-attr]
-        assert not manager.locks.holds(upload_ref)
+        assert not manager._core.locks.holds(upload_ref)
 
 
 def test_a_new_upload_is_locked_before_another_process_can_see_it(

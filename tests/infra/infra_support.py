@@ -25,7 +25,8 @@ CUSTOM_CONTEXT: Mapping[str, str] = {
     "whitelistip": "203.0.113.7/32, 198.51.100.0/24",
     "transferAcceleration": "true",
     "objectExpirationDays": "30",
-    "abortIncompleteUploadDays": "7",
+    "abortIncompleteUploadDays": "2",
+    "rateLimitPerToken": "0",
 }
 
 
@@ -50,6 +51,25 @@ class Synth:
         """The properties of the only resource of ``resource_type``."""
         (resource,) = self.resources(resource_type).values()
         return resource["Properties"]
+
+    def bucket_id(self, construct: str) -> str:
+        """The logical id of the bucket made by construct ``Storage`` or ``AccessLogs``."""
+        (logical_id,) = [b for b in self.resources("AWS::S3::Bucket") if b.startswith(f"{construct}Bucket")]
+        return logical_id
+
+    def bucket(self, construct: str) -> dict[str, Any]:
+        """The properties of the bucket made by construct ``Storage`` or ``AccessLogs``."""
+        return self.json["Resources"][self.bucket_id(construct)]["Properties"]
+
+    def bucket_policy(self, construct: str) -> list[dict[str, Any]]:
+        """The statements of the policy of the bucket made by construct ``Storage`` or ``AccessLogs``."""
+        wanted = {"Ref": self.bucket_id(construct)}
+        (policy,) = [
+            p["Properties"]
+            for p in self.resources("AWS::S3::BucketPolicy").values()
+            if p["Properties"]["Bucket"] == wanted
+        ]
+        return policy["PolicyDocument"]["Statement"]
 
     def function_ids(self) -> dict[str, str]:
         """Handler module name (``initialize``) → the function's logical id."""

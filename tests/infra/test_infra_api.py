@@ -38,12 +38,42 @@ def test_every_route_is_a_post_behind_the_token_authorizer(default_synth: Synth)
     assert routed == dict(ROUTES)
 
 
+def test_routes_match_the_backend_route_table() -> None:
+    from backend.routes import ROUTE_MODULES
+
+    assert {f"/{route}": module for route, module in ROUTES.items()} == dict(ROUTE_MODULES)
+
+
 def test_authorizer_reads_the_authorization_header_and_caches_a_minute(default_synth: Synth) -> None:
     authorizer = default_synth.one("AWS::ApiGateway::Authorizer")
     assert authorizer["Type"] == "TOKEN"
     assert authorizer["IdentitySource"] == "method.request.header.Authorization"
     assert authorizer["AuthorizerResultTtlInSeconds"] == 60
     assert default_synth.function_ids()["authorizer"] in json.dumps(authorizer["AuthorizerUri"])
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("s3up_" + "A" * 43, True),
+        ("Bearer s3up_" + "b-" * 20, True),
+        ("bearer   " + "x" * 32, True),
+        ("c" * 512, True),
+        ("x" * 31, False),  # finding 13: junk tokens are refused before the authorizer runs
+        ("x" * 513, False),
+        ("token with spaces in it and then some more", False),
+        ("tökén" + "x" * 40, False),
+        ("", False),
+    ],
+)
+def test_authorizer_only_runs_for_headers_shaped_like_a_token(
+    default_synth: Synth, header: str, accepted: bool
+) -> None:
+    from backend.tokens import HEADER_PATTERN
+
+    pattern = default_synth.one("AWS::ApiGateway::Authorizer")["IdentityValidationExpression"]
+    assert pattern == HEADER_PATTERN.pattern
+    assert bool(HEADER_PATTERN.fullmatch(header)) is accepted
 
 
 def gateway_responses(synth: Synth) -> dict[str, dict[str, Any]]:
@@ -55,7 +85,10 @@ def gateway_responses(synth: Synth) -> dict[str, dict[str, Any]]:
 
 def test_gateway_answers_have_the_contract_bodies(default_synth: Synth) -> None:
     responses = gateway_responses(default_synth)
-    assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED", "AUTHORIZER_FAILURE"}
+    assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED", "AUTHORIZER_FAILURE", "THROTTLED"}
+    throttled = responses["THROTTLED"]
+    assert throttled["StatusCode"] == "429"
+    assert json.loads(throttled["ResponseTemplates"]["application/json"])["type"] == "THROTTLED"
     unauthorized = responses["UNAUTHORIZED"]
     assert unauthorized["StatusCode"] == "401"
     assert json.loads(unauthorized["ResponseTemplates"]["application/json"]) == UNAUTHORIZED

@@ -12,7 +12,6 @@ DEFAULTS: dict[str, Any] = {
     "urlExpiry": 300,
     "functionTimeout": 29,
     "transferAcceleration": False,
-    "abortIncompleteUploadDays": 1,
 }
 
 
@@ -29,8 +28,11 @@ def test_defaults_give_no_allow_list_and_no_expiration() -> None:
         function_timeout=29,
         whitelist=None,
         transfer_acceleration=False,
-        abort_incomplete_upload_days=1,
+        abort_incomplete_upload_days=7,
         object_expiration_days=None,
+        noncurrent_version_days=30,
+        access_log_days=90,
+        rate_limit_per_token=3000,
     )
     assert parsed.bucket_name == "document-client-upload-dev"
     assert (parsed.files_table_name, parsed.tokens_table_name) == ("Files-dev", "UploadTokens-dev")
@@ -42,11 +44,19 @@ def test_command_line_strings_are_converted() -> None:
         functionTimeout="60",
         transferAcceleration="true",
         objectExpirationDays="30",
-        abortIncompleteUploadDays="7",
+        abortIncompleteUploadDays="2",
+        noncurrentVersionDays="10",
+        accessLogDays="365",
+        rateLimitPerToken="0",
     )
     assert (parsed.url_expiry, parsed.function_timeout) == (3600, 60)
     assert parsed.transfer_acceleration is True
-    assert (parsed.object_expiration_days, parsed.abort_incomplete_upload_days) == (30, 7)
+    assert (parsed.object_expiration_days, parsed.abort_incomplete_upload_days) == (30, 2)
+    assert (parsed.noncurrent_version_days, parsed.access_log_days, parsed.rate_limit_per_token) == (
+        10,
+        365,
+        0,
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,7 +109,11 @@ def test_bad_whitelist_is_refused_naming_the_entry(value: str, named: str) -> No
         ("functionTimeout", "901"),
         ("transferAcceleration", "maybe"),
         ("objectExpirationDays", "0"),
-        ("abortIncompleteUploadDays", None),
+        ("abortIncompleteUploadDays", "0"),
+        ("noncurrentVersionDays", "0"),
+        ("accessLogDays", "x"),
+        ("rateLimitPerToken", "5"),
+        ("rateLimitPerToken", "-1"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_key(key: str, value: Any) -> None:

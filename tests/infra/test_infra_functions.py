@@ -13,31 +13,49 @@ REPO_HANDLERS = Path(__file__).resolve().parents[2] / "backend" / "handlers"
 BUCKET = "StorageBucket5CB7C8EA"
 OBJECTS = {"Fn::Join": ["", [{"Fn::GetAtt": [BUCKET, "Arn"]}, "/*"]]}
 
+BUCKET_ARN = {"Fn::GetAtt": [BUCKET, "Arn"]}
+HEAD = {"s3:GetObject": OBJECTS, "s3:ListBucket": BUCKET_ARN}
+DELETE_OBJECT = {"s3:DeleteObject": OBJECTS, "s3:DeleteObjectVersion": OBJECTS}
+START = {
+    "s3:PutObject": OBJECTS,
+    "s3:AbortMultipartUpload": OBJECTS,
+    **HEAD,
+    "dynamodb:GetItem": "Files",
+    "dynamodb:BatchGetItem": "Files",
+    "dynamodb:UpdateItem": "Files",
+    "dynamodb:PutItem": "Files",
+}
+FINISH = {
+    "s3:PutObject": OBJECTS,
+    "s3:ListMultipartUploadParts": OBJECTS,
+    **HEAD,
+    **DELETE_OBJECT,
+    "dynamodb:GetItem": "Files",
+    "dynamodb:BatchGetItem": "Files",
+    "dynamodb:PutItem": "Files",
+    "dynamodb:UpdateItem": "Files",
+    "dynamodb:DeleteItem": "Files",
+}
 # handler module → {action: resource the action is granted on}; anything else is too much.
 EXPECTED_GRANTS: dict[str, dict[str, Any]] = {
     "authorizer": {"dynamodb:GetItem": "Tokens"},
-    "initialize": {
-        "s3:PutObject": OBJECTS,
-        "s3:GetObject": OBJECTS,
-        "s3:AbortMultipartUpload": OBJECTS,
-        "s3:ListBucket": {"Fn::GetAtt": [BUCKET, "Arn"]},
-        "dynamodb:UpdateItem": "Files",
-        "dynamodb:PutItem": "Files",
-    },
+    "initialize": START,
+    "initialize_batch": {**START, "dynamodb:DeleteItem": "Files"},
     "presign": {"s3:PutObject": OBJECTS, "dynamodb:GetItem": "Files"},
     "presign_accelerated": {"s3:PutObject": OBJECTS, "dynamodb:GetItem": "Files"},
-    "finalize": {
-        "s3:PutObject": OBJECTS,
-        "s3:GetObject": OBJECTS,
-        "dynamodb:GetItem": "Files",
-        "dynamodb:UpdateItem": "Files",
-    },
+    "finalize": FINISH,
+    "finalize_batch": FINISH,
     "list_parts": {"s3:ListMultipartUploadParts": OBJECTS, "dynamodb:GetItem": "Files"},
     "abort_upload": {
         "s3:AbortMultipartUpload": OBJECTS,
+        **HEAD,
+        **DELETE_OBJECT,
         "dynamodb:GetItem": "Files",
+        "dynamodb:BatchGetItem": "Files",
         "dynamodb:UpdateItem": "Files",
+        "dynamodb:DeleteItem": "Files",
     },
+    "list_uploads": {"dynamodb:Query": "Files indexes"},
     "session": {},
 }
 
@@ -56,6 +74,10 @@ def granted(synth: Synth, module: str) -> dict[str, Any]:
         resource = statement["Resource"]
         if isinstance(resource, dict) and "Fn::GetAtt" in resource and resource["Fn::GetAtt"][0] in tables:
             resource = table_names[tables[resource["Fn::GetAtt"][0]]]
+        elif isinstance(resource, dict) and "Fn::Join" in resource:
+            parts = resource["Fn::Join"][1]
+            if parts[-1] == "/index/*" and parts[0]["Fn::GetAtt"][0] in tables:
+                resource = table_names[tables[parts[0]["Fn::GetAtt"][0]]] + " indexes"
         for action in actions:
             assert action not in grants, f"{module}: {action} granted twice"
             grants[action] = resource
@@ -90,7 +112,15 @@ def test_environment_follows_the_backend_contract(default_synth: Synth) -> None:
         variables = environment(default_synth, module)
         assert variables["BUCKET_NAME"] == {"Ref": BUCKET}
         assert variables["URL_EXPIRY"] == "300"
-        assert set(variables) == {"BUCKET_NAME", "FILES_TABLE", "TOKENS_TABLE", "URL_EXPIRY", "CDN_BASE_URL"}
+        assert set(variables) == {
+            "BUCKET_NAME",
+            "FILES_TABLE",
+            "TOKENS_TABLE",
+            "URL_EXPIRY",
+            "CDN_BASE_URL",
+            "PARTS_KEPT_DAYS",
+        }
+        assert variables["PARTS_KEPT_DAYS"] == "7"  # the bucket's abortIncompleteUploadDays
     cdn = next(iter(default_synth.resources("AWS::CloudFront::Distribution")))
     assert environment(default_synth, "finalize")["CDN_BASE_URL"] == {
         "Fn::Join": ["", ["https://", {"Fn::GetAtt": [cdn, "DomainName"]}]]
@@ -108,6 +138,16 @@ def test_function_timeout_applies_to_the_presign_functions(default_synth: Synth,
     assert (custom["presign"], custom["presign_accelerated"]) == (60, 60)
     assert custom["finalize"] == 29
     assert environment(custom_synth, "presign")["URL_EXPIRY"] == "3600"
+    assert environment(custom_synth, "list_uploads")["PARTS_KEPT_DAYS"] == "2"
+
+
+def test_batch_and_presign_functions_get_more_memory(default_synth: Synth) -> None:
+    ids = default_synth.function_ids()
+    memory = {
+        module: default_synth.json["Resources"][ids[module]]["Properties"]["MemorySize"] for module in ids
+    }
+    roomy = {"presign", "presign_accelerated", "initialize_batch", "finalize_batch"}
+    assert memory == {module: 512 if module in roomy else 256 for module in ids}
 
 
 def test_each_function_logs_to_its_own_group_with_retention(default_synth: Synth) -> None:

@@ -30,7 +30,7 @@ def test_cdn_reads_the_bucket_through_origin_access_control(default_synth: Synth
 
 
 def test_only_the_distribution_may_read_the_bucket(default_synth: Synth) -> None:
-    statements = default_synth.one("AWS::S3::BucketPolicy")["PolicyDocument"]["Statement"]
+    statements = default_synth.bucket_policy("Storage")
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert allow["Action"] == "s3:GetObject"
@@ -47,6 +47,7 @@ def test_outputs_name_what_the_app_and_operators_need(default_synth: Synth) -> N
         "BucketName",
         "FilesTableName",
         "TokensTableName",
+        "AccessLogsBucketName",
         "Region",
     }
     assert outputs["ApiUrl"]["Value"]["Fn::Join"][1][-1] == "/prod"
@@ -109,3 +110,53 @@ def test_bad_cidr_stops_synthesis_with_a_clear_message(tmp_path: Path) -> None:
     assert "s3up infra: context 'whitelistip': '10.0.0.300/8' is not an IPv4/IPv6 network" in run.stderr
     assert "Traceback" not in run.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_cdn_answers_carry_the_headers_the_local_cdn_sends(default_synth: Synth) -> None:
+    # Finding 5: an uploaded page must not be sniffed into something a browser runs.
+    from backend.serving import CDN_RESPONSE_HEADERS
+
+    (policy_id,) = default_synth.resources("AWS::CloudFront::ResponseHeadersPolicy")
+    config = default_synth.json["Resources"][policy_id]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = config["SecurityHeadersConfig"]
+    assert security["ContentTypeOptions"] == {"Override": True}
+    assert security["ReferrerPolicy"] == {"ReferrerPolicy": "no-referrer", "Override": True}
+    assert security["StrictTransportSecurity"]["Override"] is True
+    assert CDN_RESPONSE_HEADERS == {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    behavior = default_synth.one("AWS::CloudFront::Distribution")["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": policy_id}
+
+
+def test_each_token_is_throttled_on_its_own_by_waf(default_synth: Synth) -> None:
+    # Finding 13: one stage-wide throttle was shared by every token.
+    acl = default_synth.one("AWS::WAFv2::WebACL")
+    assert acl["Scope"] == "REGIONAL"
+    assert acl["DefaultAction"] == {"Allow": {}}
+    per_token, per_address = acl["Rules"]
+    rate = per_token["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["EvaluationWindowSec"], rate["AggregateKeyType"]) == (
+        3000,
+        300,
+        "CUSTOM_KEYS",
+    )
+    assert rate["CustomKeys"] == [
+        {"Header": {"Name": "authorization", "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}
+    ]
+    blocked = per_token["Action"]["Block"]["CustomResponse"]
+    assert blocked["ResponseCode"] == 429
+    body = json.loads(acl["CustomResponseBodies"][blocked["CustomResponseBodyKey"]]["Content"])
+    assert (body["statusCode"], body["type"]) == ("429", "THROTTLED")
+    address = per_address["Statement"]["RateBasedStatement"]
+    assert (address["AggregateKeyType"], address["Limit"]) == ("IP", 6000)
+    assert "NotStatement" in address["ScopeDownStatement"]
+    association = default_synth.one("AWS::WAFv2::WebACLAssociation")
+    (acl_id,) = default_synth.resources("AWS::WAFv2::WebACL")
+    assert association["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    (stage_id,) = default_synth.resources("AWS::ApiGateway::Stage")
+    assert stage_id in json.dumps(association["ResourceArn"])
+
+
+def test_rate_limit_zero_leaves_waf_out(custom_synth: Synth) -> None:
+    custom_synth.template.resource_count_is("AWS::WAFv2::WebACL", 0)
