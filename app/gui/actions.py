@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMenuBar, QSizePolicy, QToolBar, QWidget
 
 from app.core.models import UploadState, UploadStatus
 from app.gui.resources import icon
-from app.gui.status_text import Problem, can_retry, problem_of
+from app.gui.status_text import can_retry, is_conflict
 
 if TYPE_CHECKING:
     from app.gui.session import Session
@@ -167,7 +167,7 @@ def update_actions(
     a.pause.setEnabled(any(s.state.is_active for s in selected))
     a.resume.setEnabled(any(s.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN) for s in selected))
     a.retry.setEnabled(any(can_retry(s) for s in selected))
-    conflicted = len(selected) == 1 and problem_of(selected[0]) is Problem.KEY_EXISTS
+    conflicted = len(selected) == 1 and is_conflict(selected[0])
     a.overwrite.setEnabled(conflicted)
     a.change_key.setEnabled(conflicted)
     a.overwrite.setVisible(conflicted)

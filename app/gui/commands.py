@@ -1,44 +1,41 @@
 """What the window asks the core to do, as typed values, and the one place that turns them into calls.
 
-The window never names a manager method: it builds a command (`Pause(ids)`, `ResolveConflict(...)`) and
-hands it to the bridge, which runs `dispatch` off the GUI thread. `dispatch` is the only code in the GUI
-that calls into `UploadManager`'s controls, so the set of calls the app makes is the `match` below.
+The window never names a manager method: it builds a command (`for_uploads(Action.PAUSE, ids)`,
+`ResolveConflict(...)`) and hands it to the bridge, which runs `dispatch` off the GUI thread. `dispatch`
+is the only code in the GUI that calls into `UploadManager`'s controls, so the set of calls the app
+makes is the `match` below. Per-upload controls are the core's own `Command` (`UploadManager.execute`).
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.errors import UploadError
+from app.core.commands import Action
+from app.core.commands import Command as UploadsCommand
 from app.core.models import TransferSettings
 
 if TYPE_CHECKING:
     from app.core.manager import UploadManager
 
+__all__ = [
+    "Action",
+    "Command",
+    "CredentialsChanged",
+    "PauseAll",
+    "ResolveConflict",
+    "ResumeAll",
+    "UpdateSettings",
+    "UploadsCommand",
+    "dispatch",
+    "for_uploads",
+]
 
-class Control(enum.Enum):
-    """A per-upload control, each the manager method of the same name."""
 
-    PAUSE = "pause"
-    RESUME = "resume"
-    RETRY = "retry"
-    CANCEL = "cancel"
-    REMOVE = "remove"
-
-
-@dataclass(frozen=True)
-class ForEach:
-    """Apply `control` to each upload in order; one refusal does not keep the others from happening."""
-
-    control: Control
-    ids: tuple[int, ...]
-
-    @classmethod
-    def of(cls, control: Control, ids: Iterable[int]) -> ForEach:
-        return cls(control, tuple(ids))
+def for_uploads(action: Action, ids: Iterable[int]) -> UploadsCommand:
+    """`action` for each upload, in order; one refusal does not keep the others from happening."""
+    return UploadsCommand(action, tuple(ids))
 
 
 @dataclass(frozen=True)
@@ -70,17 +67,19 @@ class UpdateSettings:
     settings: TransferSettings
 
 
-Command = ForEach | PauseAll | ResumeAll | ResolveConflict | CredentialsChanged | UpdateSettings
+Command = UploadsCommand | PauseAll | ResumeAll | ResolveConflict | CredentialsChanged | UpdateSettings
 
 
 def dispatch(manager: UploadManager, command: Command) -> None:
     """Carry out `command` on `manager` (blocking: call it off the GUI thread).
 
-    Raises the first `UploadError` a `ForEach` met, after trying every upload.
+    Raises the first `UploadError` an upload refused with, after trying every upload.
     """
     match command:
-        case ForEach(control=control, ids=ids):
-            _for_each(manager, control, ids)
+        case UploadsCommand():
+            refusal = manager.execute(command).first_refusal
+            if refusal is not None:
+                raise refusal
         case PauseAll():
             manager.pause_all()
         case ResumeAll():
@@ -91,22 +90,3 @@ def dispatch(manager: UploadManager, command: Command) -> None:
             manager.credentials_changed(api_url)
         case UpdateSettings(settings=settings):
             manager.update_settings(settings)
-
-
-def _for_each(manager: UploadManager, control: Control, ids: tuple[int, ...]) -> None:
-    methods = {
-        Control.PAUSE: manager.pause,
-        Control.RESUME: manager.resume,
-        Control.RETRY: manager.retry,
-        Control.CANCEL: manager.cancel,
-        Control.REMOVE: manager.remove,
-    }
-    method = methods[control]
-    refused: UploadError | None = None
-    for upload_id in ids:
-        try:
-            method(upload_id)
-        except UploadError as error:
-            refused = refused or error
-    if refused is not None:
-        raise refused

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import UploadState, UploadStatus
 from app.gui.resources import icon
-from app.gui.status_text import ATTENTION_COLORS, Problem, advice, can_retry, describe, problem_of
+from app.gui.status_text import ATTENTION_COLORS, advice, can_retry, describe, is_conflict
 
 
 class DetailsPane(QFrame):
@@ -140,7 +140,7 @@ class DetailsPane(QFrame):
             self.link_edit.setCursorPosition(0)
         self.copy_button.setEnabled(bool(status.url))
         self.open_button.setEnabled(bool(status.url))
-        conflicted = problem_of(status) is Problem.KEY_EXISTS
+        conflicted = is_conflict(status)
         self.pause_button.setVisible(status.state.is_active)
         self.resume_button.setVisible(status.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN))
         self.retry_button.setVisible(can_retry(status))

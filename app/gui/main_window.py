@@ -22,7 +22,7 @@ from app.core.errors import UploadError
 from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
 from app.gui.bridge import AddOutcome, UploadBridge
-from app.gui.commands import Control, CredentialsChanged, ForEach, PauseAll, ResolveConflict, ResumeAll
+from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConflict, ResumeAll, for_uploads
 from app.gui.details_pane import DetailsPane
 from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question
 from app.gui.file_collector import Collection, collect_files
@@ -104,13 +104,13 @@ class MainWindow(QMainWindow):
         a.sign_out.triggered.connect(self.sign_out)
         a.settings.triggered.connect(self.show_settings)
         a.quit.triggered.connect(self.close)
-        for action, control in (
-            (a.pause, Control.PAUSE),
-            (a.resume, Control.RESUME),
-            (a.cancel, Control.CANCEL),
-            (a.retry, Control.RETRY),
+        for item, action in (
+            (a.pause, Action.PAUSE),
+            (a.resume, Action.RESUME),
+            (a.cancel, Action.CANCEL),
+            (a.retry, Action.RETRY),
         ):
-            action.triggered.connect(lambda _=False, control=control: self._on_selection(control))
+            item.triggered.connect(lambda _=False, action=action: self._on_selection(action))
         a.overwrite.triggered.connect(lambda: self.overwrite(self._single_selected()))
         a.change_key.triggered.connect(lambda: self.change_key(self._single_selected()))
         a.remove.triggered.connect(self.remove_selected)
@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         resuming = [s.id for s in restored if s.id in to_resume and s.state is UploadState.PAUSED]
         waiting = [s for s in restored if s.id not in resuming and s.state.can_resume]
         if resuming:
-            self.bridge.send(ForEach.of(Control.RESUME, resuming))
+            self.bridge.send(for_uploads(Action.RESUME, resuming))
         if waiting:
             self._restored_notice = {s.id for s in waiting}
             self.statusBar().showMessage(
@@ -297,8 +297,8 @@ class MainWindow(QMainWindow):
 
     # --- row commands -----------------------------------------------------------------------------
 
-    def _on_selection(self, control: Control) -> None:
-        self.bridge.send(ForEach.of(control, [s.id for s in self.view.selected_statuses()]))
+    def _on_selection(self, action: Action) -> None:
+        self.bridge.send(for_uploads(action, [s.id for s in self.view.selected_statuses()]))
 
     def _single_selected(self) -> UploadStatus | None:
         selected = self.view.selected_statuses()
@@ -311,14 +311,14 @@ class MainWindow(QMainWindow):
         elif name == "change_key":
             self.change_key(status)
         else:
-            self.bridge.send(ForEach.of(Control(name), [upload_id]))
+            self.bridge.send(for_uploads(Action(name), [upload_id]))
 
     def _on_double_click(self) -> None:
         selected = self.view.selected_statuses()
         if selected and selected[0].url:
             self.open_link(selected[0].url)
         elif selected and selected[0].state.can_resume:
-            self.bridge.send(ForEach.of(Control.RESUME, [selected[0].id]))
+            self.bridge.send(for_uploads(Action.RESUME, [selected[0].id]))
 
     def resume_all(self) -> None:
         self.bridge.send(ResumeAll())
@@ -350,7 +350,7 @@ class MainWindow(QMainWindow):
 
     def _remove(self, ids: list[int]) -> None:
         self.model.forget(ids)
-        self.bridge.send(ForEach.of(Control.REMOVE, ids))
+        self.bridge.send(for_uploads(Action.REMOVE, ids))
         self._refresh()
 
     def copy_link(self, url: str) -> None:

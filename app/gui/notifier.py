@@ -13,7 +13,8 @@ from app.core.models import UploadState, UploadStatus
 from app.gui.formatting import plural
 from app.gui.resources import app_icon
 
-_SETTLED = (UploadState.DONE, UploadState.CANCELLED, UploadState.FAILED, UploadState.FILE_CHANGED)
+_PROBLEMS = (UploadState.FAILED, UploadState.FILE_CHANGED, UploadState.FILE_MISSING, UploadState.CONFLICT)
+_SETTLED = (UploadState.DONE, UploadState.CANCELLED, *_PROBLEMS)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class BatchTracker:
             return None
         self._ids.clear()
         done = sum(1 for s in statuses if s.state is UploadState.DONE)
-        failed = sum(1 for s in statuses if s.state in (UploadState.FAILED, UploadState.FILE_CHANGED))
+        failed = sum(1 for s in statuses if s.state in _PROBLEMS)
         if not done and not failed:
             return None
         text = f"{plural(done, 'file')} uploaded" + (f", {failed} failed" if failed else "") + "."

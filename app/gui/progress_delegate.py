@@ -24,6 +24,8 @@ BAR_COLORS = {
     UploadState.CANCELLED: QColor("#b6bcc4"),
     UploadState.NEEDS_SIGN_IN: QColor("#e0912f"),
     UploadState.FILE_CHANGED: QColor("#e0912f"),
+    UploadState.FILE_MISSING: QColor("#e0912f"),
+    UploadState.CONFLICT: QColor("#e0912f"),
     UploadState.FAILED: QColor("#d64545"),
 }
 

@@ -8,7 +8,7 @@ import pytest
 from app.core.errors import AuthError
 from app.core.models import UploadState, UploadStatus
 from app.gui.bridge import UploadBridge
-from app.gui.commands import Control, ForEach, PauseAll
+from app.gui.commands import Action, PauseAll, for_uploads
 from tests.gui.fakes import FakeManager
 
 
@@ -93,8 +93,8 @@ def test_commands_run_in_order_off_the_gui_thread(qtbot, bridge, fake_manager, t
     bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
     qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
     upload_id = outcomes[0].added[0].id
-    bridge.send(ForEach.of(Control.PAUSE, [upload_id]))
-    bridge.send(ForEach.of(Control.RESUME, [upload_id]))
+    bridge.send(for_uploads(Action.PAUSE, [upload_id]))
+    bridge.send(for_uploads(Action.RESUME, [upload_id]))
     bridge.send(PauseAll())
     qtbot.waitUntil(lambda: len(fake_manager.calls) == 4, timeout=3000)
     assert [name for name, _ in fake_manager.calls] == ["add", "pause", "resume", "pause_all"]
@@ -124,7 +124,7 @@ def test_one_refused_upload_does_not_stop_the_others_in_a_command(
     monkeypatch.setattr(fake_manager, "resume", resume)
     errors: list[str] = []
     bridge.error_occurred.connect(errors.append)
-    bridge.send(ForEach.of(Control.RESUME, [1, 2, 3]))
+    bridge.send(for_uploads(Action.RESUME, [1, 2, 3]))
     qtbot.waitUntil(lambda: bool(errors), timeout=3000)
     assert fake_manager.calls == [("resume", 1), ("resume", 2), ("resume", 3)]
     assert errors == [BusyElsewhereError(1, 4242).message]

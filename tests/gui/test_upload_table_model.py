@@ -125,7 +125,7 @@ def test_a_deleted_file_reads_file_missing_without_a_bar() -> None:
     model = UploadTableModel()
     missing = status(
         1,
-        state=UploadState.FILE_CHANGED,
+        state=UploadState.FILE_MISSING,
         bytes_done=100 * 1024 * 1024,
         message="The file no longer exists at /data/file-1.bin; put it back or remove this upload.",
     )
