@@ -87,11 +87,14 @@ class NoteLabel(QLabel):
         self.show()
 
 
+WORD_JOINER = "\u2060"  # an invisible character that forbids a line break beside it
+
+
 def breaking_at_spaces(text: str) -> str:
-    """`text` as rich text that wraps only at spaces (Qt also breaks after "/", which cuts a path or a
-    template such as uploads/{date}/{relpath} in two)."""
-    words = (html.escape(word) for word in text.split(" "))
-    return " ".join(f"<nobr>{word}</nobr>" if word else "" for word in words)
+    """`text` as rich text that wraps only at spaces: Qt also breaks lines after "/" and "-", which cuts
+    a path or a template such as uploads/{date}/{relpath} in two (and `<nobr>` does not stop it)."""
+    escaped = html.escape(text, quote=False)
+    return escaped.replace("/", "/" + WORD_JOINER).replace("-", "-" + WORD_JOINER)
 
 
 def hint_label(text: str) -> QLabel:
