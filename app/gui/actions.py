@@ -16,6 +16,7 @@ from app.gui.status_text import can_retry, is_conflict
 
 if TYPE_CHECKING:
     from app.gui.session import Session
+    from app.gui.upload_table_model import Summary
 
 Key = QKeySequence.StandardKey
 
@@ -160,9 +161,7 @@ def selected_link(selected: list[UploadStatus]) -> str:
     return (selected[0].url or "") if selected else ""
 
 
-def update_actions(
-    a: Actions, selected: list[UploadStatus], queue: list[UploadStatus], session: Session
-) -> None:
+def update_actions(a: Actions, selected: list[UploadStatus], queue: Summary, session: Session) -> None:
     """Enable what applies to the selection and the queue; name who the app is signed in as."""
     a.pause.setEnabled(any(s.state.is_active for s in selected))
     a.resume.setEnabled(any(s.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN) for s in selected))
@@ -178,9 +177,9 @@ def update_actions(
     a.open_link.setEnabled(link)
     a.show_in_folder.setEnabled(bool(selected))
     a.remove.setEnabled(bool(selected))
-    a.pause_all.setEnabled(any(s.state.is_active for s in queue))
-    a.resume_all.setEnabled(any(s.state.can_resume for s in queue))
-    a.clear_finished.setEnabled(any(s.state.is_finished for s in queue))
+    a.pause_all.setEnabled(queue.active > 0)
+    a.resume_all.setEnabled(queue.resumable > 0)
+    a.clear_finished.setEnabled(queue.done + queue.cancelled > 0)
     a.account.setText(session.status_text())
     a.sign_in.setText("Sign In to Another API…" if session.signed_in else "Sign In…")
     a.sign_in_button.setVisible(not session.signed_in)

@@ -26,14 +26,15 @@ from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConfli
 from app.gui.details_pane import DetailsPane
 from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question
 from app.gui.file_collector import Collection, collect_files
-from app.gui.formatting import human_duration, human_size, human_speed, plural
+from app.gui.formatting import plural
 from app.gui.metadata_dialog import Batch, MetadataDialog
 from app.gui.notifier import BatchTracker, Notifier
 from app.gui.resources import app_icon
 from app.gui.session import Session
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.sign_in_dialog import SignInDialog, SignInResult
-from app.gui.upload_table_model import Summary, UploadTableModel
+from app.gui.status_text import summary_text
+from app.gui.upload_table_model import UploadTableModel
 from app.gui.upload_view import UploadView
 from app.gui.window_state import (
     RESUME_AT_START,
@@ -197,9 +198,10 @@ class MainWindow(QMainWindow):
             template=settings.key_template,
             overwrite=settings.overwrite,
             destination=session.api_description(),
+            bridge=self.bridge,
             parent=self,
         )
-        dialog.check_keys_against(self.bridge, session.api_url, session.cdn_base_url)
+        dialog.check_keys_against(session.api_url, session.cdn_base_url)
         dialog.accepted.connect(lambda: self._start_batch(dialog.batch()))
         dialog.finished.connect(self._metadata_closed)
         self.metadata_dialog = dialog
@@ -435,7 +437,7 @@ class MainWindow(QMainWindow):
         selected = self.view.selected_statuses()
         self.details.setVisible(summary.total > 0)
         self.details.show_status(selected[0] if len(selected) == 1 else None)
-        update_actions(self.actions, selected, self.model.statuses(), self.session)
+        update_actions(self.actions, selected, summary, self.session)
 
     def _expire_restored_notice(self) -> None:
         """ "… from last time, paused" stays only while one of those uploads is still paused."""
@@ -470,27 +472,6 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         fit_to_screen(self)
-
-
-def summary_text(summary: Summary) -> str:
-    """The status bar: counts by what they wait for, then the bytes of the unfinished uploads."""
-    if not summary.total:
-        return "No uploads yet"
-    counts = [
-        (summary.active, "uploading"),
-        (summary.paused, "paused"),
-        (summary.attention, "need attention" if summary.attention > 1 else "needs attention"),
-        (summary.done, "done"),
-        (summary.cancelled, "cancelled"),
-    ]
-    text = ", ".join(f"{count:,} {word}" for count, word in counts if count)
-    if summary.size:
-        text += f"  ·  {human_size(summary.sent)} of {human_size(summary.size)} sent"
-    if summary.active:
-        text += f"  ·  {human_speed(summary.speed) or 'starting…'}"
-        if summary.eta is not None:
-            text += f"  ·  {human_duration(summary.eta)} left"
-    return text
 
 
 def _local_paths(urls: list[QUrl]) -> list[Path]:

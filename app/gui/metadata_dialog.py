@@ -64,7 +64,7 @@ class Batch:
 
 
 def _section(title: str, hint: str) -> QLabel:
-    label = QLabel(f"<b>{title}</b> — {breaking_at_spaces(hint)}")
+    label = QLabel(f"<b>{title}</b> — {html.escape(breaking_at_spaces(hint))}")
     label.setWordWrap(True)
     return label
 
@@ -80,15 +80,17 @@ class MetadataDialog(QDialog):
         template: str,
         overwrite: bool,
         destination: str,
+        bridge: UploadBridge | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """With `bridge`, a large batch's keys are worked out off the GUI thread (else right here)."""
         super().__init__(parent)
         self._batch: Batch | None = None
         self._checked: tuple[dict[str, Any], list[str]] | None = None  # set once everything is valid
         self._now = datetime.now()
         self._destination = destination
         self._touched = False  # the user has edited the metadata: its errors may be shown
-        self._bridge: UploadBridge | None = None
+        self._bridge = bridge
         self._generation = 0  # bumped on every validation; late key results of older ones are dropped
         self._recent: dict[str, float] = {}  # key → when it was uploaded to this API
         self._cdn_base = ""
@@ -123,7 +125,7 @@ class MetadataDialog(QDialog):
         self.files_view.verticalHeader().setDefaultSectionSize(24)
         columns = self.files_view.horizontalHeader()
         columns.setStretchLastSection(True)
-        for column, width in ((BatchColumn.FILE, 230), (BatchColumn.SIZE, 84), (BatchColumn.KEY, 300)):
+        for column, width in ((BatchColumn.FILE, 220), (BatchColumn.SIZE, 80), (BatchColumn.KEY, 340)):
             columns.resizeSection(column, width)
         self.remove_button = QPushButton(icon("remove"), "Remove from Batch")
         self.remove_button.setToolTip("Leave the selected files out of this upload (Delete)")
@@ -183,10 +185,12 @@ class MetadataDialog(QDialog):
 
     # --- key checks ------------------------------------------------------------------------------
 
-    def check_keys_against(self, bridge: UploadBridge, api_url: str, cdn_base_url: str) -> None:
-        """Work keys out off the GUI thread from now on, and flag those already taken at `api_url`: just
-        uploaded (the journal), or answering at the CDN."""
-        self._bridge = bridge
+    def check_keys_against(self, api_url: str, cdn_base_url: str) -> None:
+        """Flag the keys already taken at `api_url`: just uploaded (the journal), or answering at the CDN
+        (needs the bridge)."""
+        bridge = self._bridge
+        if bridge is None:
+            return
 
         def history_loaded(history: list[UploadStatus]) -> None:
             self._recent = recently_uploaded(history, api_url)

@@ -32,13 +32,13 @@ def resource_path(*parts: str) -> Path:
 def icon(name: str) -> QIcon:
     """An action icon from the app's own set (never the desktop theme's, so the set stays one style),
     in a light ink when the palette is dark."""
-    return _icon(name, is_dark(QGuiApplication.palette()))
+    return _icon(resource_path("icons", f"{name}.svg"), is_dark(QGuiApplication.palette()))
 
 
 @cache
-def _icon(name: str, dark: bool) -> QIcon:
+def _icon(path: Path, dark: bool) -> QIcon:
     try:
-        svg = resource_path("icons", f"{name}.svg").read_bytes()
+        svg = path.read_bytes()
     except OSError:  # a broken bundle: the self-test reports it; the window still works
         return QIcon()
     if dark:

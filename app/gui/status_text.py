@@ -5,10 +5,15 @@ the actions agree.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QColor
 
 from app.core.models import UploadState, UploadStatus
 from app.gui.formatting import human_duration, human_size, human_speed, percent_text, plural, sentences
+
+if TYPE_CHECKING:
+    from app.gui.upload_table_model import Summary
 
 # States whose text stands out: they wait for the user.
 ATTENTION_COLORS = {
@@ -97,3 +102,24 @@ def advice(status: UploadStatus) -> str:
             status.message, "Sign in again (Account ▸ Sign In…): the upload then continues by itself"
         )
     return sentences(status.message)
+
+
+def summary_text(summary: Summary) -> str:
+    """The status bar: counts by what they wait for, then the bytes of the unfinished uploads."""
+    if not summary.total:
+        return "No uploads yet"
+    counts = [
+        (summary.active, "uploading"),
+        (summary.paused, "paused"),
+        (summary.attention, "need attention" if summary.attention > 1 else "needs attention"),
+        (summary.done, "done"),
+        (summary.cancelled, "cancelled"),
+    ]
+    text = ", ".join(f"{count:,} {word}" for count, word in counts if count)
+    if summary.size:
+        text += f"  ·  {human_size(summary.sent)} of {human_size(summary.size)} sent"
+    if summary.active:
+        text += f"  ·  {human_speed(summary.speed) or 'starting…'}"
+        if summary.eta is not None:
+            text += f"  ·  {human_duration(summary.eta)} left"
+    return text

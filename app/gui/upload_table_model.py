@@ -91,6 +91,7 @@ class Summary:
     sent: int  # of those, bytes already sent (as shown)
     speed: float  # bytes per second, all uploads together
     eta: float | None
+    resumable: int  # that resume_all would continue (paused, failed, waiting for sign-in)
 
 
 def show_monotonic(old: UploadStatus | None, new: UploadStatus) -> UploadStatus:
@@ -289,7 +290,7 @@ class UploadTableModel(QAbstractTableModel):
         return list(self._rows)
 
     def summary(self) -> Summary:
-        active = paused = attention = done = cancelled = size = sent = 0
+        active = paused = attention = done = cancelled = size = sent = resumable = 0
         speed = 0.0
         remaining = 0
         for s in self._rows:
@@ -302,6 +303,7 @@ class UploadTableModel(QAbstractTableModel):
                 continue
             size += s.size
             sent += min(s.bytes_done, s.size)
+            resumable += state.can_resume
             if state.is_active:
                 active += 1
                 speed += s.speed
@@ -311,7 +313,9 @@ class UploadTableModel(QAbstractTableModel):
             else:
                 attention += 1
         eta = remaining / speed if active and speed > 0 else None
-        return Summary(len(self._rows), active, paused, attention, done, cancelled, size, sent, speed, eta)
+        return Summary(
+            len(self._rows), active, paused, attention, done, cancelled, size, sent, speed, eta, resumable
+        )
 
 
 def _runs(descending_rows: list[int]) -> list[tuple[int, int]]:

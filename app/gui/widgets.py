@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import QDialogButtonBox, QLabel, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QLabel, QSizePolicy, QWidget
 
 from app.gui.resources import is_dark
 
@@ -91,16 +89,17 @@ WORD_JOINER = "\u2060"  # an invisible character that forbids a line break besid
 
 
 def breaking_at_spaces(text: str) -> str:
-    """`text` as rich text that wraps only at spaces: Qt also breaks lines after "/" and "-", which cuts
-    a path or a template such as uploads/{date}/{relpath} in two (and `<nobr>` does not stop it)."""
-    escaped = html.escape(text, quote=False)
-    return escaped.replace("/", "/" + WORD_JOINER).replace("-", "-" + WORD_JOINER)
+    """`text` wrapping only at spaces: Qt also breaks lines after "/" and "-", which cuts a path or a
+    template such as uploads/{date}/{relpath} in two (and rich text's `<nobr>` does not stop it)."""
+    return text.replace("/", "/" + WORD_JOINER).replace("-", "-" + WORD_JOINER)
 
 
 def hint_label(text: str) -> QLabel:
     """A quiet, word-wrapped help text that wraps only at spaces."""
     label = QLabel(breaking_at_spaces(text))
     label.setObjectName("hint")
-    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
+    # Take the width the layout offers (a word-wrapped label otherwise picks a narrow one).
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     return label

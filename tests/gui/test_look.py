@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QIcon, QPalette
 
 from app.gui.link_delegate import elide_link
-from app.gui.resources import INK, INK_ON_DARK, _icon, icon, is_dark
+from app.gui.resources import INK, INK_ON_DARK, _icon, icon, is_dark, resource_path
 
 
 def test_a_long_link_keeps_its_host_and_loses_the_middle_of_its_path(qapp) -> None:
@@ -33,7 +33,7 @@ def test_on_a_dark_palette_the_icons_are_drawn_in_a_light_ink(qapp) -> None:
     assert not is_dark(QGuiApplication.palette())
 
     def ink(dark_mode: bool) -> int:
-        image = _icon("pause", dark_mode).pixmap(32, 32).toImage()
+        image = _icon(resource_path("icons", "pause.svg"), dark_mode).pixmap(32, 32).toImage()
         pixels = [image.pixelColor(x, y) for x in range(32) for y in range(32)]
         return max(c.lightness() for c in pixels if c.alpha() > 200)
 

@@ -98,10 +98,15 @@ def test_start_returns_the_batch(qtbot, dialog) -> None:
     assert batch.overwrite is True
 
 
-def make(qtbot, tmp_path: Path, metadata_text: str, count: int = 3) -> MetadataDialog:
+def make(qtbot, tmp_path: Path, metadata_text: str, count: int = 3, bridge=None) -> MetadataDialog:
     files = [PickedFile(tmp_path / f"f{i}.bin", tmp_path, 1536 * (i + 1)) for i in range(count)]
     dialog = MetadataDialog(
-        files, metadata_text=metadata_text, template="{filename}", overwrite=False, destination="api.test"
+        files,
+        metadata_text=metadata_text,
+        template="{filename}",
+        overwrite=False,
+        destination="api.test",
+        bridge=bridge,
     )
     qtbot.addWidget(dialog)
     dialog.show()
@@ -157,8 +162,8 @@ def test_keys_just_uploaded_to_this_api_are_flagged(qtbot, tmp_path, fake_manage
     ]
     bridge = UploadBridge(fake_manager)
     try:
-        dialog = make(qtbot, tmp_path, VALID)
-        dialog.check_keys_against(bridge, api, "")
+        dialog = make(qtbot, tmp_path, VALID, bridge=bridge)
+        dialog.check_keys_against(api, "")
         qtbot.waitUntil(lambda: dialog.key_note.kind == "warning", timeout=3000)
         notes = [dialog.files_model.index(r, BatchColumn.NOTE).data() for r in range(3)]
         assert notes == ["", "Uploaded 2 minutes ago", ""]  # the other API's f2.bin is not this one's
@@ -179,7 +184,7 @@ def test_the_template_hint_wraps_only_at_spaces(qtbot, tmp_path) -> None:
     broken_lines = 0
     for width in range(200, 420, 20):
         document = QTextDocument()
-        document.setHtml(breaking_at_spaces(text))
+        document.setPlainText(breaking_at_spaces(text))
         document.setTextWidth(width)
         document.documentLayout().documentSize()  # lays the text out
         plain = document.toPlainText()

@@ -169,7 +169,7 @@ def test_summary_counts_uploads_and_sums_bytes_of_the_unfinished_ones() -> None:
     assert (summary.size, summary.sent) == (400 * mib, 100 * mib)
     assert summary.speed == 20 * mib
     assert summary.eta == 5.0
-    from app.gui.main_window import summary_text
+    from app.gui.status_text import summary_text
 
     assert summary_text(summary) == (
         "2 uploading, 1 paused, 1 needs attention, 1 done  ·  100 MiB of 400 MiB sent  ·  20.0 MiB/s"
