@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("S3UP_HOME", tempfile.mkdtemp(prefix="s3up-bench-gui-"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QCoreApplication
@@ -79,6 +78,7 @@ def start_stack() -> tuple[object, LocalApi]:
 
 
 def run(files: list[Path], *, folder: Path | None, run_seconds: float, timeout: float) -> None:
+    os.environ["S3UP_HOME"] = tempfile.mkdtemp(prefix="s3up-bench-gui-")  # a journal of its own
     child, api = start_stack()
     settings = AppSettings(key_template="bench/{relpath}", last_metadata=METADATA, notify_when_done=False)
     try:
@@ -98,6 +98,7 @@ def run(files: list[Path], *, folder: Path | None, run_seconds: float, timeout: 
             dialog.start_button.click()
             wait_until(lambda: window.model.rowCount() == len(files), timeout)
             listed = time.perf_counter() - began
+            print(f"all {len(files):,} listed after {listed:.1f} s: {figures(probe.lateness_ms)}", flush=True)
             if folder is None:
                 wait_until(lambda: window.model.summary().done == len(files), timeout)
             else:
