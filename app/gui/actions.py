@@ -183,9 +183,9 @@ def update_actions(a: Actions, selected: list[UploadStatus], queue: Summary, ses
     a.account.setText(session.status_text())
     a.sign_in.setText("Sign In to Another API…" if session.signed_in else "Sign In…")
     a.sign_in_button.setVisible(not session.signed_in)
-    a.sign_out.setEnabled(session.signed_in and not session.local)
+    a.sign_out.setEnabled(session.signed_in and not session.on_local_api())
     a.sign_out.setToolTip(
         "The local test API's token lasts until you quit; there is nothing to sign out of."
-        if session.local
+        if session.on_local_api()
         else "Forget the token of this API"
     )

@@ -148,16 +148,17 @@ class Session(QObject):
 
     # --- texts --------------------------------------------------------------------------------------
 
-    def _on_local_api(self) -> bool:
+    def on_local_api(self) -> bool:
+        """Signed in to the local test API this process started (not to another API since)."""
         return self.local and self.api_url == self._local_url
 
     def api_description(self) -> str:
-        if self._on_local_api():
+        if self.on_local_api():
             return f"the local test API ({urlsplit(self.api_url).netloc})"
         return urlsplit(self.api_url).netloc or "the API"
 
     def status_text(self) -> str:
-        if self._on_local_api():
+        if self.on_local_api():
             return f"Local test API ({urlsplit(self.api_url).netloc})"
         if not self.signed_in:
             return "Not signed in"
@@ -165,7 +166,7 @@ class Session(QObject):
         return f"Signed in to {urlsplit(self.api_url).netloc}{who}"
 
     def window_title(self) -> str:
-        return "s3up — Local test API" if self._on_local_api() else "s3up"
+        return "s3up — Local test API" if self.on_local_api() else "s3up"
 
     def sign_in_summary(self, result: SignInResult) -> str:
         """What the status bar says after signing in: where the token is, and what the API can do."""

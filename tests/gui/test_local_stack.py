@@ -243,3 +243,46 @@ def test_an_upload_another_process_is_sending_is_shown_and_left_alone(
     window.actions.resume.trigger()
     qtbot.waitUntil(lambda: state_of(window, 0) is UploadState.DONE, timeout=60000)
     assert requests.get(window.model.status_at(0).url, timeout=30).content == path.read_bytes()
+
+
+def test_a_taken_key_is_flagged_before_start_and_overwrite_finishes_the_upload(
+    qtbot, make_window, make_manager, local_stack, stack_token, tmp_path
+) -> None:
+    """Issue 14 item 6 against the real engine and API: the Start dialog marks a key just uploaded; the
+    upload that meets it anyway reads "Key exists" with Overwrite (no Retry), and Overwrite finishes it."""
+    from app.gui.batch_files_model import BatchColumn
+
+    (first,) = make_files(tmp_path / "one", [3 * MIB], prefix="taken")
+    (second,) = make_files(tmp_path / "two", [2 * MIB], prefix="taken")
+    window = make_window(
+        make_manager(), api_url=local_stack.api_url, cdn_base_url=local_stack.cdn_base_url, token=stack_token
+    )
+
+    def upload(path: Path) -> None:
+        drop(window, [path])
+        qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+        window.metadata_dialog.template_edit.setText("gui/{filename}")
+        window.metadata_dialog.validate()
+
+    upload(first)
+    start_batch(qtbot, window)
+    qtbot.waitUntil(
+        lambda: window.model.rowCount() == 1 and state_of(window, 0) is UploadState.DONE, timeout=60000
+    )
+    qtbot.waitUntil(lambda: window.metadata_dialog is None, timeout=5000)
+
+    upload(second)
+    dialog = window.metadata_dialog
+    qtbot.waitUntil(lambda: dialog.key_note.kind == "warning", timeout=10000)
+    assert dialog.files_model.index(0, BatchColumn.NOTE).data() == "Uploaded just now"
+    start_batch(qtbot, window)  # the user goes ahead without ticking "Replace"
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=10000)
+    qtbot.waitUntil(lambda: state_of(window, 1) is UploadState.CONFLICT, timeout=30000)
+    assert window.model.index(1, Column.STATE).data() == "Key exists"
+    select_row(qtbot, window, 1)
+    assert not window.details.retry_button.isVisibleTo(window.details)
+    assert "Choose Overwrite" in window.details.message_label.text()
+    assert '"overwrite"' not in window.details.message_label.text()
+    qtbot.mouseClick(window.details.overwrite_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(window, 1) is UploadState.DONE, timeout=60000)
+    assert requests.get(window.model.status_at(1).url, timeout=30).content == second.read_bytes()
