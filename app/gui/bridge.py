@@ -71,6 +71,8 @@ class UploadBridge(QObject):
         self._closed = False
         # Manager commands keep their order (pause then resume); probes and file walks run beside them.
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3up-gui-cmd")
+        # Adding a large folder takes a while: it has its own worker, so Pause or Cancel never waits for it.
+        self._adds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3up-gui-add")
         self._io = ThreadPoolExecutor(max_workers=3, thread_name_prefix="s3up-gui-io")
         self._since_flush = QElapsedTimer()
         self._flush_timer = QTimer(self)
@@ -123,14 +125,16 @@ class UploadBridge(QObject):
         on_error: Callable[[UploadError], None] | None = None,
         ordered: bool = False,
         owner: QObject | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> Future[None]:
-        """Run `fn` on a worker; deliver its result or `UploadError` to the GUI thread.
+        """Run `fn` on a worker (`ordered`: after the commands sent before it); deliver its result or
+        `UploadError` to the GUI thread.
 
         The callbacks are skipped when `owner` (or the Qt object a callback is a method of) has been
         deleted meanwhile, as a dialog closed by the user is. An error that is
         not an `UploadError` is logged and reported through `error_occurred`.
         """
-        executor = self._commands if ordered else self._io
+        executor = executor or (self._commands if ordered else self._io)
 
         def job() -> None:
             try:
@@ -198,7 +202,7 @@ class UploadBridge(QObject):
                     self._send(on_added, AddOutcome(added, refused, last=number == len(requests)))
                     added, refused = [], []
 
-        self.submit(add_all, ordered=True)
+        self.submit(add_all, executor=self._adds)
 
     def load_queue(
         self, history_limit: int, on_done: Callable[[tuple[list[UploadStatus], list[UploadStatus]]], None]
@@ -235,5 +239,5 @@ class UploadBridge(QObject):
             self._closed = True
         self._unsubscribe()
         self._flush_timer.stop()
-        for executor in (self._commands, self._io):
+        for executor in (self._adds, self._commands, self._io):
             executor.shutdown(wait=True, cancel_futures=True)

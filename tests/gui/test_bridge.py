@@ -128,3 +128,26 @@ def test_one_refused_upload_does_not_stop_the_others_in_a_command(
     qtbot.waitUntil(lambda: bool(errors), timeout=3000)
     assert fake_manager.calls == [("resume", 1), ("resume", 2), ("resume", 3)]
     assert errors == [BusyElsewhereError(1, 4242).message]
+
+
+def test_a_long_add_does_not_hold_up_pause_all(qtbot, bridge, fake_manager, tmp_path, monkeypatch) -> None:
+    from app.core.models import UploadRequest
+
+    release = threading.Event()
+    real_add = fake_manager.add
+
+    def slow_add(request: UploadRequest) -> UploadStatus:
+        release.wait(10)  # a folder of thousands of files being added
+        return real_add(request)
+
+    monkeypatch.setattr(fake_manager, "add", slow_add)
+    file = tmp_path / "a.bin"
+    file.write_bytes(b"x")
+    outcomes = []
+    bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
+    bridge.send(PauseAll())
+    qtbot.waitUntil(lambda: ("pause_all", None) in fake_manager.calls, timeout=3000)
+    assert not outcomes  # still adding
+    release.set()
+    qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
+    assert outcomes[0].last
