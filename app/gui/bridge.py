@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 
 ADD_CHUNK = 250  # uploads added between two reports to the GUI thread
-FLUSH_LIMIT = 400  # statuses handed to the GUI per event-loop turn, so that no turn runs long
+FLUSH_LIMIT = 250  # statuses handed to the GUI per event-loop turn, so that no turn runs long
 
 
 @dataclass(frozen=True)

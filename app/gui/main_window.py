@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
 
     def _added(self, outcome: AddOutcome) -> None:
         self.model.update_statuses(outcome.added)
-        self.batch.add(status.id for status in outcome.added)
+        self.batch.add([self.model.status(s.id) or s for s in outcome.added])  # as shown: maybe newer
         self._refused += outcome.refused
         if outcome.last:
             refused, self._refused = self._refused, []
@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
 
     def on_statuses(self, statuses: list[UploadStatus]) -> None:
         self.model.update_statuses(statuses)
+        self.batch.note(statuses)
         waiting_before = bool(self._waiting_for_sign_in)
         for status in statuses:
             if status.state is UploadState.NEEDS_SIGN_IN:
@@ -290,7 +291,7 @@ class MainWindow(QMainWindow):
         self._refresh()
 
     def _check_batch_done(self) -> None:
-        summary = self.batch.finished(self.model.status)
+        summary = self.batch.finished()
         if summary is None:
             return
         self.statusBar().showMessage(summary.text, 15000)

@@ -94,6 +94,47 @@ class Summary:
     resumable: int  # that resume_all would continue (paused, failed, waiting for sign-in)
 
 
+class _Tally:
+    """The status bar's sums, kept up to date row by row (a queue of 10,000 uploads is not re-read on
+    every update)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("total", "active", "paused", "attention", "done", "cancelled", "resumable"), 0
+        )
+        self.size = self.sent = self.remaining = 0
+        self.speed = 0.0
+
+    def count(self, status: UploadStatus, sign: int) -> None:
+        """Add (`sign` 1) or take away (-1) one row's part of the sums."""
+        state, counts = status.state, self.counts
+        counts["total"] += sign
+        if state is UploadState.DONE or state is UploadState.CANCELLED:
+            counts["done" if state is UploadState.DONE else "cancelled"] += sign
+            return
+        sent = min(status.bytes_done, status.size)
+        self.size += sign * status.size
+        self.sent += sign * sent
+        counts["resumable"] += sign * state.can_resume
+        if state.is_active:
+            counts["active"] += sign
+            self.speed += sign * status.speed
+            self.remaining += sign * (status.size - sent)
+        elif state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN):
+            counts["paused"] += sign
+        else:
+            counts["attention"] += sign
+
+    def summary(self) -> Summary:
+        c = self.counts
+        speed = max(0.0, self.speed) if c["active"] else 0.0  # float sums can leave a hair off zero
+        eta = self.remaining / speed if speed > 0 else None
+        return Summary(
+            c["total"], c["active"], c["paused"], c["attention"], c["done"], c["cancelled"],
+            self.size, self.sent, speed, eta, c["resumable"],
+        )  # fmt: skip
+
+
 def show_monotonic(old: UploadStatus | None, new: UploadStatus) -> UploadStatus:
     """`new` as the row shows it: never fewer bytes than `old` showed, unless parts were really lost
     (a restart) or the upload was cancelled."""
@@ -114,6 +155,7 @@ class UploadTableModel(QAbstractTableModel):
         self._texts: list[tuple[str, ...]] = []  # per row: the display text of each column
         self._row_of: dict[int, int] = {}
         self._forgotten: set[int] = set()
+        self._tally = _Tally()
         self._sort_column = Column.ADDED
         self._sort_order = Qt.SortOrder.AscendingOrder
 
@@ -188,6 +230,8 @@ class UploadTableModel(QAbstractTableModel):
                 if texts[column] != self._texts[row][column]
                 or (column is Column.PROGRESS and old.state is not shown.state)  # the bar's colour
             ]
+            self._tally.count(old, -1)
+            self._tally.count(shown, 1)
             self._rows[row], self._texts[row] = shown, texts
             if changed:
                 self.dataChanged.emit(self.index(row, changed[0]), self.index(row, changed[-1]))
@@ -204,6 +248,8 @@ class UploadTableModel(QAbstractTableModel):
         rows = sorted((self._row_of[i] for i in ids if i in self._row_of), reverse=True)
         for first, last in _runs(rows):
             self.beginRemoveRows(QModelIndex(), first, last)
+            for status in self._rows[first : last + 1]:
+                self._tally.count(status, -1)
             del self._rows[first : last + 1]
             del self._texts[first : last + 1]
             self.endRemoveRows()
@@ -218,6 +264,8 @@ class UploadTableModel(QAbstractTableModel):
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(statuses) - 1)
             self._rows.extend(statuses)
+            for status in statuses:
+                self._tally.count(status, 1)
             self._texts.extend(_texts(status) for status in statuses)
             for offset, status in enumerate(statuses):
                 self._row_of[status.id] = first + offset
@@ -227,6 +275,7 @@ class UploadTableModel(QAbstractTableModel):
             row = self._position(status)
             self.beginInsertRows(QModelIndex(), row, row)
             self._rows.insert(row, status)
+            self._tally.count(status, 1)
             self._texts.insert(row, _texts(status))
             self.endInsertRows()
         self._reindex()
@@ -290,32 +339,8 @@ class UploadTableModel(QAbstractTableModel):
         return list(self._rows)
 
     def summary(self) -> Summary:
-        active = paused = attention = done = cancelled = size = sent = resumable = 0
-        speed = 0.0
-        remaining = 0
-        for s in self._rows:
-            state = s.state
-            if state is UploadState.DONE:
-                done += 1
-                continue
-            if state is UploadState.CANCELLED:
-                cancelled += 1
-                continue
-            size += s.size
-            sent += min(s.bytes_done, s.size)
-            resumable += state.can_resume
-            if state.is_active:
-                active += 1
-                speed += s.speed
-                remaining += s.size - min(s.bytes_done, s.size)
-            elif state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN):
-                paused += 1
-            else:
-                attention += 1
-        eta = remaining / speed if active and speed > 0 else None
-        return Summary(
-            len(self._rows), active, paused, attention, done, cancelled, size, sent, speed, eta, resumable
-        )
+        """Counts by state and the byte sums of the unfinished uploads, as shown (kept up to date)."""
+        return self._tally.summary()
 
 
 def _runs(descending_rows: list[int]) -> list[tuple[int, int]]:
