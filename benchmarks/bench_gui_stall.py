@@ -123,8 +123,17 @@ def main() -> int:
     parser.add_argument("--scenario", choices=("eight", "folder", "both"), default="both")
     parser.add_argument("--files", type=int, default=10_000, help="files in the folder scenario")
     parser.add_argument("--run-seconds", type=float, default=30.0, help="time recorded after listing")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="seconds (sys.setswitchinterval)",
+    )
     options = parser.parse_args()
     create_application(sys.argv[:1])
+    if options.switch_interval is not None:
+        sys.setswitchinterval(options.switch_interval)
+    print(f"interpreter switch interval {sys.getswitchinterval() * 1000:.1f} ms", flush=True)
     work = Path(tempfile.mkdtemp(prefix="s3up-bench-files-"))
     if options.scenario in ("eight", "both"):
         eight = []

@@ -97,6 +97,10 @@ def dark_palette() -> QPalette:
         QPalette.ColorRole.ToolTipText: "#e4e6eb",
         QPalette.ColorRole.PlaceholderText: "#9aa0a8",
         QPalette.ColorRole.Mid: "#45484e",
+        QPalette.ColorRole.Light: "#55585f",
+        QPalette.ColorRole.Midlight: "#3d4046",
+        QPalette.ColorRole.Dark: "#18191c",
+        QPalette.ColorRole.Shadow: "#0e0f11",
         QPalette.ColorRole.Link: "#7fb0ff",
     }
     for role, color in colors.items():

@@ -460,7 +460,12 @@ class MainWindow(QMainWindow):
                 return
             self._asked_to_quit = True
             save_ids(self._window_state, RESUME_AT_START, running)
-            self.bridge.run_now(PauseAll(), QUIT_PAUSE_TIMEOUT)
+            # Those sending now are paused (queued ones are listed paused at the next start anyway), so
+            # quitting waits for a few dozen uploads at most, not for a folder of thousands.
+            sending = [
+                s.id for s in self.model.statuses() if s.state.is_active and s.state is not UploadState.QUEUED
+            ]
+            self.bridge.run_now(for_uploads(Action.PAUSE, sending), QUIT_PAUSE_TIMEOUT)
         save_window_state(self._window_state, self, self.view.horizontalHeader(), self.splitter)
         self.notifier.hide()
         super().closeEvent(event)

@@ -38,11 +38,11 @@ def test_quitting_while_uploading_asks_and_pause_and_quit_resumes_them_next_time
     )
     window.actions.quit.trigger()  # Ctrl+Q
     assert window.isVisible(), "Keep Uploading leaves the window open"
-    assert ("pause_all", None) not in manager.calls
+    assert ("pause", 1) not in manager.calls
     window.close()
     assert not window.isVisible()
     assert asked == [1, 1]  # one upload was running
-    assert ("pause_all", None) in manager.calls  # paused before the window went
+    assert ("pause", 1) in manager.calls  # paused before the window went
     assert saved_ids(window._window_state, RESUME_AT_START) == [1]
 
     # Next start: the upload that was running continues by itself; the one the user paused waits.
