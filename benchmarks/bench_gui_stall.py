@@ -15,6 +15,7 @@ Prints p50 / p99 / max lateness per scenario; the goal is p99 <= 16 ms.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -44,6 +45,28 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> None:
             raise TimeoutError("the app did not get there in time")
         QCoreApplication.processEvents()
         time.sleep(0.002)
+
+
+class GcWatch:
+    """How long the garbage collector's full collections (generation 2) held the interpreter."""
+
+    def __init__(self) -> None:
+        self.durations_ms: list[float] = []
+        self._began = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.durations_ms.append((time.perf_counter() - self._began) * 1000)
+
+    def text(self) -> str:
+        if not self.durations_ms:
+            return "no full collection"
+        return f"{len(self.durations_ms)} full collections, longest {max(self.durations_ms):.0f} ms"
 
 
 def peak_rss_mib() -> float:
@@ -93,6 +116,7 @@ def run(files: list[Path], *, folder: Path | None, run_seconds: float, timeout: 
             dialog = window.metadata_dialog
             wait_until(dialog.start_button.isEnabled, 120)
             probe = StallProbe()
+            collections = GcWatch()
             probe.start()
             began = time.perf_counter()
             dialog.start_button.click()
@@ -109,7 +133,8 @@ def run(files: list[Path], *, folder: Path | None, run_seconds: float, timeout: 
             summary = window.model.summary()
             print(
                 f"{len(files):,} files: all listed after {listed:.1f} s; {summary.done:,} done after "
-                f"{elapsed:.1f} s; stalls {figures(probe.lateness_ms)}; peak RSS {peak_rss_mib():.0f} MiB",
+                f"{elapsed:.1f} s; stalls {figures(probe.lateness_ms)}; peak RSS {peak_rss_mib():.0f} MiB; "
+                f"{collections.text()}",
                 flush=True,
             )
             window.close_without_asking()

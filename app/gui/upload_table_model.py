@@ -182,7 +182,18 @@ class UploadTableModel(QAbstractTableModel):
         row, column = index.row(), index.column()
         if not index.isValid() or not 0 <= row < len(self._rows):
             return None
-        role = int(role)
+        return self._value(row, column, int(role))
+
+    def multiData(self, index: Index, span: Any) -> None:
+        """Every role a view asks for one cell, in one call: a repaint calls into Python once per cell
+        instead of once per role (each call may wait for the upload threads' interpreter lock)."""
+        row, column = index.row(), index.column()
+        if not index.isValid() or not 0 <= row < len(self._rows):
+            return
+        for role_data in span:
+            role_data.setData(self._value(row, column, role_data.role()))
+
+    def _value(self, row: int, column: int, role: int) -> Any:
         if role == _DISPLAY:
             return self._texts[row][column]
         status = self._rows[row]

@@ -224,3 +224,18 @@ def test_the_summary_kept_up_to_date_matches_a_recount() -> None:
     for row in range(model.rowCount()):
         recount.count(model.status_at(row), 1)
     assert model.summary() == recount.summary()
+
+
+def test_a_view_reads_every_role_of_a_cell_in_one_call(qtbot) -> None:
+    from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+
+    model = UploadTableModel()
+    model.update_statuses([status(1, state=UploadState.FAILED, size=1536, message="It failed.")])
+    option = QStyleOptionViewItem()
+    QStyledItemDelegate().initStyleOption(option, model.index(0, Column.SIZE))  # reads through multiData
+    assert option.text == "1.5 KiB"
+    assert option.displayAlignment & Qt.AlignmentFlag.AlignRight
+    state = QStyleOptionViewItem()
+    QStyledItemDelegate().initStyleOption(state, model.index(0, Column.STATE))
+    assert state.text == "Failed"
+    assert state.palette.color(state.palette.ColorRole.Text).name() == "#d03a3a"  # the attention colour
