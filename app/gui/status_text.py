@@ -61,6 +61,10 @@ def describe(status: UploadStatus) -> str:
         pieces = [f"{state_text(status)} — {human_size(status.size)}"]
     if status.parts_total:
         pieces.append(f"{status.parts_done:,} of {status.parts_total:,} parts sent")
+    if status.checking:
+        pieces.append(
+            f"checking the parts sent before: {status.parts_checked:,} of {status.parts_to_check:,}"
+        )
     if status.state is UploadState.DONE and status.link_verified is not None:
         pieces.append("link checked" if status.link_verified else "the link did not answer yet")
     if status.state is UploadState.UPLOADING:
@@ -71,7 +75,15 @@ def describe(status: UploadStatus) -> str:
 
 
 def advice(status: UploadStatus) -> str:
-    """The details pane's sentences: what happened and what the user can do about it."""
+    """The details pane's sentences: what happened and what the user can do about it (and, for an
+    unfinished upload, when the API deletes the parts already sent)."""
+    text = _advice(status)
+    if status.expiry_warning and not status.state.is_finished:
+        return sentences(text, status.expiry_warning)
+    return text
+
+
+def _advice(status: UploadStatus) -> str:
     if status.sent_elsewhere:
         return sentences(status.message)
     if status.state is UploadState.CONFLICT:

@@ -239,3 +239,16 @@ def test_a_view_reads_every_role_of_a_cell_in_one_call(qtbot) -> None:
     QStyledItemDelegate().initStyleOption(state, model.index(0, Column.STATE))
     assert state.text == "Failed"
     assert state.palette.color(state.palette.ColorRole.Text).name() == "#d03a3a"  # the attention colour
+
+
+def test_the_details_say_when_parts_sent_before_are_checked_and_when_they_expire() -> None:
+    from app.gui.status_text import advice, describe
+
+    checking = status(1, state=UploadState.UPLOADING, bytes_done=1, parts_to_check=12, parts_checked=5)
+    assert "checking the parts sent before: 5 of 12" in describe(checking)
+    warned = status(
+        2, state=UploadState.PAUSED, expiry_warning="The parts sent are deleted tomorrow at 14:00"
+    )
+    assert advice(warned) == (
+        "Choose Resume to continue where it stopped. The parts sent are deleted tomorrow at 14:00."
+    )
