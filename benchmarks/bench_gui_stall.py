@@ -30,7 +30,8 @@ from PySide6.QtCore import QCoreApplication
 
 from app.core.models import MIB
 from app.core.settings import AppSettings
-from app.gui.application import create_application, freeze_startup_objects
+from app.gui.application import create_application
+from app.gui.memory import freeze_startup_objects
 from app.gui.startup import LocalApi, wired_app
 from tests.gui.test_drop import drop
 from tests.gui.test_responsiveness import STACK_SCRIPT, StallProbe

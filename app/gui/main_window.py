@@ -27,6 +27,7 @@ from app.gui.details_pane import DetailsPane
 from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question
 from app.gui.file_collector import Collection, collect_files
 from app.gui.formatting import plural
+from app.gui.memory import freeze_long_lived_objects
 from app.gui.metadata_dialog import Batch, MetadataDialog
 from app.gui.notifier import BatchTracker, Notifier
 from app.gui.resources import app_icon
@@ -47,6 +48,7 @@ from app.gui.window_state import (
 
 HISTORY_LIMIT = 200
 QUIT_PAUSE_TIMEOUT = 5.0  # seconds the window waits for the uploads to pause at quit
+FREEZE_AFTER = 100  # uploads added at once: their records are kept out of full garbage collections
 
 
 class MainWindow(QMainWindow):
@@ -243,6 +245,8 @@ class MainWindow(QMainWindow):
     def _added(self, outcome: AddOutcome) -> None:
         self.model.update_statuses(outcome.added)
         self.batch.add([self.model.status(s.id) or s for s in outcome.added])  # as shown: maybe newer
+        if len(outcome.added) >= FREEZE_AFTER:
+            freeze_long_lived_objects()
         self._refused += outcome.refused
         if outcome.last:
             refused, self._refused = self._refused, []

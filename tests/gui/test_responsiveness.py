@@ -35,7 +35,7 @@ import pytest
 from PySide6.QtCore import QModelIndex, QTimer
 
 from app.core.models import MIB, TransferSettings, UploadState
-from app.gui.application import freeze_startup_objects
+from app.gui.memory import freeze_startup_objects
 from tests.gui.test_drop import drop, start_batch
 from tests.gui.test_local_stack import make_files
 
