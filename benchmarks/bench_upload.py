@@ -83,7 +83,9 @@ def _mark_last_byte() -> None:
         _last_byte_sent.append(time.perf_counter())
 
 
-def client_engine(args: argparse.Namespace, check_md5: bool = True) -> None:
+def client_engine(args: argparse.Namespace, check_md5: bool = True, defaults: bool = False) -> None:
+    """The engine at the benchmark's part size and connections, or (`defaults`) with its own: adaptive
+    connections and an automatic part size."""
     from app.core.journal import Journal
     from app.core.manager import UploadManager
     from app.core.models import TransferSettings, UploadRequest, UploadState
@@ -91,10 +93,14 @@ def client_engine(args: argparse.Namespace, check_md5: bool = True) -> None:
     if not check_md5:
         _patch_out_md5()
     with tempfile.TemporaryDirectory() as tmp, Journal(Path(tmp) / "j.sqlite3") as journal:
-        settings = TransferSettings(
-            max_connections=args.concurrency,
-            per_file_connections=args.concurrency,
-            part_size=args.part_mib * MIB,
+        settings = (
+            TransferSettings()
+            if defaults
+            else TransferSettings(
+                max_connections=args.concurrency,
+                per_file_connections=args.concurrency,
+                part_size=args.part_mib * MIB,
+            )
         )
         manager = UploadManager(journal, lambda _url: args.token, settings)
         manager.subscribe(lambda status: status.state is UploadState.FINALIZING and _mark_last_byte())
@@ -131,7 +137,7 @@ def _patch_out_md5() -> None:
             return ""
 
     transfer.hashlib = types.SimpleNamespace(md5=lambda **_: NoDigest())  # type: ignore[assignment]
-    transfer._ETAG_MD5 = re.compile(r"(?!)")  # matches nothing, so no ETag is compared
+    transfer.ETAG_MD5 = re.compile(r"(?!)")  # matches nothing, so no ETag is compared
 
 
 def _s3_client(endpoint: str, checksums: bool = False):  # type: ignore[no-untyped-def]
@@ -207,6 +213,7 @@ def client_s3transfer_checked(args: argparse.Namespace) -> None:
 
 CLIENTS = {
     "engine": client_engine,
+    "engine-defaults": lambda args: client_engine(args, defaults=True),
     "engine-no-md5": lambda args: client_engine(args, check_md5=False),
     "s3transfer": client_s3transfer,
     "s3transfer-crc32": lambda args: client_s3transfer(args, checksums=True),

@@ -176,21 +176,18 @@ class ApiClient:
         parts: Iterable[tuple[int, str]],
         *,
         cdn_base_url: str | None = None,
-        overwrite: bool = False,
     ) -> FinalizedUpload:
         """Complete the upload. The link is the API's, else `cdn_base_url` + key, else None.
 
-        `overwrite` (this project's API only) allows replacing an object published at the key since
-        the upload started; without it that is a ConflictError. Finalizing a finished upload again
-        answers as the first time did on this project's API.
+        On this project's API an object published at the key since the upload started (without
+        `overwrite` at the start) is a ConflictError, and finalizing a finished upload again answers as
+        the first time did.
         """
         body: dict[str, Any] = {
             "fileId": file_id,
             "fileKey": file_key,
             "parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts],
         }
-        if overwrite:
-            body["overwrite"] = True
         answer = self._post("finalize", body)
         image_path = required_str(answer, "imagePath")
         url = optional_str(answer.get("url")) or cdn_url(cdn_base_url, image_path)
@@ -376,7 +373,7 @@ def _int_fields(value: Any) -> dict[str, int]:
 
 def _new_session() -> requests.Session:
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)  # one per connection
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

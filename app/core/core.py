@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.bandwidth import BandwidthLimiter
@@ -32,6 +33,20 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[UploadStatus], None]
 TokenSource = Callable[[str], str | None]
 REPORT_INTERVAL = 0.1
+# Steps within an active upload: the journal keeps "queued" until it stops (restore shows any active
+# upload paused, and another process sees it locked), so that a folder costs no write per step.
+UNRECORDED_EVENTS = frozenset({Event.SEND, Event.FINALIZE, Event.RESEND})
+# Changes that must survive a power cut: what the user decided, and why an upload stopped. The others
+# say what this process is doing (restore shows such an upload paused whatever they say).
+DURABLE_EVENTS = frozenset(
+    {Event.CANCEL, Event.FAIL, Event.SIGN_IN, Event.FILE_CHANGED, Event.FILE_MISSING, Event.CONFLICT}
+)
+
+
+@dataclass
+class _Waiter:
+    pending: set[int]  # the uploads still active
+    every: bool  # waiting for every upload, also those that become active meanwhile
 
 
 class EngineCore:
@@ -49,13 +64,18 @@ class EngineCore:
         self.settings = settings
         self.retry_policy = retry_policy
         self.limiter = BandwidthLimiter(settings.bandwidth_limit)
-        self.lock = threading.Condition(threading.RLock())
+        mutex = threading.RLock()
+        self.lock = threading.Condition(mutex)  # guards the uploads; callers of wait() wait on it
+        self.work = threading.Condition(mutex)  # idle workers wait on it (woken one at a time)
         self.uploads: dict[int, ActiveUpload] = {}  # in the order added
+        self.active: dict[int, ActiveUpload] = {}  # those in an active state, in the order they entered it
         self.closing = threading.Event()
         self._token_source = token_source
         self._clients: dict[str, ApiClient] = {}
         self._api_infos: dict[str, ApiInfo] = {}
+        self._probe_locks: dict[str, threading.Lock] = {}
         self._subscribers: list[Subscriber] = []
+        self._waiters: list[_Waiter] = []
         self._reporter = threading.Thread(target=self._report_loop, name="s3up-reporter", daemon=True)
         self._reporter.start()
 
@@ -64,7 +84,9 @@ class EngineCore:
     def register(self, upload: ActiveUpload) -> None:
         with self.lock:
             self.uploads[upload.id] = upload
-            self.lock.notify_all()
+            if upload.state in ACTIVE_STATES:
+                self._active_changed(upload.id, True)
+            self.changed()
 
     def find(self, upload_ref: int) -> ActiveUpload | None:
         with self.lock:
@@ -78,6 +100,7 @@ class EngineCore:
 
     def forget(self, upload_ref: int) -> None:
         with self.lock:
+            self._active_changed(upload_ref, False)
             self.uploads.pop(upload_ref, None)
 
     def refs(self) -> list[int]:
@@ -101,11 +124,12 @@ class EngineCore:
                         return False
                     if target in ACTIVE_STATES:
                         self.locks.acquire(upload.id)
+                    self._active_changed(upload.id, target in ACTIVE_STATES)
                     upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
-                    self.lock.notify_all()
-                if target is not UploadState.DONE:
-                    self.journal.set_state(upload.id, target, message)
+                    self.changed()
+                if target is not UploadState.DONE and event not in UNRECORDED_EVENTS:
+                    self.journal.set_state(upload.id, target, message, durable=event in DURABLE_EVENTS)
             finally:
                 with self.lock:
                     self.release_if_idle(upload)
@@ -118,6 +142,12 @@ class EngineCore:
         )
         self.emit(upload)
         return True
+
+    def changed(self) -> None:
+        """Something changed (call with the lock held): wake those waiting for uploads to end, and one
+        idle worker (which wakes the next when it found work: no herd of workers for one job)."""
+        self.lock.notify_all()
+        self.work.notify()
 
     def note(self, upload: ActiveUpload, message: str | None, *, passing: bool = False) -> None:
         """Tell the user something about the upload without changing its state (kept in memory only:
@@ -203,10 +233,12 @@ class EngineCore:
     def emit(self, upload: ActiveUpload) -> None:
         """Tell subscribers about `upload` now (call without holding the lock)."""
         with self.lock:
-            status = upload.snapshot()
             upload.progress_dirty = False
-            upload.expiry_warned = status.expiry_warning is not None
             subscribers = list(self._subscribers)
+            if not subscribers:  # nobody listens (a command that only waits): no snapshot to build
+                return
+            status = upload.snapshot()
+            upload.expiry_warned = status.expiry_warning is not None
         for callback in subscribers:
             try:
                 callback(status)
@@ -225,14 +257,18 @@ class EngineCore:
             expiry = now - last_expiry >= 60.0
             if expiry:
                 last_expiry = now
-            with self.lock:
+            with self.lock:  # changes of stopped uploads are told when they happen: only active ones move
                 due = [
                     u
-                    for u in self.uploads.values()
-                    if u.progress_dirty
-                    or (full and u.state is UploadState.UPLOADING)
-                    or (expiry and u.expiry_warned != (expiry_warning(u.record.parts_expire_at) is not None))
+                    for u in self.active.values()
+                    if u.progress_dirty or (full and u.state is UploadState.UPLOADING)
                 ]
+                if expiry:
+                    due += [
+                        u
+                        for u in self.uploads.values()
+                        if u.expiry_warned != (expiry_warning(u.record.parts_expire_at) is not None)
+                    ]
             for upload in due:
                 self.emit(upload)
 
@@ -246,14 +282,25 @@ class EngineCore:
                 self._clients[api_url] = client
             return client
 
+    def known_api_info(self, api_url: str) -> ApiInfo | None:
+        """The API's kind if it was probed already (no I/O)."""
+        with self.lock:
+            return self._api_infos.get(api_url)
+
     def api_info(self, api_url: str) -> ApiInfo:
-        """The API's kind, probed once per sign-in (network I/O on first use)."""
+        """The API's kind, probed once per sign-in (network I/O on first use; one probe at a time)."""
         with self.lock:
             info = self._api_infos.get(api_url)
-        if info is None:
-            info = self.api(api_url).probe()
+            probe_lock = self._probe_locks.setdefault(api_url, threading.Lock())
+        if info is not None:
+            return info
+        with probe_lock:
             with self.lock:
-                self._api_infos[api_url] = info
+                info = self._api_infos.get(api_url)
+            if info is None:
+                info = self.api(api_url).probe()
+                with self.lock:
+                    self._api_infos[api_url] = info
         return info
 
     def signed_in(self, api_url: str) -> list[ActiveUpload]:
@@ -270,18 +317,35 @@ class EngineCore:
     # --- waiting and closing ----------------------------------------------------------------------
 
     def wait(self, upload_refs: Iterable[int] | None, timeout: float | None) -> bool:
-        """Block until none of the uploads is active; False if `timeout` passed first."""
+        """Block until none of the uploads (all of them: None) is active; False if `timeout` passed
+        first. Each upload that stops is taken off the waiter's set, so waiting for 10,000 costs
+        nothing per event."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        refs = None if upload_refs is None else set(upload_refs)
         with self.lock:
-            while any(
-                (refs is None or u.id in refs) and u.state in ACTIVE_STATES for u in self.uploads.values()
-            ):
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self.lock.wait(0.5 if remaining is None else min(remaining, 0.5))
-            return True
+            pending = set(self.active) if upload_refs is None else set(upload_refs) & self.active.keys()
+            waiter = _Waiter(pending, every=upload_refs is None)
+            self._waiters.append(waiter)
+            try:
+                while waiter.pending:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self.lock.wait(0.5 if remaining is None else min(remaining, 0.5))
+                return True
+            finally:
+                self._waiters.remove(waiter)
+
+    def _active_changed(self, upload_ref: int, active: bool) -> None:
+        """Keep `active` and the waiters' sets up to date (the lock is held)."""
+        if active:
+            self.active.setdefault(upload_ref, self.uploads[upload_ref])
+            for waiter in self._waiters:
+                if waiter.every:
+                    waiter.pending.add(upload_ref)
+        else:
+            self.active.pop(upload_ref, None)
+            for waiter in self._waiters:
+                waiter.pending.discard(upload_ref)
 
     def wait_idle(self, upload: ActiveUpload, timeout: float) -> bool:
         """Block until no part of the upload is in flight; False if `timeout` passed first."""
@@ -297,6 +361,7 @@ class EngineCore:
             for upload in self.uploads.values():
                 upload.stopper.stop()
             self.lock.notify_all()
+            self.work.notify_all()
             return True
 
     def finish_close(self, deadline: float) -> None:

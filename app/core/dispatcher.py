@@ -1,62 +1,30 @@
-"""Feeds the workers and reads their outcomes: the engine's side of `jobs.WorkerHost`.
+"""Feeds the workers: the engine's side of `jobs.WorkerHost`.
 
-`next_job` picks work with `scheduler.pick_job` under the core's lock and hands the worker a snapshot;
-`complete` turns each outcome into journal records and state changes on the core. Failures are sorted
-here: a stopped part goes back to the queue, an expired URL is signed again without spending a retry,
-a transient error backs off (and the upload says when it is tried again), a 401 waits for sign-in, an
-existing object at the key waits for the user's choice, an upload the server lost starts again from
-its first part, the rest fails the upload with a message for the user (it stays resumable: only the
-user's cancel aborts it).
+`next_job` picks work with `scheduler.pick_job` under the core's lock (within the connection limit,
+fixed or adaptive: `concurrency.ConcurrencyLimit`) and hands the worker a snapshot; `complete` gives
+the outcome to `outcomes.Outcomes`, which decides what it means for the upload.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-import uuid
 
 from app.core.api import ApiClient, ApiInfo
 from app.core.bandwidth import BandwidthLimiter
+from app.core.concurrency import MAXIMUM, ConcurrencyLimit
 from app.core.core import EngineCore
-from app.core.errors import (
-    ConflictError,
-    FileChangedError,
-    FileMissingError,
-    InvalidRequestError,
-    ServerError,
-    UploadError,
-    UploadFinishedError,
-    UploadGoneError,
-)
-from app.core.jobs import (
-    Failed,
-    Finalized,
-    Gone,
-    Job,
-    JobKind,
-    Outcome,
-    PartSent,
-    Prepared,
-    Stopped,
-    UrlExpired,
-    Verified,
-)
-from app.core.journal import JournalPart
+from app.core.errors import UploadError
+from app.core.jobs import Job, JobKind, Outcome
+from app.core.outcomes import Outcomes
 from app.core.scheduler import Pick, Slots, pick_job
-from app.core.signing import UrlSigner
-from app.core.states import Event, UploadState
-from app.core.steps import abort_quietly
+from app.core.states import ACTIVE_STATES, Event, UploadState
 from app.core.upload import ActiveUpload
 from app.core.worker import Worker
 
-log = logging.getLogger(__name__)
-
-MAX_EXPIRED_IN_A_ROW = 3  # then an expired URL counts as a failed attempt (e.g. a wrong clock)
 VERIFY_SLOTS = 2  # parts checked at once, engine-wide (disk and CPU, beside the network jobs)
-MAX_RESTARTS = 2  # an upload the server keeps losing fails after this many fresh starts in one run
-# The existing deployment's /initialize crashes (502) on metadata it cannot use: a few tries, then final.
-CORE_ONLY_START_ATTEMPTS = 3
+BATCH_FILES = 50  # files per batch call (the API allows up to 100: half keeps each call short)
+BATCH_KINDS = frozenset({JobKind.START_BATCH, JobKind.FINISH_BATCH})
 
 
 class Dispatcher:
@@ -64,9 +32,14 @@ class Dispatcher:
 
     def __init__(self, core: EngineCore) -> None:
         self.core = core
+        self.limit = ConcurrencyLimit(core.settings.max_connections)
+        self.outcomes = Outcomes(core, self.limit, self._started_one)
         self._workers: list[Worker] = []
-        self._network_jobs = 0  # guarded by the core's lock
+        self._started: dict[int, ActiveUpload] = {}  # uploads that can take parts, in the order added
+        # Guarded by the core's lock:
+        self._network_jobs = 0
         self._verify_jobs = 0
+        self._starting = 0  # uploads in a start (or reconcile) step
 
     # --- WorkerHost -------------------------------------------------------------------------------
 
@@ -90,22 +63,22 @@ class Dispatcher:
             with core.lock:
                 pick = None
                 while not core.closing.is_set():
-                    if worker_index >= self._pool_size():
+                    if worker_index >= self.pool_size():
                         return None
-                    slots = Slots(
-                        network=self._network_jobs < core.settings.max_connections,
-                        verify=self._verify_jobs < VERIFY_SLOTS,
-                        per_file_connections=core.settings.per_file_connections,
-                    )
-                    pick, wake_at = pick_job(core.uploads.values(), slots, time.monotonic())
+                    if self.limit.update():
+                        core.work.notify_all()
+                    started = self._started_uploads()
+                    slots = self._slots(len(started))
+                    pick, wake_at = pick_job(started, core.active.values(), slots, time.monotonic())
                     if pick is not None:
                         break
-                    timeout = 1.0 if wake_at is None else max(0.01, wake_at - time.monotonic())
-                    core.lock.wait(timeout)
+                    timeout = 0.5 if wake_at is None else min(0.5, max(0.01, wake_at - time.monotonic()))
+                    core.work.wait(timeout)
                 if pick is None:
                     return None
                 job = self._job_for(pick)
                 self._count(job, +1)
+                core.work.notify()  # there may be more: the next idle worker looks
             if self._begin(pick):
                 return job
             with core.lock:
@@ -115,6 +88,7 @@ class Dispatcher:
         upload = self.core.find(job.upload_ref)
         if upload is None:
             return
+        self.limit.sent(amount)
         with self.core.lock:
             if job.generation == upload.plan_generation and job.part_number in upload.in_flight:
                 upload.in_flight[job.part_number] += amount
@@ -123,365 +97,128 @@ class Dispatcher:
 
     def complete(self, job: Job, outcome: Outcome) -> None:
         core = self.core
-        upload = core.find(job.upload_ref)
+        members = job.batch or (job,)
+        uploads = [u for u in (core.find(member.upload_ref) for member in members) if u is not None]
         try:
-            if upload is None:  # removed meanwhile
-                return
-            if job.kind is JobKind.PART:
-                self._part_ended(upload, job, outcome)
-            elif job.kind is JobKind.VERIFY:
-                self._verified(upload, job, outcome)
-            else:
-                self._step_ended(upload, job, outcome)
+            if job.batch:
+                self.outcomes.batch(job, outcome)
+            elif uploads:
+                self.outcomes.apply(uploads[0], job, outcome)
+        except UploadError as error:  # e.g. the journal failed: these uploads cannot go on
+            for upload in uploads:
+                with core.lock:
+                    upload.busy = False
+                core.apply(upload, Event.FAIL, error.message)
         finally:
             with core.lock:
                 self._count(job, -1)
-                if upload is not None:
+                for upload in uploads:
                     core.release_if_idle(upload)
-                core.lock.notify_all()
+                core.changed()
 
     # --- picking ----------------------------------------------------------------------------------
 
-    def _pool_size(self) -> int:
-        return self.core.settings.max_connections + VERIFY_SLOTS
+    def pool_size(self) -> int:
+        return (self.core.settings.max_connections or MAXIMUM) + VERIFY_SLOTS
+
+    def _slots(self, prepared: int) -> Slots:
+        """What may start now, with `prepared` uploads started and active (the core's lock is held)."""
+        limit = self.limit.value
+        network = self._network_jobs < limit
+        if not network:
+            self.limit.saturated()
+        started = prepared + self._starting
+        return Slots(
+            network=network,
+            verify=self._verify_jobs < VERIFY_SLOTS,
+            per_file_connections=self.core.settings.per_file_connections,
+            start_window=limit + 2 * BATCH_FILES - started,
+            batch_size=self._batch_size,
+            prefetch_below=limit if self._starting < 2 * BATCH_FILES else 0,
+            unstarted=len(self.core.active) - prepared,
+        )
+
+    def _batch_size(self, api_url: str) -> int | None:
+        info = self.core.known_api_info(api_url)
+        if info is None:
+            return None
+        if not (info.has("batch") and info.has("clientToken")):
+            return 1
+        return max(1, min(BATCH_FILES, info.limit("batchFiles", BATCH_FILES)))
+
+    def _started_uploads(self) -> list[ActiveUpload]:
+        """The started uploads still being worked on, in order (the others are dropped from the list)."""
+        gone = [ref for ref, u in self._started.items() if not (u.prepared and u.state in ACTIVE_STATES)]
+        for ref in gone:
+            del self._started[ref]
+        return list(self._started.values())
+
+    def _started_one(self, upload: ActiveUpload) -> None:
+        with self.core.lock:
+            self._started[upload.id] = upload
+            self.core.changed()
 
     def _count(self, job: Job, change: int) -> None:
         if job.kind is JobKind.VERIFY:
             self._verify_jobs += change
-        else:
-            self._network_jobs += change
+            return
+        self._network_jobs += change
+        if job.kind in (JobKind.PREPARE, JobKind.START_BATCH):
+            self._starting += change * max(1, len(job.batch))
 
     def _job_for(self, pick: Pick) -> Job:
         """The worker's snapshot of what it needs (the core's lock is held)."""
-        upload = pick.upload
+        if pick.kind in BATCH_KINDS:
+            members = tuple(self._snapshot(upload, pick.kind, 0) for upload in pick.uploads)
+            return Job(
+                kind=pick.kind,
+                record=members[0].record,
+                plan=members[0].plan,
+                generation=members[0].generation,
+                stopper=members[0].stopper,
+                batch=members,
+            )
+        return self._snapshot(pick.upload, pick.kind, pick.part_number)
+
+    def _snapshot(self, upload: ActiveUpload, kind: JobKind, part_number: int) -> Job:
         send_seconds = 0.0
-        if pick.kind is JobKind.PART:
+        if kind is JobKind.PART:
             per_connection = upload.meter.speed() / max(1, len(upload.in_flight))
             send_seconds = upload.plan.part_size / per_connection if per_connection > 0 else 0.0
         return Job(
-            kind=pick.kind,
+            kind=kind,
             record=upload.record,
             plan=upload.plan,
             generation=upload.plan_generation,
             stopper=upload.stopper,
             upload_id=upload.upload_id,
             signer=upload.signer,
-            part_number=pick.part_number,
-            known_parts=dict(upload.done) if pick.kind is not JobKind.PART else {},
+            part_number=part_number,
+            known_parts=dict(upload.done) if kind is not JobKind.PART else {},
             part_size_fixed=upload.part_size_fixed,
             check_remote_first=upload.check_remote_first,
+            single=upload.single,
+            put_headers=upload.put_headers,
             send_seconds=send_seconds,
         )
 
     def _begin(self, pick: Pick) -> bool:
         """Apply the state change that taking the job means; False when the job is void (the user
         paused the upload between the pick and now)."""
-        upload = pick.upload
         if pick.kind is JobKind.PART:
-            self.core.apply(upload, Event.SEND)
-        elif pick.kind is JobKind.FINALIZE and not self.core.apply(upload, Event.FINALIZE):
-            with self.core.lock:
-                if upload.state is UploadState.FINALIZING:  # a finalize step being tried again
-                    return True
+            self.core.apply(pick.upload, Event.SEND)
+            return True
+        if pick.kind not in (JobKind.FINALIZE, JobKind.FINISH_BATCH):
+            return True
+        for upload in pick.uploads:
+            self.core.apply(upload, Event.FINALIZE)
+        with self.core.lock:
+            if all(u.state is UploadState.FINALIZING for u in pick.uploads):
+                return True
+            for upload in pick.uploads:  # paused meanwhile: nothing is finished now
                 upload.busy = False
                 self.core.release_if_idle(upload)
-                return False
-        return True
-
-    # --- steps ------------------------------------------------------------------------------------
-
-    def _step_ended(self, upload: ActiveUpload, job: Job, outcome: Outcome) -> None:
-        try:
-            if isinstance(outcome, Prepared):
-                self._prepared(upload, outcome)
-            elif isinstance(outcome, Gone):
-                self._restart(upload, outcome.error)
-            elif isinstance(outcome, Finalized):
-                self._finalized(upload, outcome)
-            elif isinstance(outcome, Failed):
-                self._step_failed(upload, job, outcome.error)
-        finally:
-            with self.core.lock:
-                upload.busy = False
-
-    def _prepared(self, upload: ActiveUpload, outcome: Prepared) -> None:
-        core = self.core
-        journal = core.journal
-        if outcome.started:  # before any part of it is sent
-            journal.set_started(
-                upload.id, outcome.upload_id, outcome.plan.part_size, parts_expire_at=outcome.parts_expire_at
-            )
-        if outcome.forget:
-            journal.forget_parts(upload.id, outcome.forget)
-        for part in outcome.adopt:
-            journal.record_part(upload.id, part.number, part.etag, part.size)
-        info = core.api_info(upload.record.api_url)
-        with core.lock:
-            if outcome.upload_id != upload.upload_id or outcome.plan != upload.plan:
-                upload.plan_generation += 1
-            if outcome.started:
-                upload.record = core.journal_record(upload.id) or upload.record
-            upload.upload_id, upload.plan, upload.done = outcome.upload_id, outcome.plan, dict(outcome.parts)
-            upload.signer = self._signer(upload, info)
-            upload.signer.add(outcome.urls)
-            upload.rebuild_pending()
-            upload.unverified, upload.verifying = set(outcome.verify), set()
-            upload.parts_to_check, upload.parts_checked, upload.parts_resent = len(outcome.verify), 0, 0
-            upload.finished_remotely = outcome.finished
-            upload.check_remote_first = bool(outcome.parts) and not info.extended
-            upload.prepared = True
-            upload.step_attempts = 0
-            cancelled = upload.state.is_finished
-            upload.progress_dirty = True
-        if cancelled:  # cancelled while it was being started: the new multipart upload goes too
-            abort_quietly(core.api(upload.record.api_url), outcome.upload_id, upload.record.key)
-        # It stays queued until a connection is free for its first part.
-
-    def _signer(self, upload: ActiveUpload, info: ApiInfo) -> UrlSigner:
-        assert upload.upload_id is not None
-
-        def upcoming() -> list[int]:
-            with self.core.lock:
-                return [n for n in [*sorted(upload.in_flight), *upload.pending] if n not in upload.done]
-
-        return UrlSigner(
-            self.core.api(upload.record.api_url),
-            upload.upload_id,
-            upload.record.key,
-            part_count=upload.plan.count,
-            extended=info.extended,
-            accelerate=upload.record.accelerate,
-            upcoming=upcoming,
-        )
-
-    def _finalized(self, upload: ActiveUpload, outcome: Finalized) -> None:
-        core = self.core
-        with core.lock:
-            note = resent_note(upload.parts_resent, upload.parts_to_check)
-        core.journal.set_finished(upload.id, outcome.url, outcome.link_verified, note)
-        with core.lock:
-            upload.url, upload.link_verified = outcome.url, outcome.link_verified
-            upload.finished_at = time.time()
-        core.apply(upload, Event.FINISH, note)
-
-    def _step_failed(self, upload: ActiveUpload, job: Job, error: UploadError) -> None:
-        core = self.core
-        if isinstance(error, UploadGoneError):
-            self._restart(upload, error)
-        elif isinstance(error, ConflictError):
-            core.apply(upload, Event.CONFLICT, conflict_message(upload.record.key, error))
-        elif job.kind is JobKind.FINALIZE and isinstance(error, InvalidRequestError):
-            self._resend(upload, error)
-        elif error.needs_sign_in:
-            core.apply(upload, Event.SIGN_IN, error.message)
-        elif isinstance(error, FileChangedError):
-            self._fail(upload, error)
-        else:
-            with core.lock:
-                upload.step_attempts += 1
-                attempts = upload.step_attempts
-                limit = core.retry_policy.max_attempts
-                if self._is_core_only_start(upload, job, error):
-                    limit = CORE_ONLY_START_ATTEMPTS
-                retry = error.transient and attempts < limit
-                delay = core.retry_policy.delay(attempts)
-                if retry:
-                    upload.step_retry_at = time.monotonic() + delay
-            if retry:
-                core.note(upload, f"{error.message} Trying again in {delay:.0f} s.", passing=True)
-            elif limit == CORE_ONLY_START_ATTEMPTS and error.transient:
-                self._fail(upload, UploadError(core_only_start_message(attempts, error)))
-            else:
-                self._fail(upload, gave_up(error, attempts))
-
-    def _is_core_only_start(self, upload: ActiveUpload, job: Job, error: UploadError) -> bool:
-        """/initialize of the existing deployment answered 502 (its handler crashed)."""
-        return (
-            job.kind is JobKind.PREPARE
-            and job.upload_id is None
-            and error.status == 502
-            and not self.core.api_info(upload.record.api_url).extended
-        )
-
-    def _resend(self, upload: ActiveUpload, error: UploadError) -> None:
-        """S3 refused the part list: find out which parts it really has, then send the rest again."""
-        core = self.core
-        info = core.api_info(upload.record.api_url)
-        with core.lock:
-            again = info.extended and upload.step_attempts < 2
-            if again:
-                upload.prepared = False
-                upload.step_attempts += 1
-        if again:
-            core.apply(upload, Event.RESEND)
-        else:
-            self._fail(upload, error)
-
-    # --- checks of the parts sent before --------------------------------------------------------
-
-    def _verified(self, upload: ActiveUpload, job: Job, outcome: Outcome) -> None:
-        core = self.core
-        number = job.part_number
-        if isinstance(outcome, Failed):  # the file became unreadable, or changed
-            with core.lock:
-                upload.verifying.discard(number)
-            self._fail(upload, outcome.error)
-            return
-        if isinstance(outcome, Stopped) or job.generation != upload.plan_generation:
-            with core.lock:
-                upload.verifying.discard(number)
-            return
-        assert isinstance(outcome, Verified)
-        if not outcome.matches:
-            log.info("Upload %s part %d differs from the file; it is sent again", upload.id, number)
-            core.journal.forget_parts(upload.id, [number])
-        with core.lock:
-            upload.verifying.discard(number)
-            upload.parts_checked += 1
-            if not outcome.matches and number in upload.done:
-                del upload.done[number]
-                upload.parts_resent += 1
-                upload.pending.appendleft(number)
-            upload.progress_dirty = True
-            if upload.parts_checked == upload.parts_to_check and upload.parts_resent:
-                note = resent_note(upload.parts_resent, upload.parts_to_check)
-            else:
-                note = None
-        if note:
-            core.note(upload, note)
-
-    # --- parts ------------------------------------------------------------------------------------
-
-    def _part_ended(self, upload: ActiveUpload, job: Job, outcome: Outcome) -> None:
-        if isinstance(outcome, PartSent):
-            self._part_sent(upload, job, outcome)
-        elif isinstance(outcome, Stopped):
-            self._release(upload, job, put_back=True)
-        elif isinstance(outcome, UrlExpired):
-            self._url_expired(upload, job, outcome.error)
-        elif isinstance(outcome, Failed):
-            self._part_failed(upload, job, outcome.error)
-        else:
-            raise AssertionError(f"unexpected outcome {outcome!r} for part {job.part_number}")
-
-    def _part_sent(self, upload: ActiveUpload, job: Job, sent: PartSent) -> None:
-        core = self.core
-        with core.lock:
-            current = job.generation == upload.plan_generation
-        if current:
-            core.journal.record_part(upload.id, job.part_number, sent.etag, sent.size)
-        with core.lock:
-            if current and job.generation == upload.plan_generation:
-                upload.in_flight.pop(job.part_number, None)
-                upload.done[job.part_number] = JournalPart(job.part_number, sent.etag, sent.size)
-                upload.attempts.pop(job.part_number, None)
-                upload.expirations.pop(job.part_number, None)
-                upload.progress_dirty = True
-        if current:
-            core.clear_passing_note(upload)  # it went through: "sent again in N s" is over
-
-    def _release(self, upload: ActiveUpload, job: Job, *, put_back: bool) -> bool:
-        """Take a part off the in-flight list; False when the plan changed under it."""
-        core = self.core
-        with core.lock:
-            if job.generation != upload.plan_generation:
-                return False
-            upload.in_flight.pop(job.part_number, None)
-            upload.progress_dirty = True
-            if put_back:
-                upload.put_back(job.part_number)
-            return True
-
-    def _url_expired(self, upload: ActiveUpload, job: Job, error: UploadError) -> None:
-        if job.signer is not None:
-            job.signer.forget(job.part_number)
-        with self.core.lock:
-            in_a_row = upload.expirations[job.part_number] = upload.expirations.get(job.part_number, 0) + 1
-        if in_a_row > MAX_EXPIRED_IN_A_ROW:
-            clock_note = " If this goes on, check that this computer's clock is right."
-            self._part_failed(upload, job, ServerError(error.message + clock_note))
-        else:
-            log.info("Upload %s part %d: URL expired, signing it again", upload.id, job.part_number)
-            self._release(upload, job, put_back=True)
-
-    def _part_failed(self, upload: ActiveUpload, job: Job, error: UploadError) -> None:
-        core = self.core
-        if not self._release(upload, job, put_back=not error.transient):
-            return
-        if isinstance(error, UploadGoneError):
-            self._restart(upload, error)
-            return
-        if isinstance(error, UploadFinishedError):  # completed by S3 already: only its record is missing
-            with core.lock:
-                upload.finished_remotely = True
-                core.lock.notify_all()
-            return
-        if error.needs_sign_in:
-            core.apply(upload, Event.SIGN_IN, error.message)
-            return
-        number = job.part_number
-        with core.lock:
-            attempts = upload.attempts[number] = upload.attempts.get(number, 0) + 1
-            retry = core.retry_policy.should_retry(error, attempts)
-            delay = core.retry_policy.delay(attempts)
-            if retry:
-                upload.retry_at[number] = time.monotonic() + delay
-                core.lock.notify_all()
-        if retry:
-            log.info("Upload %s part %d failed (attempt %d): %s", upload.id, number, attempts, error)
-            core.note(upload, f"{error.message} Part {number} is sent again in {delay:.0f} s.", passing=True)
-        else:
-            self._fail(upload, gave_up(error, attempts))
-
-    # --- ends -------------------------------------------------------------------------------------
-
-    def _restart(self, upload: ActiveUpload, error: UploadError) -> None:
-        """The server lost the upload (its parts expired, or it was aborted elsewhere): start it again
-        from its first part, with a new idempotency key (the old one names the lost upload)."""
-        core = self.core
-        with core.lock:
-            upload.restarts += 1
-            restarts = upload.restarts
-        if restarts > MAX_RESTARTS:
-            self._fail(
-                upload,
-                UploadError(
-                    f"{error.message} It was started again {MAX_RESTARTS} times and lost each time, so it "
-                    "is not tried again by itself; ask the API's administrator about the bucket's "
-                    "clean-up rule, then choose Retry."
-                ),
-            )
-            return
-        key = uuid.uuid4().hex
-        core.journal.restart(upload.id, key)
-        with core.lock:
-            upload.record = core.journal_record(upload.id) or upload.record
-            upload.upload_id = None
-            upload.done = {}
-            upload.signer = None
-            upload.prepared = False
-            upload.finished_remotely = False
-            upload.unverified, upload.verifying = set(), set()
-            upload.parts_to_check = upload.parts_checked = upload.parts_resent = 0
-            upload.plan_generation += 1
-            upload.in_flight.clear()
-            upload.rebuild_pending()
-            upload.progress_dirty = True
-            core.lock.notify_all()
-        core.note(
-            upload,
-            "The server no longer had the parts sent before (unfinished uploads are deleted after a few "
-            "days, or it was cancelled elsewhere), so the file is sent again from its first part.",
-        )
-
-    def _fail(self, upload: ActiveUpload, error: UploadError) -> None:
-        if isinstance(error, FileChangedError):
-            event = Event.FILE_MISSING if isinstance(error, FileMissingError) else Event.FILE_CHANGED
-        else:
-            event = Event.FAIL
-        stopper = upload.stopper  # taken first: a resume right after the change gets a new one
-        if self.core.apply(upload, event, error.message) and event is not Event.FAIL:
-            stopper.stop()  # the other parts in flight would send bytes that are no longer the file
+            return False
 
     # --- the pool ---------------------------------------------------------------------------------
 
@@ -490,55 +227,19 @@ class Dispatcher:
         look for work)."""
         core = self.core
         with core.lock:
+            self.limit.fix(core.settings.max_connections)
             self._workers = [w for w in self._workers if w.is_alive()]
-            wanted = 0 if core.closing.is_set() else self._pool_size()
+            wanted = 0 if core.closing.is_set() else self.pool_size()
             used = {w.index for w in self._workers}
             for index in range(wanted):
                 if index not in used:
                     worker = Worker(self, index)
                     self._workers.append(worker)
                     worker.start()
-            core.lock.notify_all()
+            core.work.notify_all()  # those beyond the new size exit
 
     def join(self, deadline: float) -> None:
         with self.core.lock:
             workers = list(self._workers)
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
-
-
-def gave_up(error: UploadError, attempts: int) -> UploadError:
-    """The final failure, saying what the user can do (retries of a passing error ran out)."""
-    if not error.transient:
-        return error
-    return UploadError(
-        f"{error.message} It failed {attempts} times in a row, so it is not tried again by itself; "
-        "choose Retry when the network or the server is back (the parts already sent are kept).",
-        status=error.status,
-    )
-
-
-def core_only_start_message(attempts: int, error: UploadError) -> str:
-    return (
-        f"The upload API failed to start this upload {attempts} times in a row (HTTP {error.status}); "
-        "this is final and it is not tried again by itself. On this API that usually means the metadata "
-        "lacks a field it needs, such as organizationId or objectRecordId: remove this upload and add "
-        "the file again with complete metadata."
-    )
-
-
-def conflict_message(key: str, error: UploadError) -> str:
-    detail = f" The server said: {error.server_message}" if error.server_message else ""
-    return (
-        f"An object already exists at “{key}”. Choose to overwrite it, or give another key, and the "
-        f"upload goes on.{detail}"
-    )
-
-
-def resent_note(resent: int, checked: int) -> str | None:
-    if not resent:
-        return None
-    return (
-        f"{resent} of the {checked} parts sent before differed from the file as it is now and were sent "
-        "again, so the uploaded object is the file as it is now."
-    )

@@ -58,7 +58,13 @@ class FileProblem:
     message: str
 
 
-def file_problem(path: Path, expected: FileIdentity) -> FileProblem | None:
+def quick_problem(path: Path, expected: FileIdentity) -> FileProblem | None:
+    """`file_problem` from one `stat` (missing, not a file, other size or date), without reading the
+    file: for listing many uploads at once; their content is checked when they are resumed."""
+    return file_problem(path, expected, read=False)
+
+
+def file_problem(path: Path, expected: FileIdentity, *, read: bool = True) -> FileProblem | None:
     """None when the file at `path` still has the `expected` identity, else what is wrong with it.
 
     File-system problems never raise; only programming errors do.
@@ -87,6 +93,8 @@ def file_problem(path: Path, expected: FileIdentity) -> FileProblem | None:
         )
     if info.st_mtime_ns != expected.mtime_ns:
         return FileProblem(False, f"The file {path} was modified since the upload began; {restart}")
+    if not read:
+        return None
     try:
         fingerprint = _fingerprint(path, info.st_size)
     except OSError as error:

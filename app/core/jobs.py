@@ -28,6 +28,8 @@ class JobKind(enum.Enum):
     PART = "part"  # send one part
     VERIFY = "verify"  # re-read a part sent before and compare its MD5 with the ETag S3 holds
     FINALIZE = "finalize"  # complete the upload and check its link
+    START_BATCH = "start_batch"  # start several uploads in one call (/initializeBatch)
+    FINISH_BATCH = "finish_batch"  # finish several uploads in one call (/finalizeBatch)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class Job:
     known_parts: Mapping[int, JournalPart] = field(default_factory=dict)  # all but PART
     part_size_fixed: bool = False  # the user chose the part size: never re-plan it
     check_remote_first: bool = False  # FINALIZE on the existing deployment after a resume
+    single: bool = False  # one PUT of the whole file (part 1) to the API's URL, with `put_headers`
+    put_headers: Mapping[str, str] = field(default_factory=dict)
+    batch: tuple[Job, ...] = ()  # START_BATCH, FINISH_BATCH: one job per upload
 
     @property
     def upload_ref(self) -> int:
@@ -67,6 +72,8 @@ class Prepared:
     verify: tuple[int, ...] = ()  # parts sent before whose bytes are to be checked against the file
     finished: bool = False  # S3 has completed the object already (only the API's record is missing)
     parts_expire_at: float | None = None  # started: when the server deletes its parts
+    single: bool = False  # one PUT: `urls[1]` is its URL, to be sent with `put_headers`
+    put_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,14 @@ class Failed:
     error: UploadError
 
 
-Outcome = Prepared | Gone | PartSent | Verified | Finalized | Stopped | UrlExpired | Failed
+@dataclass(frozen=True)
+class BatchDone:
+    """What a batch job did for each of its uploads, by upload number."""
+
+    results: Mapping[int, Prepared | Gone | Finalized | Failed]
+
+
+Outcome = Prepared | Gone | PartSent | Verified | Finalized | Stopped | UrlExpired | Failed | BatchDone
 
 
 class WorkerHost(Protocol):

@@ -15,18 +15,37 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import UploadError
-from app.core.fingerprint import FileIdentity
+from app.core.journal_rows import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    FinishedUpload,
+    JournalPart,
+    JournalUpload,
+    NewUpload,
+    StartedUpload,
+    to_upload,
+)
 from app.core.models import UploadState
 from app.core.paths import data_dir, private_dir, private_file
 
-SCHEMA_VERSION = 2
+__all__ = [
+    "SCHEMA_VERSION",
+    "FinishedUpload",
+    "Journal",
+    "JournalError",
+    "JournalPart",
+    "JournalUpload",
+    "NewUpload",
+    "StartedUpload",
+    "UploadNotFoundError",
+]
+
 BUSY_TIMEOUT_MS = 15_000
 JOURNAL_FILENAME = "journal.sqlite3"
 
@@ -37,109 +56,6 @@ class JournalError(UploadError):
 
 class UploadNotFoundError(JournalError):
     """The upload is not (or no longer) in the journal, e.g. another process deleted it."""
-
-
-@dataclass(frozen=True)
-class JournalPart:
-    """A part that S3 accepted: its number (1-based), the ETag S3 returned and its size in bytes."""
-
-    number: int
-    etag: str
-    size: int
-
-
-@dataclass(frozen=True)
-class JournalUpload:
-    """One upload as the journal knows it (an immutable snapshot)."""
-
-    id: int
-    api_url: str
-    path: Path
-    size: int
-    mtime_ns: int
-    fingerprint: str
-    key: str
-    metadata: dict[str, Any]
-    content_type: str | None
-    part_size: int
-    upload_id: str | None
-    state: UploadState
-    message: str | None
-    url: str | None
-    link_verified: bool | None
-    created_at: float
-    updated_at: float
-    finished_at: float | None
-    overwrite: bool
-    accelerate: bool
-    cdn_base_url: str | None
-    idempotency_key: str | None = None  # the clientToken of /initialize: a lost answer starts nothing twice
-    part_size_fixed: bool = False  # the user chose `part_size`; otherwise it is planned per API
-    parts_expire_at: float | None = None  # when the bucket's clean-up rule deletes the parts sent
-    single: bool = False  # sent as one PUT: `upload_id` is the API's id, not an S3 UploadId
-
-    @property
-    def identity(self) -> FileIdentity:
-        """The identity the file had when its upload began."""
-        return FileIdentity(self.size, self.mtime_ns, self.fingerprint)
-
-
-def _create_v1(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        """CREATE TABLE uploads (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            api_url TEXT NOT NULL,
-            path BLOB NOT NULL,
-            size INTEGER NOT NULL,
-            mtime_ns INTEGER NOT NULL,
-            fingerprint TEXT NOT NULL,
-            key TEXT NOT NULL,
-            metadata TEXT NOT NULL,
-            content_type TEXT,
-            part_size INTEGER NOT NULL,
-            upload_id TEXT,
-            state TEXT NOT NULL,
-            message TEXT,
-            url TEXT,
-            link_verified INTEGER,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            finished_at REAL,
-            overwrite INTEGER NOT NULL DEFAULT 0,
-            accelerate INTEGER NOT NULL DEFAULT 0,
-            cdn_base_url TEXT,
-            hidden INTEGER NOT NULL DEFAULT 0
-        )"""
-    )
-    conn.execute(
-        """CREATE TABLE parts (
-            upload_ref INTEGER NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
-            number INTEGER NOT NULL,
-            etag TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            PRIMARY KEY (upload_ref, number)
-        ) WITHOUT ROWID"""
-    )
-    conn.execute("CREATE INDEX uploads_by_state ON uploads (state, hidden)")
-
-
-def _v1_to_v2(conn: sqlite3.Connection) -> None:
-    """The idempotency key (clientToken) of /initialize, whether the part size was chosen, when the
-    parts expire, and single-PUT uploads. A v1 part size was the user's choice when no upload had
-    started yet."""
-    for column in (
-        "idempotency_key TEXT",
-        "part_size_fixed INTEGER NOT NULL DEFAULT 0",
-        "parts_expire_at REAL",
-        "single INTEGER NOT NULL DEFAULT 0",
-    ):
-        conn.execute(f"ALTER TABLE uploads ADD COLUMN {column}")
-    conn.execute("UPDATE uploads SET part_size_fixed = 1 WHERE part_size != 0 AND upload_id IS NULL")
-
-
-# _MIGRATIONS[n] brings a journal from schema version n to n + 1 (0 is an empty file).
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _v1_to_v2}
-assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
 class Journal:
@@ -190,49 +106,65 @@ class Journal:
 
     # --- uploads -------------------------------------------------------------------------------------
 
-    def create_upload(
-        self,
-        *,
-        api_url: str,
-        path: Path,
-        size: int,
-        mtime_ns: int,
-        fingerprint: str,
-        key: str,
-        metadata: dict[str, Any],
-        content_type: str | None,
-        part_size: int,
-        state: UploadState = UploadState.QUEUED,
-        overwrite: bool = False,
-        accelerate: bool = False,
-        cdn_base_url: str | None = None,
-        idempotency_key: str | None = None,
-        part_size_fixed: bool = False,
-        claim: Callable[[int], None] | None = None,
-    ) -> JournalUpload:
+    def create_upload(self, *, claim: Callable[[int], None] | None = None, **fields: Any) -> JournalUpload:
         """Record a new upload (no UploadId yet) and return it with its id, which never changes.
 
-        `claim(id)` runs before the new row is committed, while no other connection can see it (the
-        engine takes the upload's lock there, so no other process ever finds it unlocked)."""
+        `fields` are those of `NewUpload`. `claim(id)` runs before the new row is committed, while no
+        other connection can see it (the engine takes the upload's lock there, so no other process ever
+        finds it unlocked)."""
+        return self.create_uploads([NewUpload(**fields)], claim=claim)[0]
+
+    def create_uploads(
+        self, uploads: Sequence[NewUpload], *, claim: Callable[[int], None] | None = None
+    ) -> list[JournalUpload]:
+        """Record many new uploads in one transaction (one disk flush for a whole folder), in order."""
         now = time.time()
+        refs = []
         with self._write() as conn:
-            cursor = conn.execute(
-                """INSERT INTO uploads (api_url, path, size, mtime_ns, fingerprint, key, metadata,
-                       content_type, part_size, state, created_at, updated_at, overwrite, accelerate,
-                       cdn_base_url, idempotency_key, part_size_fixed)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (api_url, os.fsencode(path), size, mtime_ns, fingerprint, key,
-                 json.dumps(metadata, ensure_ascii=False), content_type, part_size, state.value,
-                 now, now, int(overwrite), int(accelerate), cdn_base_url, idempotency_key,
-                 int(part_size_fixed)),
-            )  # fmt: skip
-            upload_ref = cursor.lastrowid
-            if claim is not None and upload_ref is not None:
-                claim(upload_ref)
-        upload = self.get(upload_ref) if upload_ref is not None else None
-        if upload is None:  # deleted by another process in between
-            raise UploadNotFoundError("The new upload vanished from the journal; add the file again.")
-        return upload
+            for new in uploads:
+                cursor = conn.execute(
+                    """INSERT INTO uploads (api_url, path, size, mtime_ns, fingerprint, key, metadata,
+                           content_type, part_size, state, created_at, updated_at, overwrite, accelerate,
+                           cdn_base_url, idempotency_key, part_size_fixed)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (new.api_url, os.fsencode(new.path), new.size, new.mtime_ns, new.fingerprint, new.key,
+                     json.dumps(new.metadata, ensure_ascii=False), new.content_type, new.part_size,
+                     new.state.value, now, now, int(new.overwrite), int(new.accelerate), new.cdn_base_url,
+                     new.idempotency_key, int(new.part_size_fixed)),
+                )  # fmt: skip
+                upload_ref = cursor.lastrowid
+                assert upload_ref is not None
+                if claim is not None:
+                    claim(upload_ref)
+                refs.append(upload_ref)
+        return [
+            JournalUpload(
+                id=ref,
+                api_url=new.api_url,
+                path=new.path,
+                size=new.size,
+                mtime_ns=new.mtime_ns,
+                fingerprint=new.fingerprint,
+                key=new.key,
+                metadata=new.metadata,
+                content_type=new.content_type,
+                part_size=new.part_size,
+                upload_id=None,
+                state=new.state,
+                message=None,
+                url=None,
+                link_verified=None,
+                created_at=now,
+                updated_at=now,
+                finished_at=None,
+                overwrite=new.overwrite,
+                accelerate=new.accelerate,
+                cdn_base_url=new.cdn_base_url,
+                idempotency_key=new.idempotency_key,
+                part_size_fixed=new.part_size_fixed,
+            )  # as the row now reads: nobody else can have changed it before this commit
+            for ref, new in zip(refs, uploads, strict=True)
+        ]
 
     def set_upload_id(self, upload_ref: int, upload_id: str | None) -> None:
         """Store the S3 UploadId (None forgets it). A different UploadId than before drops recorded parts,
@@ -261,12 +193,7 @@ class Journal:
     ) -> None:
         """Record a started upload: its id, its plan and when its parts expire, in one transaction.
         Recorded parts go unless the id and the part size are the ones they were sent with."""
-        with self._write() as conn:
-            row = self._row(conn, upload_ref)
-            if row["upload_id"] != upload_id or row["part_size"] != part_size:
-                conn.execute("DELETE FROM parts WHERE upload_ref = ?", (upload_ref,))
-            self._update(conn, upload_ref, upload_id=upload_id, part_size=part_size,
-                         parts_expire_at=parts_expire_at, single=int(single))  # fmt: skip
+        self.set_started_many([StartedUpload(upload_ref, upload_id, part_size, parts_expire_at, single)])
 
     def restart(self, upload_ref: int, idempotency_key: str | None) -> None:
         """Forget the server's upload and its parts (it was lost, or the request changed), with a new
@@ -281,9 +208,32 @@ class Journal:
         with self._write() as conn:
             self._update(conn, upload_ref, key=key, overwrite=int(overwrite))
 
-    def set_state(self, upload_ref: int, state: UploadState, message: str | None = None) -> None:
-        """Store the state and the message for the user (None clears the message)."""
+    def set_started_many(self, started: Sequence[StartedUpload]) -> None:
+        """`set_started` for many uploads in one transaction."""
         with self._write() as conn:
+            for item in started:
+                row = self._row(conn, item.upload_ref)
+                if row["upload_id"] != item.upload_id or row["part_size"] != item.part_size:
+                    conn.execute("DELETE FROM parts WHERE upload_ref = ?", (item.upload_ref,))
+                self._update(conn, item.upload_ref, upload_id=item.upload_id, part_size=item.part_size,
+                             parts_expire_at=item.parts_expire_at, single=int(item.single))  # fmt: skip
+
+    def set_states(self, changes: Sequence[tuple[int, UploadState, str | None]]) -> None:
+        """`set_state` for many uploads (upload, state, message) in one transaction."""
+        if not changes:
+            return
+        with self._write() as conn:
+            for upload_ref, state, message in changes:
+                self._update(conn, upload_ref, state=state.value, message=message)
+
+    def set_state(
+        self, upload_ref: int, state: UploadState, message: str | None = None, *, durable: bool = True
+    ) -> None:
+        """Store the state and the message for the user (None clears the message).
+
+        `durable=False` lets the disk flush wait for the next durable write (a state that says what this
+        process is doing, such as uploading, need not survive a power cut: restore shows it paused)."""
+        with self._write(durable=durable) as conn:
             self._update(conn, upload_ref, state=state.value, message=message)
 
     def set_finished(
@@ -294,16 +244,32 @@ class Journal:
 
         Its part records go: a finished upload is never resumed, and a 10,000-part upload would keep
         10,000 rows."""
-        link = None if link_verified is None else int(link_verified)
+        self.set_finished_many([FinishedUpload(upload_ref, url, link_verified, message)])
+
+    def set_finished_many(self, finished: Sequence[FinishedUpload]) -> None:
+        """`set_finished` for many uploads in one transaction."""
+        now = time.time()
         with self._write() as conn:
-            self._update(conn, upload_ref, state=UploadState.DONE.value, message=message, url=url,
-                         link_verified=link, finished_at=time.time())  # fmt: skip
-            conn.execute("DELETE FROM parts WHERE upload_ref = ?", (upload_ref,))
+            for item in finished:
+                link = None if item.link_verified is None else int(item.link_verified)
+                self._update(conn, item.upload_ref, state=UploadState.DONE.value, message=item.message,
+                             url=item.url, link_verified=link, finished_at=now)  # fmt: skip
+                conn.execute("DELETE FROM parts WHERE upload_ref = ?", (item.upload_ref,))
 
     def get(self, upload_ref: int) -> JournalUpload | None:
         """The upload with this id, or None when there is none."""
         rows = self._read("SELECT * FROM uploads WHERE id = ?", (upload_ref,))
-        return _to_upload(rows[0]) if rows else None
+        return to_upload(rows[0]) if rows else None
+
+    def by_upload_ids(self, upload_ids: Sequence[str]) -> dict[str, JournalUpload]:
+        """The uploads (hidden ones too) started on the server with these ids, by id (newest wins)."""
+        found: dict[str, JournalUpload] = {}
+        for start in range(0, len(upload_ids), 500):  # SQLite's limit on bound parameters
+            chunk = tuple(upload_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(f"SELECT * FROM uploads WHERE upload_id IN ({marks}) ORDER BY id", chunk)
+            found.update((row["upload_id"], to_upload(row)) for row in rows)
+        return found
 
     def unfinished(self) -> list[JournalUpload]:
         """Uploads not DONE or CANCELLED (nor hidden), oldest first: what to offer to resume at start."""
@@ -311,7 +277,7 @@ class Journal:
             "SELECT * FROM uploads WHERE state NOT IN (?, ?) AND hidden = 0 ORDER BY created_at, id",
             (UploadState.DONE.value, UploadState.CANCELLED.value),
         )
-        return [_to_upload(row) for row in rows]
+        return [to_upload(row) for row in rows]
 
     def history(self, limit: int = 500) -> list[JournalUpload]:
         """Finished (DONE) uploads not hidden, newest first, at most `limit`."""
@@ -319,7 +285,7 @@ class Journal:
             "SELECT * FROM uploads WHERE state = ? AND hidden = 0 ORDER BY finished_at DESC, id DESC LIMIT ?",
             (UploadState.DONE.value, limit),
         )
-        return [_to_upload(row) for row in rows]
+        return [to_upload(row) for row in rows]
 
     def hide(self, upload_ref: int) -> None:
         """Keep the upload in the file but out of `unfinished()` and `history()`. Unknown ids: no-op."""
@@ -353,6 +319,21 @@ class Journal:
                     "DELETE FROM parts WHERE upload_ref = ? AND number = ?",
                     [(upload_ref, number) for number in numbers],
                 )
+
+    def parts_of(self, upload_refs: Sequence[int]) -> dict[int, dict[int, JournalPart]]:
+        """The recorded parts of many uploads, by upload and part number (uploads without any left out)."""
+        found: dict[int, dict[int, JournalPart]] = {}
+        for start in range(0, len(upload_refs), 500):  # SQLite's limit on bound parameters
+            chunk = tuple(upload_refs[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT upload_ref, number, etag, size FROM parts WHERE upload_ref IN ({marks})", chunk
+            )
+            for row in rows:
+                found.setdefault(row["upload_ref"], {})[row["number"]] = JournalPart(
+                    row["number"], row["etag"], row["size"]
+                )
+        return found
 
     def parts(self, upload_ref: int) -> dict[int, JournalPart]:
         """The recorded parts of an upload by number (empty for an unknown id)."""
@@ -389,15 +370,18 @@ class Journal:
                     "Move it away so that s3up can create its journal there."
                 )
             while version < SCHEMA_VERSION:
-                _MIGRATIONS[version](conn)
+                MIGRATIONS[version](conn)
                 version += 1
             conn.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed (durably) on a clean exit and rolled back otherwise."""
+    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on a clean exit (flushed to disk unless `durable` is False)
+        and rolled back otherwise."""
         with self._lock:
             try:
+                if not durable:
+                    self._conn.execute("PRAGMA synchronous = NORMAL")
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
                 raise self._error(error) from error
@@ -410,6 +394,10 @@ class Journal:
                 if isinstance(error, sqlite3.Error):
                     raise self._error(error) from error
                 raise
+            finally:
+                if not durable:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("PRAGMA synchronous = FULL")
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
         with self._lock:
@@ -458,19 +446,3 @@ class Journal:
             f"The resume journal at {self.path} cannot be opened or written ({error}). "
             "Check that its folder exists and that you may read and write it."
         )
-
-
-def _to_upload(row: sqlite3.Row) -> JournalUpload:
-    values = {name: row[name] for name in row.keys() if name != "hidden"}  # noqa: SIM118 (Row has no iter of keys)
-    link = values["link_verified"]
-    values.update(
-        path=Path(os.fsdecode(values["path"])),
-        metadata=json.loads(values["metadata"]),
-        state=UploadState(values["state"]),
-        link_verified=None if link is None else bool(link),
-        overwrite=bool(values["overwrite"]),
-        accelerate=bool(values["accelerate"]),
-        part_size_fixed=bool(values["part_size_fixed"]),
-        single=bool(values["single"]),
-    )
-    return JournalUpload(**values)

@@ -16,20 +16,30 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
+from app.core.adding import ADD_GROUP, new_upload
 from app.core.api import normalize_api_url
 from app.core.commands import Action, Command, CommandResult
 from app.core.core import EngineCore, Subscriber, TokenSource
 from app.core.dispatcher import Dispatcher
 from app.core.errors import InvalidRequestError, UploadError
-from app.core.fingerprint import file_problem, identify
+from app.core.fingerprint import file_problem
 from app.core.journal import Journal
 from app.core.keys import KeyTemplateError, check_key
-from app.core.models import TransferSettings, UploadRequest, UploadStatus
+from app.core.models import AddResult, TransferSettings, UploadRequest, UploadStatus
 from app.core.ownership import BusyElsewhereError
-from app.core.planner import plan_parts
-from app.core.restore import load_upload
+from app.core.remote import (
+    RemoteUnfinished,
+    adoption,
+    expiry_of,
+    find,
+    local_match,
+    require_listing,
+    unfinished_uploads,
+)
+from app.core.restore import load_uploads, plan_of
 from app.core.retry import RetryPolicy
 from app.core.states import ACTIVE_STATES, RESUMABLE_STATES, STOPPED_STATES, Event, UploadState
 from app.core.steps import abort_quietly, start_upload
@@ -62,62 +72,50 @@ class UploadManager:
 
     def add(self, request: UploadRequest) -> UploadStatus:
         """Check the request and queue it. Raises InvalidRequestError with a sentence for the user."""
+        result = self.add_many([request])
+        if result.refused:
+            raise result.refused[0][1]
+        return result.added[0]
+
+    def add_many(self, requests: Sequence[UploadRequest]) -> AddResult:
+        """Check and queue many files (a folder); those that cannot be added come back with the reason,
+        the others are queued. They are recorded in the journal in groups (one disk flush per group),
+        and each group starts while the next is checked."""
         core = self._core
-        path = request.path.expanduser().absolute()
-        try:
-            check_key(request.key)
-        except KeyTemplateError as error:
-            raise InvalidRequestError(error.message) from error
-        try:
-            identity = identify(path)
-        except FileNotFoundError:
-            raise InvalidRequestError(f"{path} does not exist.") from None
-        except IsADirectoryError:
-            raise InvalidRequestError(f"{path} is not a regular file.") from None
-        except PermissionError:
-            raise InvalidRequestError(f"{path} cannot be read (permission denied).") from None
-        except OSError as error:
-            raise InvalidRequestError(f"{path} cannot be read ({error.strerror or error}).") from None
-        part_size = request.part_size or core.settings.part_size
-        plan = plan_parts(identity.size, part_size)
-        record = core.journal.create_upload(
-            api_url=normalize_api_url(request.api_url),
-            path=path,
-            size=identity.size,
-            mtime_ns=identity.mtime_ns,
-            fingerprint=identity.fingerprint,
-            key=request.key,
-            metadata=dict(request.metadata),
-            content_type=request.content_type,
-            part_size=plan.part_size,  # re-planned for the API when it starts, unless it was chosen
-            state=UploadState.QUEUED,
-            overwrite=request.overwrite,
-            accelerate=request.accelerate or core.settings.accelerate,
-            cdn_base_url=request.cdn_base_url,
-            idempotency_key=uuid.uuid4().hex,  # in the journal before /initialize is ever called
-            part_size_fixed=bool(part_size),
-            claim=core.locks.acquire,  # locked before another process can see it
-        )
-        upload = ActiveUpload(
-            record=record, plan=plan, done={}, state=UploadState.QUEUED, part_size_fixed=bool(part_size)
-        )
-        upload.rebuild_pending()
-        core.register(upload)
-        core.emit(upload)
-        return upload.snapshot()
+        added: list[UploadStatus] = []
+        refused: list[tuple[UploadRequest, UploadError]] = []
+        for start in range(0, len(requests), ADD_GROUP):
+            group = []
+            for request in requests[start : start + ADD_GROUP]:
+                try:
+                    group.append(new_upload(request, core.settings))
+                except UploadError as error:
+                    refused.append((request, error))
+            # Locked inside the insert, before another process can see them.
+            for record in core.journal.create_uploads(group, claim=core.locks.acquire):
+                upload = ActiveUpload(
+                    record=record,
+                    plan=plan_of(record),
+                    done={},
+                    state=UploadState.QUEUED,
+                    part_size_fixed=record.part_size_fixed,
+                )
+                upload.rebuild_pending()
+                core.register(upload)
+                core.emit(upload)
+                with core.lock:
+                    added.append(upload.snapshot())
+        return AddResult(added, refused)
 
     def restore(self) -> list[UploadStatus]:
-        """Load the journal's unfinished uploads, paused (or marked when their file changed)."""
+        """Load the journal's unfinished uploads, paused (or marked when their file changed or went)."""
         core = self._core
+        listed = [record for record in core.journal.unfinished() if core.find(record.id) is None]
         restored = []
-        for record in core.journal.unfinished():
-            if core.find(record.id) is not None:
-                continue
-            upload = load_upload(core.journal, core.locks, record)
-            if upload is None:
-                continue
+        for upload in load_uploads(core.journal, core.locks, listed):
             core.register(upload)
-            restored.append(upload.snapshot())
+            with core.lock:
+                restored.append(upload.snapshot())
         return restored
 
     def history(self, limit: int = 500) -> list[UploadStatus]:
@@ -232,8 +230,8 @@ class UploadManager:
     def resolve_conflict(
         self, upload_id: int, *, overwrite: bool = False, new_key: str | None = None
     ) -> None:
-        """An object exists at the upload's key: overwrite it, or send the file under `new_key`; the
-        upload then goes on (from where it was when the key was refused at the end).
+        """An object exists at the upload's key: overwrite it, or send the file under `new_key`. The
+        upload starts again (the API decides on overwriting when an upload starts).
 
         Raises InvalidRequestError (a bad key, or neither choice given) and BusyElsewhereError.
         """
@@ -251,18 +249,15 @@ class UploadManager:
                 return
         core.take_over(upload)
         record = upload.record
+        if upload.upload_id is not None:  # sent for a request that changes: those parts go
+            abort_quietly(core.api(record.api_url), upload.upload_id, record.key)
         key = new_key if new_key is not None else record.key
-        old_id = upload.upload_id
         core.journal.change_request(upload.id, key=key, overwrite=overwrite or record.overwrite)
-        if old_id is None or key != record.key:  # a new start: a new idempotency key for it
-            if old_id is not None:  # the parts were sent for the old key: they go
-                abort_quietly(core.api(record.api_url), old_id, record.key)
-            core.journal.restart(upload.id, uuid.uuid4().hex)
+        core.journal.restart(upload.id, uuid.uuid4().hex)  # a new start, under a new idempotency key
         with core.lock:
             upload.record = core.journal_record(upload.id) or upload.record
-            if upload.record.upload_id is None:
-                upload.upload_id, upload.done, upload.signer = None, {}, None
-                upload.plan_generation += 1
+            upload.upload_id, upload.done, upload.signer, upload.single = None, {}, None, False
+            upload.plan_generation += 1
         self.resume(upload_id)
 
     def remove(self, upload_ref: int) -> None:
@@ -293,6 +288,77 @@ class UploadManager:
             else:
                 done.append(upload_ref)
         return CommandResult(tuple(done), tuple(refused))
+
+    # --- every unfinished upload in reach -------------------------------------------------------
+
+    def remote_uploads(self, api_url: str) -> list[RemoteUnfinished]:
+        """The user's unfinished uploads on this API, from any computer, newest first: what S3 holds
+        of each and, when it was started here, its number in this journal (network I/O).
+
+        Raises NotThisApiError (a sentence saying it needs this project's API) on the existing
+        deployment, and the API's UploadErrors."""
+        core = self._core
+        api_url = normalize_api_url(api_url)
+        return unfinished_uploads(core.api(api_url), core.api_info(api_url), core.journal)
+
+    def adopt_remote(self, api_url: str, file_id: str, path: Path) -> UploadStatus:
+        """Go on with an unfinished upload started elsewhere (or whose journal entry was lost), sending
+        the rest of the file at `path` ("Locate file…"). The file is accepted only when every part
+        already sent has its bytes; otherwise InvalidRequestError says which part differs. An upload
+        this journal knows is simply resumed."""
+        core = self._core
+        api_url = normalize_api_url(api_url)
+        api, info = core.api(api_url), core.api_info(api_url)
+        require_listing(info)
+        known = local_match(core.journal, file_id)
+        if (
+            known is not None
+            and core.find(known.id) is not None
+            and known.path == path.expanduser().absolute()
+        ):
+            self.resume(known.id)
+            return self._status_of(known.id)
+        upload = find(api, file_id)
+        new, plan, parts = adoption(api, info, upload, path)
+        if known is not None:  # the old entry named another file: this one replaces it
+            core.journal.hide(known.id)
+            core.forget(known.id)
+        (record,) = core.journal.create_uploads([new], claim=core.locks.acquire)
+        core.journal.set_started(record.id, file_id, plan.part_size, parts_expire_at=expiry_of(upload, info))
+        for part in parts:
+            core.journal.record_part(record.id, part.number, part.etag, part.size)
+        record = core.journal_record(record.id) or record
+        active = ActiveUpload(
+            record=record, plan=plan, done={p.number: p for p in parts}, state=UploadState.PAUSED,
+            upload_id=file_id, part_size_fixed=True,
+        )  # fmt: skip
+        active.rebuild_pending()
+        core.register(active)
+        core.locks.release(record.id)
+        self.resume(record.id)
+        return self._status_of(record.id)
+
+    def abort_remote(self, api_url: str, file_id: str) -> None:
+        """Cancel an unfinished upload started anywhere: the server deletes its parts. An upload this
+        journal knows is cancelled here too (BusyElsewhereError when another process sends it)."""
+        core = self._core
+        api_url = normalize_api_url(api_url)
+        api = core.api(api_url)
+        require_listing(core.api_info(api_url))
+        known = local_match(core.journal, file_id)
+        if known is not None and not known.state.is_finished:
+            if core.find(known.id) is None:
+                self.restore()
+            if core.find(known.id) is not None:
+                self.cancel(known.id)
+                return
+        upload = find(api, file_id)
+        api.abort(upload.file_id, upload.file_key)
+
+    def _status_of(self, upload_ref: int) -> UploadStatus:
+        status = self.status(upload_ref)
+        assert status is not None
+        return status
 
     def pause_all(self) -> None:
         for upload_ref in self._core.refs():
@@ -325,7 +391,7 @@ class UploadManager:
             core.settings = settings
             core.retry_policy.max_attempts = settings.max_attempts
             core.limiter.set_rate(settings.bandwidth_limit)
-            core.lock.notify_all()
+            core.changed()
         self._dispatcher.resize_pool()
 
     # --- watching ---------------------------------------------------------------------------------

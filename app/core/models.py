@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import UploadError
 from app.core.states import UploadState
 
-__all__ = ["GIB", "MIB", "TransferSettings", "UploadRequest", "UploadState", "UploadStatus"]
+__all__ = ["GIB", "MIB", "AddResult", "TransferSettings", "UploadRequest", "UploadState", "UploadStatus"]
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -86,11 +87,21 @@ class UploadStatus:
 
 
 @dataclass(frozen=True)
+class AddResult:
+    """What `UploadManager.add_many` did: the uploads queued, and the files refused with the reason."""
+
+    added: list[UploadStatus]
+    refused: list[tuple[UploadRequest, UploadError]]  # `error.message` says why
+
+
+@dataclass(frozen=True)
 class TransferSettings:
     """How hard the engine pushes. Shared by every upload of one manager."""
 
-    max_connections: int = 8  # parts in flight across all files
-    per_file_connections: int = 4  # parts in flight for one file
+    # Requests in flight across all files. None: automatic, adapted between 2 and 64 to the measured
+    # speed and errors; a number fixes it (1 to 64).
+    max_connections: int | None = None
+    per_file_connections: int | None = None  # parts of one file in flight; None: no cap of its own
     part_size: int | None = None  # None: automatic
     bandwidth_limit: float | None = None  # bytes per second for all transfers, None: unlimited
     max_attempts: int = 8  # per part, before the upload is marked failed

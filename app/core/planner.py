@@ -19,6 +19,9 @@ MAX_OBJECT_SIZE = MAX_PARTS * MAX_PART_SIZE
 # Chosen with benchmarks/bench_upload.py (1 GiB, 8 connections, 3 rounds): parts of 8/16/32/64 MiB sent
 # at 169/187/179/176 MiB/s. Larger parts also cost more on a retry and make progress coarser.
 DEFAULT_PART_SIZE = 16 * MIB
+# A file larger than one default part is cut into at least this many parts (of 5 MiB or more), so that
+# as many connections can send it at once: far from the region each connection is slow on its own.
+PARALLEL_PARTS = 64
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,19 @@ def plan_parts(
             f"{format_size(_round_up(-(-size // max_parts), MIB))}, or leave it automatic."
         )
     return PartPlan(size=size, part_size=part_size, count=count)
+
+
+def plan_parallel(size: int, *, max_parts: int = MAX_PARTS) -> PartPlan:
+    """The automatic plan for an engine that may use up to `PARALLEL_PARTS` connections on one file:
+    parts of `DEFAULT_PART_SIZE` at most, smaller (down to 5 MiB) when that gives the file more of
+    them; a file of one default part or less stays one part (a single request)."""
+    if size <= DEFAULT_PART_SIZE:
+        return plan_parts(size, max_parts=max_parts)
+    spread = _round_up(-(-size // PARALLEL_PARTS), MIB)
+    part_size = min(DEFAULT_PART_SIZE, max(MIN_PART_SIZE, spread))
+    if -(-size // part_size) > max_parts:
+        return plan_parts(size, max_parts=max_parts)
+    return plan_parts(size, part_size, max_parts=max_parts)
 
 
 def format_size(size: float) -> str:

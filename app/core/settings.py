@@ -44,12 +44,13 @@ class SettingsError(UploadError, ValueError):
 
 @dataclass
 class AppSettings:
-    """Everything the user can set. Sizes in MiB; 0 means automatic (part size) or unlimited (bandwidth)."""
+    """Everything the user can set. Sizes in MiB; 0 means automatic (connections, part size), no cap of
+    its own (connections per file) or unlimited (bandwidth)."""
 
     api_url: str = ""
     cdn_base_url: str = ""
-    max_connections: int = 8
-    per_file_connections: int = 4
+    max_connections: int = 0
+    per_file_connections: int = 0
     part_size_mib: int = 0
     bandwidth_limit_mib: float = 0.0
     accelerate: bool = False
@@ -61,9 +62,10 @@ class AppSettings:
 
 def _field_problem(name: str, value: Any) -> str | None:
     """Why `value` cannot be the setting `name`, as a sentence, or None when it can."""
-    if name in ("max_connections", "per_file_connections") and not 1 <= value <= MAX_CONNECTIONS:
-        label = "Connections" if name == "max_connections" else "Connections per file"
-        return f"{label} must be between 1 and {MAX_CONNECTIONS} (it is {value})."
+    if name in ("max_connections", "per_file_connections") and not 0 <= value <= MAX_CONNECTIONS:
+        if name == "max_connections":
+            return f"Connections must be automatic (0) or between 1 and {MAX_CONNECTIONS} (it is {value})."
+        return f"Connections per file must be 0 (no cap) or between 1 and {MAX_CONNECTIONS} (it is {value})."
     if name == "part_size_mib" and value != 0 and not MIN_PART_SIZE_MIB <= value <= MAX_PART_SIZE_MIB:
         return (
             f"The part size must be automatic (0) or between {MIN_PART_SIZE_MIB} and "
@@ -180,9 +182,13 @@ def to_transfer_settings(settings: AppSettings) -> TransferSettings:
     problems = validate_settings(settings)
     if problems:
         raise SettingsError(problems)
+    total = settings.max_connections or None
+    per_file = settings.per_file_connections or None
+    if total is not None and per_file is not None:
+        per_file = min(per_file, total)
     return TransferSettings(
-        max_connections=settings.max_connections,
-        per_file_connections=min(settings.per_file_connections, settings.max_connections),
+        max_connections=total,
+        per_file_connections=per_file,
         part_size=settings.part_size_mib * MIB if settings.part_size_mib else None,
         bandwidth_limit=settings.bandwidth_limit_mib * MIB if settings.bandwidth_limit_mib else None,
         accelerate=settings.accelerate,

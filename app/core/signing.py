@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from app.core.api import ApiClient, PresignedUrl
 from app.core.errors import NotThisApiError, UploadError
-from app.core.transfer import PartStopped
+from app.core.transfer import PartStopped, UrlExpiredError
 
 PRESIGN_BATCH = 16  # URLs asked for at once on this project's API
 
@@ -35,6 +35,7 @@ class UrlSigner:
         extended: bool,
         accelerate: bool,
         upcoming: Callable[[], Iterable[int]],
+        single: bool = False,
     ) -> None:
         self.upload_id = upload_id
         self._api = api
@@ -43,6 +44,7 @@ class UrlSigner:
         self._extended = extended
         self._accelerate = accelerate
         self._upcoming = upcoming
+        self._single = single  # one PUT URL, from the start of the upload; it cannot be signed again here
         self._lock = threading.Lock()
         self._urls: dict[int, PresignedUrl] = {}
         self._retired = threading.Event()
@@ -66,6 +68,8 @@ class UrlSigner:
             self._calls += 1
             try:
                 fresh = self._sign(number)
+            except UrlExpiredError:
+                raise
             except UploadError as error:
                 self._failure = error
                 raise
@@ -76,6 +80,8 @@ class UrlSigner:
         return fresh[number]
 
     def _sign(self, number: int) -> dict[int, PresignedUrl]:
+        if self._single:
+            raise UrlExpiredError("The upload URL of this file expired before it was used.")
         if self._extended:
             return self._api.presign(
                 self.upload_id, self._key, part_numbers=self._batch(number), accelerate=self._accelerate

@@ -12,14 +12,17 @@ import math
 import mimetypes
 import threading
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import requests
 
 from app.core.api import ApiClient, ApiInfo, InitializedUpload, RemotePart, cdn_url
-from app.core.api_records import ASSUMED_PARTS_KEPT_DAYS
+from app.core.api_records import ASSUMED_PARTS_KEPT_DAYS, FileRefused, FileToFinish, FileToStart, FinishedFile
 from app.core.errors import (
+    ConflictError,
     FileChangedError,
     FileMissingError,
     ServerError,
@@ -28,10 +31,11 @@ from app.core.errors import (
     UploadGoneError,
 )
 from app.core.fingerprint import file_problem
-from app.core.jobs import Finalized, Gone, Job, Prepared, Verified
+from app.core.jobs import BatchDone, Failed, Finalized, Gone, Job, Prepared, Verified
 from app.core.journal import JournalPart, JournalUpload
 from app.core.metadata import build_payload
-from app.core.planner import Part, PartPlan, plan_parts
+from app.core.planner import MAX_PART_SIZE, Part, PartPlan, plan_parallel, plan_parts
+from app.core.signing import PRESIGN_BATCH
 from app.core.transfer import ETAG_MD5, PartStopped
 
 log = logging.getLogger(__name__)
@@ -39,13 +43,17 @@ log = logging.getLogger(__name__)
 # The existing deployment signs every URL in one call, which times out past about a thousand parts.
 CORE_ONLY_MAX_PARTS = 1000
 DAY = 24 * 3600
+MAX_SINGLE_PUT = MAX_PART_SIZE  # S3's PutObject limit, when the API does not say
 
 
 def plan_for_api(size: int, info: ApiInfo, fixed_part_size: int | None) -> PartPlan:
-    """The plan to start an upload with on this API: fewer, larger parts for the existing deployment."""
+    """The plan to start an upload with on this API: enough parts for many connections on this
+    project's API, fewer and larger ones for the existing deployment (which signs them all at once)."""
     if fixed_part_size is not None:
         return plan_parts(size, fixed_part_size)
-    return plan_parts(size, max_parts=10_000 if info.extended else CORE_ONLY_MAX_PARTS)
+    if not info.extended:
+        return plan_parts(size, max_parts=CORE_ONLY_MAX_PARTS)
+    return plan_parallel(size)
 
 
 def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone:
@@ -56,7 +64,7 @@ def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone:
     """
     check_file(job.record)
     if job.upload_id is None:
-        plan = plan_for_api(job.record.size, info, job.plan.part_size if job.part_size_fixed else None)
+        plan = plan_for_api(job.record.size, info, _fixed(job))
         started = start_upload(api, info, job.record)
         expires = started.parts_expire_at or parts_expire_at(time.time(), info)
         prepared = Prepared(started.file_id, plan, {}, started=True, parts_expire_at=expires)
@@ -215,14 +223,126 @@ def finalize(api: ApiClient, info: ApiInfo, job: Job, stop: threading.Event) -> 
         if url and served_etag(url) == multipart_etag([etag for _, etag in parts]):
             log.info("Upload %s was completed before; its link serves it", job.upload_ref)
             return Finalized(url, True)
-    result = api.finalize(
-        job.upload_id,
-        job.record.key,
-        parts,
-        cdn_base_url=job.record.cdn_base_url,
-        overwrite=job.record.overwrite and info.extended,
-    )
+    if job.single:
+        outcome = finish_batch(api, (job,), stop).results[job.upload_ref]
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        assert isinstance(outcome, Finalized)
+        return outcome
+    result = api.finalize(job.upload_id, job.record.key, parts, cdn_base_url=job.record.cdn_base_url)
     return Finalized(result.url, verify_link(result.url, job.record.size, stop))
+
+
+# --- the folder routes ------------------------------------------------------------------------------
+
+
+def start_batch(api: ApiClient, info: ApiInfo, jobs: Sequence[Job]) -> BatchDone:
+    """Start several uploads in one `/initializeBatch` call, each with its idempotency key.
+
+    A file that fits in one part goes as a single PUT (where the API offers it); the others get their
+    first part URLs in the same answer. The same key names the same upload, so a resumed single PUT
+    gets a fresh URL, and an upload finished or cancelled since says so.
+    """
+    results: dict[int, Prepared | Gone | Finalized | Failed] = {}
+    asked: list[tuple[Job, PartPlan, bool]] = []
+    files = []
+    single_max = info.limit("singlePutMaxSize", MAX_SINGLE_PUT)
+    for job in jobs:
+        try:
+            check_file(job.record)
+        except FileChangedError as error:
+            results[job.upload_ref] = Failed(error)
+            continue
+        plan = job.plan if job.single else plan_for_api(job.record.size, info, _fixed(job))
+        single = job.single or (info.has("singlePut") and plan.count == 1 and job.record.size <= single_max)
+        asked.append((job, plan, single))
+        files.append(
+            FileToStart(
+                client_token=job.record.idempotency_key or uuid.uuid4().hex,
+                payload=build_payload(job.record.metadata, job.record.key),
+                file_size=job.record.size,
+                content_type=content_type_of(job.record),
+                overwrite=job.record.overwrite,
+                single=single,
+                sign_parts=0 if single else min(plan.count, PRESIGN_BATCH),
+            )
+        )
+    answers = api.initialize_batch(files) if files else []
+    for (job, plan, single), answer in zip(asked, answers, strict=True):
+        if isinstance(answer, FileRefused):
+            results[job.upload_ref] = Failed(answer.error)
+        elif answer.state == "aborted":
+            results[job.upload_ref] = Gone(UploadGoneError("The server had cancelled this upload."))
+        elif answer.state == "finished":
+            results[job.upload_ref] = Prepared(
+                answer.file_id, plan, job.known_parts, finished=True, single=single
+            )
+        else:
+            urls = {1: answer.put_url} if single and answer.put_url else dict(answer.urls)
+            # A single PUT leaves no parts on the server while it is unfinished: nothing expires.
+            expires = None if single else answer.parts_expire_at or parts_expire_at(time.time(), info)
+            results[job.upload_ref] = Prepared(
+                answer.file_id, plan, {}, started=True, urls=urls, parts_expire_at=expires, single=single,
+                put_headers=dict(answer.headers),
+            )  # fmt: skip
+    return BatchDone(results)
+
+
+def finish_batch(api: ApiClient, jobs: Sequence[Job], stop: threading.Event) -> BatchDone:
+    """Finish several uploads in one `/finalizeBatch` call; the API checks each object's size first.
+
+    Links: the API's own check stands for each file, and the first file's link is checked through the
+    CDN (a HEAD, with the same bounded retries as one file's) for the whole batch, so a folder costs no
+    HEAD per file; `link_verified` is that check's result for every file of the batch.
+    """
+    results: dict[int, Prepared | Gone | Finalized | Failed] = {}
+    to_finish = []
+    for job in jobs:
+        try:
+            check_file(job.record)
+        except FileChangedError as error:
+            results[job.upload_ref] = Failed(error)
+        else:
+            to_finish.append(job)
+    files = [
+        FileToFinish(job.upload_id or "", job.record.key, None if job.single else _parts(job))
+        for job in to_finish
+    ]
+    answers = api.finalize_batch(files, cdn_base_url=to_finish[0].record.cdn_base_url) if files else []
+    finished: list[tuple[Job, FinishedFile]] = []
+    for job, answer in zip(to_finish, answers, strict=True):
+        if isinstance(answer, FileRefused):
+            results[job.upload_ref] = Failed(answer.error)
+        elif job.single and not _is_this_file(job, answer.etag):
+            results[job.upload_ref] = Failed(ConflictError("The object at this key is not this file."))
+        else:
+            finished.append((job, answer))
+    if finished:
+        sample_job, sample = finished[0]
+        verified = verify_link(
+            sample.url, sample.size if sample.size is not None else sample_job.record.size, stop
+        )
+        for job, answer in finished:
+            results[job.upload_ref] = Finalized(answer.url, verified if answer.url else None)
+    return BatchDone(results)
+
+
+def _is_this_file(job: Job, etag: str | None) -> bool:
+    """A single PUT's object is this file: its ETag is the one our PUT got back, or the file's MD5."""
+    if etag is None:
+        return True  # the API checked the size; there is nothing more to compare
+    sent = job.known_parts.get(1)
+    if sent is not None:
+        return same_etag(sent.etag, etag)
+    return same_etag(part_md5(job.record.path, job.plan.part(1)), etag)
+
+
+def _parts(job: Job) -> tuple[tuple[int, str], ...]:
+    return tuple((number, part.etag) for number, part in sorted(job.known_parts.items()))
+
+
+def _fixed(job: Job) -> int | None:
+    return job.plan.part_size if job.part_size_fixed else None
 
 
 def multipart_etag(etags: list[str]) -> str:

@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -55,16 +55,29 @@ class PartStopper:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
+        self._stopped = False
+        self._event: threading.Event | None = None  # made on first use: 10,000 idle uploads need none
         self._sockets: set[socket.socket] = set()
 
     @property
-    def event(self) -> threading.Event:
+    def stopped(self) -> bool:
         return self._stopped
+
+    @property
+    def event(self) -> threading.Event:
+        """Set once stopped (for waits that should end then)."""
+        with self._lock:
+            if self._event is None:
+                self._event = threading.Event()
+                if self._stopped:
+                    self._event.set()
+            return self._event
 
     def stop(self) -> None:
         with self._lock:
-            self._stopped.set()
+            self._stopped = True
+            if self._event is not None:
+                self._event.set()
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
@@ -74,7 +87,7 @@ class PartStopper:
             return
         with self._lock:
             self._sockets.add(sock)
-            if self._stopped.is_set():
+            if self._stopped:
                 raise PartStopped()
 
     def _untrack(self, sock: socket.socket | None) -> None:
@@ -135,10 +148,12 @@ def send_part(
     stopper: PartStopper,
     on_progress: Callable[[int], None],
     limiter: BandwidthLimiter | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> SentPart:
     """PUT `length` bytes of `file` from `offset` to the presigned `url`; return S3's ETag.
 
     `expires_at` (time.time()) is when the URL expires: past it, any 400/403 counts as an expired URL.
+    `headers` are sent as given (a single PUT's signed headers, such as its Content-Type).
 
     `on_progress(n)` is called with each chunk's size as it is handed to the socket. Raises
     PartStopped, UrlExpiredError, UploadGoneError, IntegrityError (the ETag is an MD5 other than the
@@ -153,7 +168,8 @@ def send_part(
     sock: socket.socket | None = None
     try:
         connection.putrequest("PUT", route.request_target(target), skip_accept_encoding=True)
-        for name, value in route.headers.items():
+        extra = {name: value for name, value in (headers or {}).items() if name.lower() != "content-length"}
+        for name, value in {**route.headers, **extra}.items():
             connection.putheader(name, value)
         connection.putheader("Content-Length", str(length))
         connection.endheaders()
@@ -162,7 +178,7 @@ def send_part(
         file.seek(offset)
         remaining = length
         while remaining:
-            if stopper.event.is_set():
+            if stopper.stopped:
                 raise PartStopped()
             size = min(CHUNK_SIZE, remaining)
             if limiter is not None:
@@ -184,9 +200,9 @@ def send_part(
         connections.discard(target.scheme, target.hostname or "", target.port)
         raise
     except (OSError, http.client.HTTPException) as error:
-        early = None if stopper.event.is_set() else _early_answer(connection)
+        early = None if stopper.stopped else _early_answer(connection)
         connections.discard(target.scheme, target.hostname or "", target.port)
-        if stopper.event.is_set():
+        if stopper.stopped:
             raise PartStopped() from error
         if early is not None:  # S3 (or the proxy) refused before reading the whole body, and said why
             return _read_answer(route, *early, digest.hexdigest(), url_expired=time.time() >= expires_at)

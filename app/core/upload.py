@@ -59,7 +59,10 @@ class ActiveUpload:
     finished_remotely: bool = False  # S3 holds the completed object: only /finalize's record is missing
     check_remote_first: bool = False  # resumed on the existing deployment: look for the object first
     restarts: int = 0  # times the server lost the upload and it started again, in this run
+    single: bool = False  # sent as one PUT (the API's folder routes): `upload_id` is the API's id
+    put_headers: dict[str, str] = field(default_factory=dict)  # single: the headers its PUT must send
     expiry_warned: bool = False  # the last status sent carried an expiry warning
+    ready_at: float | None = None  # when the scheduler first saw it ready to finish (time.monotonic)
     passing_note: bool = False  # `message` says a retry is scheduled; cleared when something goes through
     # Held from a state change in memory until the journal has it, so that the journal sees the
     # changes of one upload in the order they were made.
@@ -77,6 +80,11 @@ class ActiveUpload:
     def complete(self) -> bool:
         """Every part is recorded as sent."""
         return len(self.done) == self.plan.count
+
+    @property
+    def needs_start(self) -> bool:
+        """Not started on the server, or a single PUT (asked again for its URL, by its idempotency key)."""
+        return self.upload_id is None or (self.single and not self.complete)
 
     @property
     def ready_to_finish(self) -> bool:
@@ -101,6 +109,12 @@ class ActiveUpload:
             if number not in self.done and number not in self.in_flight:
                 return number
         return None
+
+    def has_part_due(self, now: float) -> bool:
+        """A part is waiting to be sent now (not in backoff)."""
+        if any(at <= now for at in self.retry_at.values()):
+            return True
+        return any(n not in self.done and n not in self.in_flight for n in self.pending)
 
     def put_back(self, number: int) -> None:
         """A part taken but not sent (stopped): it goes first next time."""

@@ -12,6 +12,7 @@ import threading
 
 from app.core.errors import UploadError
 from app.core.jobs import (
+    BatchDone,
     Failed,
     Job,
     JobKind,
@@ -21,7 +22,7 @@ from app.core.jobs import (
     UrlExpired,
     WorkerHost,
 )
-from app.core.steps import file_error, finalize, prepare, verify_part
+from app.core.steps import file_error, finalize, finish_batch, prepare, start_batch, verify_part
 from app.core.transfer import ConnectionCache, PartStopped, UrlExpiredError, send_part
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,14 @@ class Worker(threading.Thread):
             info = host.api_info(job.record.api_url)
             if job.kind is JobKind.PREPARE:
                 return prepare(api, info, job)
+            if job.kind is JobKind.START_BATCH:
+                return start_batch(api, info, job.batch)
+            if job.kind is JobKind.FINISH_BATCH:
+                return finish_batch(api, job.batch, host.closing)
             return finalize(api, info, job, host.closing)
         except UploadError as error:
+            if job.batch:  # the call failed as a whole: so did each of its files
+                return BatchDone({member.upload_ref: Failed(error) for member in job.batch})
             return Failed(error)
 
     def _send(self, job: Job) -> Outcome:
@@ -75,6 +82,8 @@ class Worker(threading.Thread):
             url = job.signer.url_for(part.number, job.send_seconds)
         except PartStopped:
             return Stopped()
+        except UrlExpiredError as error:
+            return UrlExpired(error)
         except UploadError as error:
             return Failed(error)
         try:
@@ -89,6 +98,7 @@ class Worker(threading.Thread):
                     stopper=job.stopper,
                     on_progress=lambda amount: self.host.progress(job, amount),
                     limiter=self.host.limiter,
+                    headers=job.put_headers,
                 )
         except PartStopped:
             return Stopped()

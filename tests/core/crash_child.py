@@ -30,15 +30,21 @@ def die() -> None:
     os._exit(KILLED)
 
 
+def die_after(name: str) -> None:
+    """The API client's route `name` is answered, then the process dies."""
+    route = getattr(ApiClient, name)
+
+    def call_then_die(self: ApiClient, *args: Any, **kwargs: Any) -> Any:
+        route(self, *args, **kwargs)
+        die()
+
+    setattr(ApiClient, name, call_then_die)
+
+
 def arm(boundary: str, part: int) -> None:
-    if boundary == "create":
-        initialize = ApiClient.initialize
-
-        def initialize_then_die(self: ApiClient, *args: Any, **kwargs: Any) -> Any:
-            initialize(self, *args, **kwargs)
-            die()
-
-        ApiClient.initialize = initialize_then_die  # type: ignore[method-assign]
+    if boundary == "create":  # one upload alone, or the first of a new API, starts on its own
+        die_after("initialize")
+        die_after("initialize_batch")
     elif boundary == "part":
         send_part = worker.send_part
 
@@ -50,19 +56,15 @@ def arm(boundary: str, part: int) -> None:
 
         worker.send_part = send_then_die  # type: ignore[assignment]
     elif boundary == "complete":
-        finalize = ApiClient.finalize
-
-        def finalize_then_die(self: ApiClient, *args: Any, **kwargs: Any) -> Any:
-            finalize(self, *args, **kwargs)
-            die()
-
-        ApiClient.finalize = finalize_then_die  # type: ignore[method-assign]
+        die_after("finalize")
+        die_after("finalize_batch")
     elif boundary == "finish-record":
 
         def die_before_recording(*_args: Any, **_kwargs: Any) -> None:
             die()
 
         Journal.set_finished = die_before_recording  # type: ignore[method-assign]
+        Journal.set_finished_many = die_before_recording  # type: ignore[method-assign]
     else:
         raise SystemExit(f"unknown boundary {boundary}")
 

@@ -101,6 +101,7 @@ def test_the_facade_offers_only_what_the_cli_and_the_app_call() -> None:
     public = {name for name, _ in inspect.getmembers(UploadManager) if not name.startswith("_")}
     assert public == {
         "add",
+        "add_many",
         "restore",
         "history",
         "statuses",
@@ -112,6 +113,9 @@ def test_the_facade_offers_only_what_the_cli_and_the_app_call() -> None:
         "remove",
         "execute",
         "resolve_conflict",
+        "remote_uploads",
+        "adopt_remote",
+        "abort_remote",
         "pause_all",
         "resume_all",
         "credentials_changed",

@@ -12,7 +12,9 @@ from app.core.planner import (
     MAX_PART_SIZE,
     MAX_PARTS,
     MIN_PART_SIZE,
+    PARALLEL_PARTS,
     format_size,
+    plan_parallel,
     plan_parts,
 )
 
@@ -102,3 +104,23 @@ def test_part_outside_the_plan_is_an_error() -> None:
 )
 def test_format_size(size: int, text: str) -> None:
     assert format_size(size) == text
+
+
+@pytest.mark.parametrize(
+    ("size", "part_size"),
+    [
+        (DEFAULT_PART_SIZE, DEFAULT_PART_SIZE),  # one part: one request
+        (DEFAULT_PART_SIZE + 1, MIN_PART_SIZE),
+        (256 * MIB, MIN_PART_SIZE),  # a far region: 52 parts, so up to 52 connections
+        (640 * MIB, 10 * MIB),
+        (4 * GIB, DEFAULT_PART_SIZE),
+        (1 * TIB, plan_parts(1 * TIB).part_size),  # still within 10,000 parts
+    ],
+)
+def test_an_automatic_plan_gives_big_files_enough_parts_for_many_connections(
+    size: int, part_size: int
+) -> None:
+    plan = plan_parallel(size)
+    assert plan.part_size == part_size
+    assert plan.count <= MAX_PARTS
+    assert plan.count >= min(PARALLEL_PARTS, size // MIN_PART_SIZE) or plan.count == 1

@@ -48,7 +48,10 @@ def test_paths_without_override_use_the_platform_folders(monkeypatch: pytest.Mon
 
 def test_defaults() -> None:
     settings = AppSettings()
-    assert (settings.max_connections, settings.per_file_connections, settings.part_size_mib) == (8, 4, 0)
+    assert (settings.max_connections, settings.per_file_connections, settings.part_size_mib) == (0, 0, 0)
+    transfer = to_transfer_settings(settings)
+    assert transfer.max_connections is None, "connections are adapted unless the user fixes them"
+    assert transfer.per_file_connections is None
     assert json.loads(settings.last_metadata) == {"organizationId": "", "objectRecordId": ""}
     assert "\n" in DEFAULT_METADATA  # pretty, for the editor
     assert settings.key_template == "{filename}"
@@ -101,13 +104,13 @@ def test_corrupt_file_is_kept_aside(tmp_path: Path, content: bytes, caplog: pyte
 
 
 def test_validation_messages() -> None:
-    bad = AppSettings(max_connections=0, per_file_connections=65, part_size_mib=4, bandwidth_limit_mib=-1.0,
+    bad = AppSettings(max_connections=-1, per_file_connections=65, part_size_mib=4, bandwidth_limit_mib=-1.0,
                       cdn_base_url="cdn.example.com", key_template="{x")  # fmt: skip
     problems = validate_settings(bad)
     assert problems[:4] == [
         'The CDN base URL must start with https:// (or http://), like "https://example.com/prod".',
-        "Connections must be between 1 and 64 (it is 0).",
-        "Connections per file must be between 1 and 64 (it is 65).",
+        "Connections must be automatic (0) or between 1 and 64 (it is -1).",
+        "Connections per file must be 0 (no cap) or between 1 and 64 (it is 65).",
         "The part size must be automatic (0) or between 5 and 5120 MiB (it is 4 MiB).",
     ]
     assert "bandwidth limit" in problems[4]
@@ -148,7 +151,11 @@ def test_save_failure_is_a_sentence_and_keeps_the_old_file(
 
 def test_to_transfer_settings() -> None:
     assert to_transfer_settings(AppSettings()) == TransferSettings(
-        max_connections=8, per_file_connections=4, part_size=None, bandwidth_limit=None, accelerate=False
+        max_connections=None,
+        per_file_connections=None,
+        part_size=None,
+        bandwidth_limit=None,
+        accelerate=False,
     )
     custom = to_transfer_settings(AppSettings(max_connections=2, per_file_connections=6, part_size_mib=16,
                                               bandwidth_limit_mib=1.5, accelerate=True))  # fmt: skip
