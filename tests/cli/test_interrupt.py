@@ -47,24 +47,32 @@ def silent_api() -> Iterator[tuple[str, threading.Event]]:
     thread.join(5)
 
 
+# A step's per-file route and the batch route the engine takes instead on an API that has it.
+STEP_ROUTES = {
+    "/initialize": ("/initialize", "/initializeBatch"),
+    "/getPreSignedUrls": ("/getPreSignedUrls",),
+    "/finalize": ("/finalize", "/finalizeBatch"),
+}
+
+
 @contextmanager
-def hanging(stack: LocalStack, route: str, status: int) -> Iterator[threading.Event]:
-    """Make `route` hang until the block ends, then answer `status` (as a call cut off would end);
-    yields an event set once the route is reached."""
+def hanging(stack: LocalStack, step: str, status: int) -> Iterator[threading.Event]:
+    """Make the routes of `step` hang until the block ends, then answer `status` (as a call cut off
+    would end); yields an event set once one of them is reached."""
     reached, release = threading.Event(), threading.Event()
-    original = stack.routes[route]
+    originals = {route: stack.routes[route] for route in STEP_ROUTES[step]}
 
     def hang(event: dict[str, Any], context: Any) -> dict[str, Any]:
         reached.set()
         release.wait(WAIT)
         return {"statusCode": status, "body": json.dumps({"message": "Endpoint request timed out"})}
 
-    stack.routes[route] = hang
+    stack.routes.update(dict.fromkeys(originals, hang))
     try:
         yield reached
     finally:
         release.set()
-        stack.routes[route] = original
+        stack.routes.update(originals)
 
 
 def assert_interrupted(process: Any, outcome: str) -> None:
