@@ -139,16 +139,8 @@ def check_main_window(report: Report) -> None:
     time since start), then check its icon and the bundled icons."""
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 
-    from app.core.credentials import CredentialStore
-    from app.core.journal import Journal
-    from app.core.manager import UploadManager
-    from app.core.paths import log_dir
-    from app.core.settings import load_settings, to_transfer_settings
-    from app.gui.application import create_application, token_source
-    from app.gui.bridge import UploadBridge
-    from app.gui.main_window import MainWindow
-    from app.gui.session import Session
-    from app.gui.window_state import window_state_store
+    from app.gui.application import create_application
+    from app.gui.startup import wired_app
 
     class FirstExpose(QObject):
         """Ends `loop` one event-loop turn after the window's first expose: it has painted by then."""
@@ -170,14 +162,8 @@ def check_main_window(report: Report) -> None:
 
     app = create_application([sys.argv[0]])
     report.platform = app.platformName()
-    journal = Journal.open_default()
-    settings = load_settings()
-    credentials = CredentialStore()
-    manager = UploadManager(journal, token_source(credentials), to_transfer_settings(settings))
-    bridge = UploadBridge(manager)
-    try:
-        session = Session(bridge, credentials, settings, log_folder=log_dir())
-        window = MainWindow(bridge, session, window_state_store())
+    with wired_app() as wired:
+        window = wired.window
         loop = QEventLoop()
         watch = FirstExpose(loop)
         window.createWinId()
@@ -190,11 +176,6 @@ def check_main_window(report: Report) -> None:
         if window.windowIcon().isNull():
             report.problems.append("the main window has no icon")
         check_icons(report)
-        window.close()
-    finally:
-        bridge.shutdown()
-        manager.shutdown()
-        journal.close()
 
 
 def run_self_test() -> int:

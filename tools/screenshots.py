@@ -1,14 +1,18 @@
-"""Takes the README's screenshots of the real app on the local stack (docs/screenshot-*.png).
+"""Takes the docs' screenshots of the real app on the local stack (docs/screenshot-*.png).
 
 Run under a virtual X server so the real xcb platform draws the window:
 
-    xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb PYTHONPATH=. python tools/screenshots.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb PYTHONPATH=. python tools/screenshots.py
+    ... python tools/screenshots.py --dark           # Fusion with a dark palette: *-dark.png
+    ... env QT_SCALE_FACTOR=2 ... python tools/screenshots.py --only uploading --suffix -200
 
-Everything happens in a temporary s3up home; the local stack runs in this process (as `--local` does).
+Everything happens in a temporary s3up home; the local stack runs in this process (as `--local` does),
+and the app is built by the same wiring as the app itself (`app.gui.startup.wired_app`).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -19,20 +23,15 @@ from pathlib import Path
 os.environ["S3UP_HOME"] = tempfile.mkdtemp(prefix="s3up-screens-")
 
 from PySide6.QtCore import QCoreApplication, QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QPalette
+from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
-from app.core.credentials import CredentialStore
-from app.core.journal import Journal
-from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from app.core.settings import AppSettings, to_transfer_settings
-from app.gui.application import create_application, token_source
-from app.gui.bridge import UploadBridge
-from app.gui.main_window import MainWindow
-from app.gui.session import Session
+from app.gui.application import create_application
+from app.gui.commands import Action, ResumeAll, UpdateSettings, for_uploads
 from app.gui.sign_in_dialog import SignInDialog
-from app.gui.window_state import window_state_store
+from app.gui.startup import LocalApi, wired_app
 from backend.local import LocalStack
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -63,13 +62,52 @@ def settle(seconds: float = 0.4) -> None:
         time.sleep(0.02)
 
 
-def shoot(widget: QWidget, name: str) -> None:
-    settle()
-    screen = widget.screen()
-    picture = screen.grabWindow(widget.winId()) if QApplication.platformName() == "xcb" else widget.grab()
-    path = DOCS / f"screenshot-{name}.png"
-    picture.save(str(path))
-    print(path)
+class Camera:
+    def __init__(self, suffix: str, only: set[str]) -> None:
+        self.suffix, self.only = suffix, only
+
+    def wants(self, name: str) -> bool:
+        return not self.only or name in self.only
+
+    def shoot(self, widget: QWidget, name: str) -> None:
+        if not self.wants(name):
+            return
+        settle()
+        on_x = QApplication.platformName() == "xcb"  # with the window manager's frame where there is one
+        picture = widget.screen().grabWindow(widget.winId()) if on_x else widget.grab()
+        path = DOCS / f"screenshot-{name}{self.suffix}.png"
+        picture.save(str(path))
+        print(path, f"{picture.width()}x{picture.height()}", flush=True)
+
+
+def dark_palette() -> QPalette:
+    """A dark palette for Fusion, as a dark desktop theme gives one."""
+    palette = QPalette()
+    colors = {
+        QPalette.ColorRole.Window: "#2b2d31",
+        QPalette.ColorRole.WindowText: "#e4e6eb",
+        QPalette.ColorRole.Base: "#1f2023",
+        QPalette.ColorRole.AlternateBase: "#26282c",
+        QPalette.ColorRole.Text: "#e4e6eb",
+        QPalette.ColorRole.Button: "#33363b",
+        QPalette.ColorRole.ButtonText: "#e4e6eb",
+        QPalette.ColorRole.Highlight: "#3d7be0",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.ToolTipBase: "#33363b",
+        QPalette.ColorRole.ToolTipText: "#e4e6eb",
+        QPalette.ColorRole.PlaceholderText: "#9aa0a8",
+        QPalette.ColorRole.Mid: "#45484e",
+        QPalette.ColorRole.Light: "#55585f",
+        QPalette.ColorRole.Midlight: "#3d4046",
+        QPalette.ColorRole.Dark: "#18191c",
+        QPalette.ColorRole.Shadow: "#0e0f11",
+        QPalette.ColorRole.Link: "#7fb0ff",
+    }
+    for role, color in colors.items():
+        palette.setColor(role, QColor(color))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7b7f86"))
+    return palette
 
 
 def make_files(root: Path) -> Path:
@@ -83,34 +121,44 @@ def make_files(root: Path) -> Path:
     return folder
 
 
+def drop_on(window: QWidget, folder: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    center = QPointF(window.width() / 2, window.height() / 2)
+    for kind, position in ((QDragEnterEvent, center.toPoint()), (QDropEvent, center)):
+        button, modifier = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        event = kind(position, Qt.DropAction.CopyAction, mime, button, modifier)
+        QApplication.sendEvent(window, event)
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Screenshots of the real app for docs/.")
+    parser.add_argument("--dark", action="store_true", help="Fusion with a dark palette")
+    parser.add_argument("--suffix", default=None, help="added to each file name (default: -dark with --dark)")
+    parser.add_argument("--only", action="append", default=[], help="take only these (e.g. uploading)")
+    options = parser.parse_args()
+    suffix = options.suffix if options.suffix is not None else ("-dark" if options.dark else "")
+    camera = Camera(suffix, set(options.only))
     app = create_application(sys.argv[:1])
-    with LocalStack(port=0) as stack:
-        journal = Journal.open_default()
-        credentials = CredentialStore()
-        settings = AppSettings(bandwidth_limit_mib=24, key_template="{relpath}", last_metadata=METADATA)
-        manager = UploadManager(journal, token_source(credentials), to_transfer_settings(settings))
-        bridge = UploadBridge(manager)
-        session = Session.for_local_stack(
-            bridge,
-            credentials,
-            settings,
-            api_url=stack.api_url,
-            cdn_base_url=stack.cdn_base_url,
-            token=stack.token,
-            log_folder=Path(os.environ["S3UP_HOME"]) / "logs",
-        )
-        window = MainWindow(bridge, session, window_state_store())
-        window.resize(1180, 720)
+    if options.dark:
+        app.setStyle(QStyleFactory.create("Fusion"))
+        app.setPalette(dark_palette())
+    settings = AppSettings(bandwidth_limit_mib=24, key_template="{relpath}", last_metadata=METADATA)
+    with (
+        LocalStack(port=0) as stack,
+        wired_app(local=LocalApi(stack.api_url, stack.cdn_base_url, stack.token), settings=settings) as wired,
+    ):
+        window, bridge = wired.window, wired.bridge
+        window.resize(1280, 760)
         window.move(40, 40)
         window.show()
         window.start()
-        try:
-            shoot(window, "empty")
+        camera.shoot(window, "empty")
 
+        if camera.wants("sign-in"):
             dialog = SignInDialog(
                 bridge,
-                credentials,
+                wired.session.credentials,
                 api_url="https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
                 cdn_base_url="https://d111111abcdef8.cloudfront.net",
                 parent=window,
@@ -119,57 +167,40 @@ def main() -> int:
             dialog.open()
             dialog.sign_in_button.setFocus()
             wait_until(lambda: dialog.keyring_label.text() != "Looking for the keyring…")
-            shoot(dialog, "sign-in")
+            camera.shoot(dialog, "sign-in")
             dialog.reject()
 
-            folder = make_files(Path(tempfile.mkdtemp(prefix="s3up-files-")))
-            mime = QMimeData()
-            mime.setUrls([QUrl.fromLocalFile(str(folder))])
-            center = QPointF(window.width() / 2, window.height() / 2)
-            for kind, position in ((QDragEnterEvent, center.toPoint()), (QDropEvent, center)):
-                QApplication.sendEvent(
-                    window,
-                    kind(
-                        position,
-                        Qt.DropAction.CopyAction,
-                        mime,
-                        Qt.MouseButton.LeftButton,
-                        Qt.KeyboardModifier.NoModifier,
-                    ),
-                )
-            wait_until(lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible())
-            metadata = window.metadata_dialog
-            metadata.move(window.x() + 200, window.y() + 40)
-            metadata.template_edit.setText("surveys/{objectRecordId}/{relpath}")
-            metadata.validate()
-            shoot(metadata, "metadata")
+        drop_on(window, make_files(Path(tempfile.mkdtemp(prefix="s3up-files-"))))
+        wait_until(lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible())
+        metadata = window.metadata_dialog
+        metadata.move(window.x() + 200, window.y() + 30)
+        metadata.template_edit.setText("surveys/{objectRecordId}/{relpath}")
+        metadata.validate()
+        camera.shoot(metadata, "metadata")
+        if camera.wants("metadata-error"):
             metadata.editor.setPlainText(METADATA.replace('"org-7",', '"org-7"'))
             metadata.validate()
-            shoot(metadata, "metadata-error")
+            camera.shoot(metadata, "metadata-error")
             metadata.editor.setPlainText(METADATA)
             metadata.validate()
-            metadata.start_button.click()
+        metadata.start_button.click()
 
-            wait_until(lambda: window.model.rowCount() == len(FILES))
-            wait_until(lambda: window.model.totals().done > 0.3 * window.model.totals().size)
-            window.bridge.command("pause", [window.model.status_at(4).id])
-            window.view.selectRow(0)
-            settle(1.5)
-            shoot(window, "uploading")
+        model = window.model
+        wait_until(lambda: model.rowCount() == len(FILES))
+        wait_until(lambda: model.summary().sent > 0.3 * model.summary().size)
+        bridge.send(for_uploads(Action.PAUSE, [model.status_at(4).id]))
+        window.view.selectRow(0)
+        settle(1.5)
+        camera.shoot(window, "uploading")
 
-            window.session.update_settings(
-                AppSettings(key_template="{relpath}", last_metadata=METADATA), apply=True
-            )
-            window.bridge.resume_all()
-            wait_until(lambda: all(s.state is UploadState.DONE for s in window.model.statuses()), timeout=300)
+        if camera.wants("done"):
+            bridge.send(UpdateSettings(to_transfer_settings(AppSettings())))  # unlimited again
+            bridge.send(ResumeAll())
+            wait_until(lambda: all(s.state is UploadState.DONE for s in model.statuses()), timeout=300)
             window.view.selectRow(1)
             settle(1.0)
-            shoot(window, "done")
-        finally:
-            window.close()
-            bridge.shutdown()
-            manager.shutdown()
-            journal.close()
+            camera.shoot(window, "done")
+        window.close_without_asking()
     del app
     return 0
 

@@ -5,8 +5,11 @@ file backends of ``keyrings.alt`` are refused, so a token is never written to di
 there is no usable keyring, `set` raises `KeyringUnavailableError` (with a title and a message for the
 user) and the caller may keep the token for this run only with `remember_for_session`.
 
-Every token that passes through here is registered with `app.core.logs.register_secret`, so the log
-never shows it. ``keyring`` is imported on first use, so importing this module costs nothing.
+`clean_token` is the one gate every token passes, wherever it comes from (a command-line option, an
+environment variable, a file, the keyring, the sign-in dialog): surrounding white space is trimmed, a
+token that cannot be sent in an HTTP header is refused with a sentence, and the token is registered with
+`app.core.logs.register_secret`, so the log never shows it. ``keyring`` is imported on first use, so
+importing this module costs nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import unicodedata
 from typing import TYPE_CHECKING
 
 from app.core.api import normalize_api_url
@@ -47,6 +51,47 @@ _HOW_TO_FIX = {
     "Install and unlock a Secret Service keyring such as GNOME Keyring or KWallet (it needs a desktop "
     "session with D-Bus), then sign in again.",
 )
+
+
+# Invisible characters that copying from a web page or a Windows editor leaves around a token.
+_INVISIBLE_EDGES = "\ufeff\u200b\u200c\u200d\u2060"
+
+
+class TokenFormatError(UploadError):
+    """A token that cannot be used as given; `message` says what is wrong with it (never the token)."""
+
+
+def clean_token(raw: str, *, source: str = "The token") -> str:
+    """The token in `raw` without surrounding white space (and invisible marks), registered with the log
+    redactor.
+
+    Raises `TokenFormatError` when nothing is left, or when the token has white space or a control
+    character inside it, or a character that an HTTP header cannot carry (headers are Latin-1). `source`
+    starts the sentence and says where the token came from, e.g. "The token in $S3UP_TOKEN".
+    """
+    token = raw.strip().strip(_INVISIBLE_EDGES).strip()
+    if not token:
+        raise TokenFormatError(f"{source} is empty; give the whole token.")
+    register_secret(token)  # even a refused token must not reach a log
+    if token.lower().startswith("bearer ") and len(token.split()) == 2:
+        raise TokenFormatError(f'{source} starts with "Bearer "; give the token alone, without that word.')
+    for char in token:
+        if char.isspace():
+            raise TokenFormatError(
+                f"{source} has a space or a line break inside it; a token is one word. Check that you "
+                "copied the whole token and nothing else."
+            )
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise TokenFormatError(
+                f"{source} holds an invisible or control character (U+{ord(char):04X}); copy the token "
+                "again, as plain text."
+            )
+        if ord(char) > 0xFF:
+            raise TokenFormatError(
+                f"{source} holds the character “{char}” (U+{ord(char):04X}), which an HTTP header cannot "
+                "carry; check that you copied the token itself."
+            )
+    return token
 
 
 class KeyringUnavailableError(UploadError):
@@ -134,6 +179,10 @@ class CredentialStore:
             f"The keyring ({self.backend_name()}) could not {action} the token: {error}. {_HOW_TO_FIX}",
         )
 
+    def require_keyring(self) -> None:
+        """Raise `KeyringUnavailableError` (saying what to do) when there is no usable keyring."""
+        self._require_backend()
+
     def available(self) -> bool:
         """True when an acceptable keyring backend is configured (it may still be locked)."""
         return self._backend() is not None
@@ -162,16 +211,20 @@ class CredentialStore:
             token = backend.get_password(SERVICE, account)
         except Exception as error:
             raise self._failure("read", error) from error
-        if token:
-            register_secret(token)
-        return token
+        if not token:
+            return None
+        try:
+            return clean_token(token, source=f"The token stored in the keyring for {account}")
+        except TokenFormatError as error:
+            raise TokenFormatError(f"{error.message} Sign in again to replace it.") from None
 
     def set(self, api_url: str, token: str) -> None:
         """Store the token in the keyring (replacing a session-only one for this API).
 
-        Raises `KeyringUnavailableError` when that is not possible; nothing is stored anywhere then.
+        Raises `TokenFormatError` for a token `clean_token` refuses, and `KeyringUnavailableError` when it
+        cannot be stored; nothing is stored anywhere then.
         """
-        register_secret(token)
+        token = clean_token(token)
         backend = self._require_backend()
         account = normalize_api_url(api_url)
         try:
@@ -197,8 +250,10 @@ class CredentialStore:
             raise self._failure("delete", error) from error
 
     def remember_for_session(self, api_url: str, token: str) -> None:
-        """Keep the token in this process only (never on disk); `get` returns it before the keyring's."""
-        register_secret(token)
+        """Keep the token in this process only (never on disk); `get` returns it before the keyring's.
+
+        Raises `TokenFormatError` for a token `clean_token` refuses."""
+        token = clean_token(token)
         with self._lock:
             self._session[normalize_api_url(api_url)] = token
 

@@ -32,7 +32,7 @@ from app.core.journal_rows import (
     to_upload,
 )
 from app.core.models import UploadState
-from app.core.paths import data_dir
+from app.core.paths import data_dir, private_dir, private_file
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -65,7 +65,7 @@ class Journal:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(private_dir(self.path.parent) / self.path.name)  # 0600, and so its -wal/-shm
             self._conn = sqlite3.connect(
                 os.fspath(self.path),
                 timeout=BUSY_TIMEOUT_MS / 1000,

@@ -3,21 +3,22 @@
 `redact` replaces presigned-URL signatures and credentials, ``Authorization`` header values, ``Bearer``
 tokens and every secret passed to `register_secret` with ``REDACTED``. `setup_logging` installs a
 rotating file handler (and optionally a console handler) on the root logger, each with a
-`RedactingFilter`, so records of every library (requests, urllib3, keyring…) are redacted too.
+`RedactingFilter`, so records of every library (requests, urllib3, keyring…) are redacted too. The log
+file and its rotated copies are readable by their owner only (0600 in a 0700 folder, on POSIX).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
-import os
 import re
 import sys
 import threading
 from pathlib import Path
 from urllib.parse import quote
 
-from app.core.paths import log_dir
+from app.core.paths import log_dir, private_dir, private_file
 
 REDACTED = "REDACTED"
 LOG_FILENAME = "s3up.log"
@@ -85,6 +86,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates the log file (at start and after each rotation) readable by its owner only."""
+
+    def _open(self) -> io.TextIOWrapper:
+        private_file(Path(self.baseFilename))
+        return super()._open()
+
+
 _installed: list[logging.Handler] = []
 _installed_lock = threading.Lock()
 
@@ -100,16 +109,17 @@ def setup_logging(
     """Log to ``<directory or log_dir()>/s3up.log`` (rotating, `backups` × `max_bytes`) and return its path.
 
     Idempotent: calling it again replaces the handlers it installed before (no duplicate lines).
-    The file is readable by its owner only, where the OS allows.
+    The folder and every file in it (rotated ones too) are readable by their owner only, where the OS
+    allows; looser ones left by older versions are tightened.
     """
     directory = directory if directory is not None else log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
+    for old_log in directory.glob(f"{LOG_FILENAME}*"):  # rotated by an older version, perhaps 0644
+        private_file(old_log)
     path = directory / LOG_FILENAME
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = _PrivateRotatingFileHandler(
         path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
     )
-    if os.name == "posix":
-        os.chmod(path, 0o600)
     handlers: list[logging.Handler] = [file_handler]
     if console:
         handlers.append(logging.StreamHandler(sys.stderr))

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from app.core.errors import UploadError
+from app.core.paths import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class UploadLocks:
             if upload_ref in self._held:
                 return
             try:
-                self._folder.mkdir(parents=True, exist_ok=True)
+                private_dir(self._folder)
                 fd = os.open(self._path(upload_ref), os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as error:  # no lock is better than no upload; the journal still works
                 log.warning("Cannot lock upload %s (%s); go on without the lock", upload_ref, error)

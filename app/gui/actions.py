@@ -12,9 +12,11 @@ from PySide6.QtWidgets import QMenuBar, QSizePolicy, QToolBar, QWidget
 
 from app.core.models import UploadState, UploadStatus
 from app.gui.resources import icon
+from app.gui.status_text import can_retry, is_conflict
 
 if TYPE_CHECKING:
     from app.gui.session import Session
+    from app.gui.upload_table_model import Summary
 
 Key = QKeySequence.StandardKey
 
@@ -25,7 +27,10 @@ class Actions:
     add_folder: QAction
     pause_all: QAction
     resume_all: QAction
+    clear_finished: QAction
+    account: QAction
     sign_in: QAction
+    sign_in_button: QAction  # the toolbar's, shown only while not signed in
     sign_out: QAction
     settings: QAction
     quit: QAction
@@ -33,6 +38,8 @@ class Actions:
     resume: QAction
     cancel: QAction
     retry: QAction
+    overwrite: QAction
+    change_key: QAction
     copy_link: QAction
     open_link: QAction
     show_in_folder: QAction
@@ -43,7 +50,7 @@ class Actions:
     def row_actions(self) -> list[QAction | None]:
         """The per-upload actions in context-menu order; None is a separator."""
         return [
-            self.pause, self.resume, self.retry, self.cancel, None,
+            self.pause, self.resume, self.retry, self.overwrite, self.change_key, self.cancel, None,
             self.copy_link, self.open_link, self.show_in_folder, None,
             self.remove,
         ]  # fmt: skip
@@ -75,7 +82,12 @@ def create_actions(parent: QWidget) -> Actions:
         add_folder=_action(parent, "Add Folder…", "add-folder", "Ctrl+Shift+O", "Choose a folder to upload"),
         pause_all=_action(parent, "Pause All", "pause", "Ctrl+Shift+P", "Pause every upload"),
         resume_all=_action(parent, "Resume All", "resume", "Ctrl+Shift+R", "Resume every paused upload"),
+        clear_finished=_action(
+            parent, "Clear Finished", "clear", "Ctrl+Shift+K", "Remove finished uploads from the list"
+        ),
+        account=QAction("Not signed in", parent),
         sign_in=_action(parent, "Sign In…", "sign-in", "Ctrl+Shift+L", "Sign in to an upload API"),
+        sign_in_button=_action(parent, "Sign In…", "sign-in", None, "Sign in to an upload API"),
         sign_out=_action(parent, "Sign Out", "sign-out", None, "Forget the token of this API"),
         settings=_action(
             parent,
@@ -89,6 +101,8 @@ def create_actions(parent: QWidget) -> Actions:
         resume=_action(parent, "Resume", "resume", "Ctrl+R"),
         cancel=_action(parent, "Cancel Upload", "cancel", None),
         retry=_action(parent, "Retry", "retry", "Ctrl+T"),
+        overwrite=_action(parent, "Overwrite", "overwrite", None, "Replace the object already at this key"),
+        change_key=_action(parent, "Change Key…", "change-key", None, "Upload this file under another key"),
         copy_link=_action(parent, "Copy Link", "copy", Key.Copy),
         open_link=_action(parent, "Open Link", "open-link", "Ctrl+Return"),
         show_in_folder=_action(parent, "Show in Folder", "show-in-folder", "Ctrl+Shift+F"),
@@ -99,6 +113,8 @@ def create_actions(parent: QWidget) -> Actions:
     actions.settings.setMenuRole(QAction.MenuRole.PreferencesRole)
     actions.quit.setMenuRole(QAction.MenuRole.QuitRole)
     actions.about.setMenuRole(QAction.MenuRole.AboutRole)
+    actions.account.setEnabled(False)  # a caption: who the app is signed in as
+    actions.sign_in_button.triggered.connect(actions.sign_in.trigger)
     for field in fields(actions):
         parent.addAction(getattr(actions, field.name))
     return actions
@@ -110,7 +126,7 @@ def build_menus(bar: QMenuBar, a: Actions) -> None:
     file_menu.addSeparator()
     file_menu.addActions([a.settings, a.quit])
     transfers = bar.addMenu("&Transfers")
-    transfers.addActions([a.pause_all, a.resume_all])
+    transfers.addActions([a.pause_all, a.resume_all, a.clear_finished])
     transfers.addSeparator()
     for action in a.row_actions():
         if action is None:
@@ -118,6 +134,8 @@ def build_menus(bar: QMenuBar, a: Actions) -> None:
         else:
             transfers.addAction(action)
     account = bar.addMenu("&Account")
+    account.addAction(a.account)
+    account.addSeparator()
     account.addActions([a.sign_in, a.sign_out])
     help_menu = bar.addMenu("&Help")
     help_menu.addActions([a.open_log_folder, a.about])
@@ -134,7 +152,7 @@ def build_toolbar(a: Actions) -> QToolBar:
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     toolbar.addWidget(spacer)
-    toolbar.addActions([a.sign_in, a.sign_out, a.settings])
+    toolbar.addActions([a.sign_in_button, a.settings])
     return toolbar
 
 
@@ -143,20 +161,31 @@ def selected_link(selected: list[UploadStatus]) -> str:
     return (selected[0].url or "") if selected else ""
 
 
-def update_actions(
-    a: Actions, selected: list[UploadStatus], queue: list[UploadStatus], session: Session
-) -> None:
-    """Enable what applies to the selection and the queue; show Sign In or Sign Out."""
+def update_actions(a: Actions, selected: list[UploadStatus], queue: Summary, session: Session) -> None:
+    """Enable what applies to the selection and the queue; name who the app is signed in as."""
     a.pause.setEnabled(any(s.state.is_active for s in selected))
     a.resume.setEnabled(any(s.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN) for s in selected))
-    a.retry.setEnabled(any(s.state in (UploadState.FAILED, UploadState.FILE_CHANGED) for s in selected))
+    a.retry.setEnabled(any(can_retry(s) for s in selected))
+    conflicted = len(selected) == 1 and is_conflict(selected[0])
+    a.overwrite.setEnabled(conflicted)
+    a.change_key.setEnabled(conflicted)
+    a.overwrite.setVisible(conflicted)
+    a.change_key.setVisible(conflicted)
     a.cancel.setEnabled(any(not s.state.is_finished for s in selected))
     link = bool(selected_link(selected))
     a.copy_link.setEnabled(link)
     a.open_link.setEnabled(link)
     a.show_in_folder.setEnabled(bool(selected))
     a.remove.setEnabled(bool(selected))
-    a.pause_all.setEnabled(any(s.state.is_active for s in queue))
-    a.resume_all.setEnabled(any(s.state.can_resume for s in queue))
-    a.sign_in.setVisible(not session.signed_in)
-    a.sign_out.setVisible(session.signed_in and not session.local)
+    a.pause_all.setEnabled(queue.active > 0)
+    a.resume_all.setEnabled(queue.resumable > 0)
+    a.clear_finished.setEnabled(queue.done + queue.cancelled > 0)
+    a.account.setText(session.status_text())
+    a.sign_in.setText("Sign In to Another API…" if session.signed_in else "Sign In…")
+    a.sign_in_button.setVisible(not session.signed_in)
+    a.sign_out.setEnabled(session.signed_in and not session.on_local_api())
+    a.sign_out.setToolTip(
+        "The local test API's token lasts until you quit; there is nothing to sign out of."
+        if session.on_local_api()
+        else "Forget the token of this API"
+    )

@@ -1,61 +1,31 @@
-"""Builds the app from the core (journal, credentials, settings, manager), runs it, and shuts it down."""
+"""Runs the desktop app: the QApplication, the optional local test API, the wired app, and the event loop."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
-from collections.abc import Callable
 from contextlib import ExitStack
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.core.credentials import CredentialStore, KeyringUnavailableError
-from app.core.journal import Journal, JournalError
+from app.core.journal import JournalError
 from app.core.logs import setup_logging
-from app.core.manager import UploadManager
-from app.core.settings import load_settings, to_transfer_settings
-from app.gui.bridge import UploadBridge
-from app.gui.main_window import MainWindow
+from app.gui.memory import freeze_startup_objects
 from app.gui.resources import app_icon
-from app.gui.session import Session
+from app.gui.startup import LocalApi, wired_app
 from app.gui.style import apply_style
-from app.gui.window_state import window_state_store
 
 log = logging.getLogger(__name__)
 
 
-def token_source(credentials: CredentialStore) -> Callable[[str], str | None]:
-    """The manager's token lookup: a failing (e.g. locked) keyring counts as no token, so uploads wait
-    for sign-in instead of failing."""
-
-    def lookup(api_url: str) -> str | None:
-        try:
-            return credentials.get(api_url)
-        except KeyringUnavailableError as error:
-            log.warning("No token for %s: %s", api_url, error.message)
-            return None
-
-    return lookup
-
-
-def freeze_startup_objects() -> None:
-    """Exempt everything built so far (modules, Qt wrappers, the window) from garbage collection.
-
-    A full collection walks every object while holding the interpreter lock; with ~100,000 objects
-    from start-up that stalls the GUI for 40-60 ms. Frozen objects are never walked again, so later
-    collections only look at what the app allocates while it runs.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def create_application(argv: list[str]) -> QApplication:
-    """The QApplication (the running one when there is one, as under pytest-qt), named and styled."""
+    """The QApplication (the running one when there is one, as under pytest-qt), named and styled.
+
+    No application display name is set: Qt would append it to every window title ("s3up — … — s3up").
+    """
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setApplicationName("s3up")
-    app.setApplicationDisplayName("s3up")
     app.setDesktopFileName("s3up")
     app.setWindowIcon(app_icon())
     apply_style(app)
@@ -72,7 +42,7 @@ def run(argv: list[str], *, local: bool = False) -> int:
     log.info("s3up starting (log: %s)", log_path)
     app = create_application(argv)
     with ExitStack() as cleanup:
-        stack = None
+        local_api = None
         if local:
             try:
                 from backend.local import LocalStack  # only needed, and only installed, for --local
@@ -93,34 +63,15 @@ def run(argv: list[str], *, local: bool = False) -> int:
                 log.error("The local test API cannot start: %s", error)
                 QMessageBox.critical(None, "s3up cannot start", str(error))
                 return 1
+            local_api = LocalApi(stack.api_url, stack.cdn_base_url, stack.token)
         try:
-            journal = Journal.open_default()
+            wired = cleanup.enter_context(wired_app(local=local_api, log_folder=log_path.parent))
         except JournalError as error:
             log.error("The journal cannot be opened: %s", error)
             QMessageBox.critical(None, "s3up cannot start", str(error))
             return 1
-        cleanup.callback(journal.close)
-        settings = load_settings()
-        credentials = CredentialStore()
-        manager = UploadManager(journal, token_source(credentials), to_transfer_settings(settings))
-        cleanup.callback(manager.shutdown)
-        bridge = UploadBridge(manager)
-        cleanup.callback(bridge.shutdown)
-        if stack is not None:
-            session = Session.for_local_stack(
-                bridge,
-                credentials,
-                settings,
-                api_url=stack.api_url,
-                cdn_base_url=stack.cdn_base_url,
-                token=stack.token,
-                log_folder=log_path.parent,
-            )
-        else:
-            session = Session(bridge, credentials, settings, log_folder=log_path.parent)
-        window = MainWindow(bridge, session, window_state_store())
-        window.show()
-        window.start()
+        wired.window.show()
+        wired.window.start()
         freeze_startup_objects()
         code = app.exec()
     return code

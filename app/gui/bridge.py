@@ -8,9 +8,10 @@ thread pool; its result (or its `UploadError`) comes back to the GUI thread thro
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,7 +20,8 @@ import shiboken6
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal, Slot
 
 from app.core.errors import UploadError
-from app.core.models import TransferSettings, UploadRequest, UploadStatus
+from app.core.models import UploadRequest, UploadStatus
+from app.gui.commands import Command, dispatch
 
 if TYPE_CHECKING:
     from app.core.manager import UploadManager
@@ -29,18 +31,25 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+ADD_CHUNK = 250  # uploads added between two reports to the GUI thread
+FLUSH_LIMIT = 250  # statuses handed to the GUI per event-loop turn, so that no turn runs long
+
+
 @dataclass(frozen=True)
 class AddOutcome:
-    """What `add_many` did: the uploads that started, and the files refused with the reason."""
+    """Part of what `add_many` did: uploads that started, files refused with the reason, and whether
+    this was the last part."""
 
     added: list[UploadStatus]
     refused: list[tuple[UploadRequest, UploadError]]
+    last: bool = True
 
 
 @dataclass(frozen=True)
 class _Delivery:
     callback: Callable[[Any], None]
     value: Any
+    owner: QObject | None  # the Qt object the callback belongs to: nothing is delivered once it is gone
 
 
 class UploadBridge(QObject):
@@ -62,6 +71,8 @@ class UploadBridge(QObject):
         self._closed = False
         # Manager commands keep their order (pause then resume); probes and file walks run beside them.
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3up-gui-cmd")
+        # Adding a large folder takes a while: it has its own worker, so Pause or Cancel never waits for it.
+        self._adds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3up-gui-add")
         self._io = ThreadPoolExecutor(max_workers=3, thread_name_prefix="s3up-gui-io")
         self._since_flush = QElapsedTimer()
         self._flush_timer = QTimer(self)
@@ -92,10 +103,15 @@ class UploadBridge(QObject):
 
     @Slot()
     def _flush(self) -> None:
+        """Hand over the newest statuses, at most `FLUSH_LIMIT` per turn: the rest follow on the next
+        turns of the event loop, so that a folder of thousands of files never blocks it for long."""
         with self._lock:
-            batch = list(self._pending.values())
-            self._pending.clear()
+            ids = list(itertools.islice(self._pending, FLUSH_LIMIT))
+            batch = [self._pending.pop(upload_id) for upload_id in ids]
+            more = bool(self._pending)
         self._since_flush.restart()
+        if more:
+            self._flush_timer.start(0)
         if batch:
             self.statuses_changed.emit(batch)
 
@@ -108,38 +124,46 @@ class UploadBridge(QObject):
         on_result: Callable[[T], None] | None = None,
         on_error: Callable[[UploadError], None] | None = None,
         ordered: bool = False,
+        owner: QObject | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> Future[None]:
-        """Run `fn` on a worker; deliver its result or `UploadError` to the GUI thread.
+        """Run `fn` on a worker (`ordered`: after the commands sent before it); deliver its result or
+        `UploadError` to the GUI thread.
 
-        A callback bound to a Qt object that has been deleted meanwhile is skipped. An error that is
+        The callbacks are skipped when `owner` (or the Qt object a callback is a method of) has been
+        deleted meanwhile, as a dialog closed by the user is. An error that is
         not an `UploadError` is logged and reported through `error_occurred`.
         """
-        executor = self._commands if ordered else self._io
+        executor = executor or (self._commands if ordered else self._io)
 
         def job() -> None:
             try:
                 value = fn()
             except UploadError as error:
-                self._send(on_error or self._report, error)
+                self._send(on_error or self._report, error, owner)
             except Exception:
                 log.exception("A background task failed")
                 self._send(self._report, UploadError("Something went wrong; the log file has the details."))
             else:
                 if on_result is not None:
-                    self._send(on_result, value)
+                    self._send(on_result, value, owner)
 
         return executor.submit(job)
 
-    def _send(self, callback: Callable[[Any], None], value: Any) -> None:
+    def _send(self, callback: Callable[[Any], None], value: Any, owner: QObject | None = None) -> None:
+        if owner is None:
+            bound_to = getattr(callback, "__self__", None)
+            owner = bound_to if isinstance(bound_to, QObject) else None
+        if not self._is_closed():
+            self._deliver.emit(_Delivery(callback, value, owner))
+
+    def _is_closed(self) -> bool:
         with self._lock:
-            if self._closed:
-                return
-        self._deliver.emit(_Delivery(callback, value))
+            return self._closed
 
     @Slot(object)
     def _on_deliver(self, delivery: _Delivery) -> None:
-        owner = getattr(delivery.callback, "__self__", None)
-        if isinstance(owner, QObject) and not shiboken6.isValid(owner):
+        if delivery.owner is not None and not shiboken6.isValid(delivery.owner):
             return
         delivery.callback(delivery.value)
 
@@ -148,49 +172,37 @@ class UploadBridge(QObject):
 
     # --- manager commands -------------------------------------------------------------------------
 
-    def add_many(self, requests: list[UploadRequest], on_done: Callable[[AddOutcome], None]) -> None:
-        """Start each request; files the manager refuses are reported, the others still start."""
+    def send(self, command: Command) -> None:
+        """Carry out `command` off the GUI thread, after the commands sent before it; a refusal is
+        reported through `error_occurred`."""
+        self.submit(lambda: dispatch(self._manager, command), ordered=True)
 
-        def add_all() -> AddOutcome:
+    def add_many(
+        self,
+        requests: list[UploadRequest],
+        on_added: Callable[[AddOutcome], None],
+        *,
+        chunk: int = ADD_CHUNK,
+    ) -> None:
+        """Start each request off the GUI thread; `on_added` hears of every `chunk` of them as they go
+        (rows appear while a large folder is still being added). Refused files are reported there, the
+        others still start."""
+
+        def add_all() -> None:
             added: list[UploadStatus] = []
             refused: list[tuple[UploadRequest, UploadError]] = []
-            for request in requests:
+            for number, request in enumerate(requests, start=1):
+                if self._is_closed():
+                    return
                 try:
                     added.append(self._manager.add(request))
                 except UploadError as error:
                     refused.append((request, error))
-            return AddOutcome(added, refused)
+                if len(added) + len(refused) >= chunk or number == len(requests):
+                    self._send(on_added, AddOutcome(added, refused, last=number == len(requests)))
+                    added, refused = [], []
 
-        self.submit(add_all, on_result=on_done, ordered=True)
-
-    def command(self, name: str, ids: Iterable[int]) -> None:
-        """`pause`, `resume`, `cancel`, `retry` or `remove` each upload, in order, off the GUI thread."""
-        method = getattr(self._manager, name)
-        targets = list(ids)
-
-        def run() -> None:
-            refused: UploadError | None = None
-            for upload_id in targets:
-                try:
-                    method(upload_id)
-                except UploadError as error:  # one refusal must not keep the others from happening
-                    refused = refused or error
-            if refused is not None:
-                raise refused
-
-        self.submit(run, ordered=True)
-
-    def pause_all(self) -> None:
-        self.submit(self._manager.pause_all, ordered=True)
-
-    def resume_all(self) -> None:
-        self.submit(self._manager.resume_all, ordered=True)
-
-    def credentials_changed(self, api_url: str) -> None:
-        self.submit(lambda: self._manager.credentials_changed(api_url), ordered=True)
-
-    def update_settings(self, settings: TransferSettings) -> None:
-        self.submit(lambda: self._manager.update_settings(settings), ordered=True)
+        self.submit(add_all, executor=self._adds)
 
     def load_queue(
         self, history_limit: int, on_done: Callable[[tuple[list[UploadStatus], list[UploadStatus]]], None]
@@ -202,6 +214,21 @@ class UploadBridge(QObject):
             ordered=True,
         )
 
+    def recent_keys(
+        self, limit: int, on_done: Callable[[list[UploadStatus]], None], owner: QObject | None = None
+    ) -> None:
+        """The recently finished uploads (from the journal), for the Start dialog's key check."""
+        self.submit(lambda: self._manager.history(limit), on_result=on_done, owner=owner)
+
+    def run_now(self, command: Command, timeout: float) -> bool:
+        """Carry out `command` and wait for it (at quit, when nothing else will run); False on time-out."""
+        future = self.submit(lambda: dispatch(self._manager, command), ordered=True)
+        try:
+            future.result(timeout)
+        except TimeoutError:
+            return False
+        return True
+
     # --- teardown ---------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
@@ -212,5 +239,5 @@ class UploadBridge(QObject):
             self._closed = True
         self._unsubscribe()
         self._flush_timer.stop()
-        for executor in (self._commands, self._io):
+        for executor in (self._adds, self._commands, self._io):
             executor.shutdown(wait=True, cancel_futures=True)

@@ -1,5 +1,5 @@
 """The main window: the upload queue, its details, the toolbar and menus, and the flows between them
-(drop → metadata → add; 401 → sign-in → continue; batch done → notification)."""
+(drop → metadata → add; 401 → sign-in → continue; batch done → notification; quit → pause)."""
 
 from __future__ import annotations
 
@@ -9,32 +9,46 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QUrl
 from PySide6.QtGui import (
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDropEvent,
     QGuiApplication,
+    QShowEvent,
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app import __version__
+from app.core.errors import UploadError
 from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
 from app.gui.bridge import AddOutcome, UploadBridge
+from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConflict, ResumeAll, for_uploads
 from app.gui.details_pane import DetailsPane
+from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question
 from app.gui.file_collector import Collection, collect_files
-from app.gui.formatting import human_duration, human_size, human_speed, plural
+from app.gui.formatting import plural
+from app.gui.memory import freeze_long_lived_objects
 from app.gui.metadata_dialog import Batch, MetadataDialog
 from app.gui.notifier import BatchTracker, Notifier
 from app.gui.resources import app_icon
 from app.gui.session import Session
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.sign_in_dialog import SignInDialog, SignInResult
+from app.gui.status_text import summary_text
 from app.gui.upload_table_model import UploadTableModel
 from app.gui.upload_view import UploadView
-from app.gui.window_state import restore_window_state, save_window_state
+from app.gui.window_state import (
+    RESUME_AT_START,
+    fit_to_screen,
+    restore_window_state,
+    save_ids,
+    save_window_state,
+    saved_ids,
+)
 
 HISTORY_LIMIT = 200
+QUIT_PAUSE_TIMEOUT = 5.0  # seconds the window waits for the uploads to pause at quit
+FREEZE_AFTER = 100  # uploads added at once: their records are kept out of full garbage collections
 
 
 class MainWindow(QMainWindow):
@@ -46,13 +60,15 @@ class MainWindow(QMainWindow):
         self.batch = BatchTracker()
         self._waiting_for_sign_in: set[int] = set()
         self._pending_files: Collection | None = None  # dropped before signing in
+        self._restored_notice: set[int] = set()  # paused at start, while the status bar says so
+        self._asked_to_quit = False
+        self._refused: list[tuple[UploadRequest, UploadError]] = []  # files refused by the current add
         self.sign_in_dialog: SignInDialog | None = None
         self.metadata_dialog: MetadataDialog | None = None
 
-        self.setWindowTitle(session.window_title())
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.resize(1080, 680)
+        self.resize(1180, 680)
         self.actions = create_actions(self)
         self.model = UploadTableModel(self)
         self.view = UploadView(self.model, self.actions)
@@ -62,7 +78,8 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 1)
         splitter.setCollapsible(0, False)
-        splitter.setSizes([520, 150])
+        splitter.setCollapsible(1, False)
+        splitter.setSizes([520, 170])
         self.splitter = splitter
         self.setCentralWidget(splitter)
         self.notifier = Notifier(self)
@@ -83,14 +100,22 @@ class MainWindow(QMainWindow):
     def _connect(self, a: Actions) -> None:
         a.add_files.triggered.connect(self.choose_files)
         a.add_folder.triggered.connect(self.choose_folder)
-        a.pause_all.triggered.connect(self.bridge.pause_all)
-        a.resume_all.triggered.connect(self.bridge.resume_all)
+        a.pause_all.triggered.connect(lambda: self.bridge.send(PauseAll()))
+        a.resume_all.triggered.connect(self.resume_all)
+        a.clear_finished.triggered.connect(self.clear_finished)
         a.sign_in.triggered.connect(lambda: self.show_sign_in())
         a.sign_out.triggered.connect(self.sign_out)
         a.settings.triggered.connect(self.show_settings)
         a.quit.triggered.connect(self.close)
-        for name in ("pause", "resume", "cancel", "retry"):
-            getattr(a, name).triggered.connect(lambda _=False, name=name: self._on_selection(name))
+        for item, action in (
+            (a.pause, Action.PAUSE),
+            (a.resume, Action.RESUME),
+            (a.cancel, Action.CANCEL),
+            (a.retry, Action.RETRY),
+        ):
+            item.triggered.connect(lambda _=False, action=action: self._on_selection(action))
+        a.overwrite.triggered.connect(lambda: self.overwrite(self._single_selected()))
+        a.change_key.triggered.connect(lambda: self.change_key(self._single_selected()))
         a.remove.triggered.connect(self.remove_selected)
         a.copy_link.triggered.connect(lambda: self.copy_link(selected_link(self.view.selected_statuses())))
         a.open_link.triggered.connect(lambda: self.open_link(selected_link(self.view.selected_statuses())))
@@ -99,7 +124,7 @@ class MainWindow(QMainWindow):
         a.about.triggered.connect(self.show_about)
         self.view.selectionModel().selectionChanged.connect(self._refresh)
         self.view.doubleClicked.connect(lambda _: self._on_double_click())
-        self.details.command.connect(lambda name, upload_id: self.bridge.command(name, [upload_id]))
+        self.details.command.connect(self._on_details_command)
         self.details.copy_requested.connect(self.copy_link)
         self.details.open_requested.connect(self.open_link)
         self.bridge.statuses_changed.connect(self.on_statuses)
@@ -115,12 +140,23 @@ class MainWindow(QMainWindow):
 
     def _queue_loaded(self, loaded: tuple[list[UploadStatus], list[UploadStatus]]) -> None:
         restored, history = loaded
-        self.model.update_statuses(sorted(history, key=lambda s: s.finished_at or s.created_at))
-        self.model.update_statuses(restored)
-        if restored:
+        self.model.update_statuses([*history, *restored])
+        to_resume = set(saved_ids(self._window_state, RESUME_AT_START))
+        save_ids(self._window_state, RESUME_AT_START, [])
+        resuming = [s.id for s in restored if s.id in to_resume and s.state is UploadState.PAUSED]
+        waiting = [s for s in restored if s.id not in resuming and s.state.can_resume]
+        if resuming:
+            self.bridge.send(for_uploads(Action.RESUME, resuming))
+        if waiting:
+            self._restored_notice = {s.id for s in waiting}
             self.statusBar().showMessage(
-                f"{plural(len(restored), 'unfinished upload')} from last time, paused. "
-                "Choose Resume All to continue.",
+                f"{plural(len(waiting), 'unfinished upload')} from last time, paused. "
+                "Choose Resume All to continue."
+            )
+        elif resuming:
+            self.statusBar().showMessage(
+                f"Continuing {plural(len(resuming), 'upload')} that {'was' if len(resuming) == 1 else 'were'}"
+                " running when s3up quit.",
                 15000,
             )
         self._refresh()
@@ -128,6 +164,7 @@ class MainWindow(QMainWindow):
     # --- adding files -----------------------------------------------------------------------------
 
     def choose_files(self) -> None:
+        """The platform's own file dialog where it has one (Qt's otherwise)."""
         names, _ = QFileDialog.getOpenFileNames(self, "Add Files", str(Path.home()))
         if names:
             self.add_paths([Path(name) for name in names])
@@ -155,19 +192,27 @@ class MainWindow(QMainWindow):
         self._ask_metadata(collection)
 
     def _ask_metadata(self, collection: Collection) -> None:
-        settings = self.session.settings
+        session = self.session
+        settings = session.settings
         dialog = MetadataDialog(
             collection.files,
             metadata_text=settings.last_metadata,
             template=settings.key_template,
             overwrite=settings.overwrite,
-            destination=self.session.api_description(),
+            destination=session.api_description(),
+            bridge=self.bridge,
             parent=self,
         )
+        dialog.check_keys_against(session.api_url, session.cdn_base_url)
         dialog.accepted.connect(lambda: self._start_batch(dialog.batch()))
-        dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(self._metadata_closed)
         self.metadata_dialog = dialog
         dialog.open()
+
+    def _metadata_closed(self) -> None:
+        if self.metadata_dialog is not None:
+            self.metadata_dialog.deleteLater()
+        self.metadata_dialog = None
 
     def _start_batch(self, batch: Batch | None) -> None:
         if batch is None:
@@ -193,14 +238,25 @@ class MainWindow(QMainWindow):
             )
             for picked, key in zip(batch.files, batch.keys, strict=True)
         ]
+        if len(requests) > 1:
+            self.statusBar().showMessage(f"Adding {plural(len(requests), 'file')}…")
         self.bridge.add_many(requests, self._added)
 
     def _added(self, outcome: AddOutcome) -> None:
         self.model.update_statuses(outcome.added)
-        self.batch.add(status.id for status in outcome.added)
-        if outcome.refused:
-            lines = [f"{request.path.name}: {error.message}" for request, error in outcome.refused[:10]]
-            QMessageBox.warning(self, f"{plural(len(outcome.refused), 'file')} not added", "\n\n".join(lines))
+        self.batch.add([self.model.status(s.id) or s for s in outcome.added])  # as shown: maybe newer
+        if len(outcome.added) >= FREEZE_AFTER:
+            freeze_long_lived_objects()
+        self._refused += outcome.refused
+        if outcome.last:
+            refused, self._refused = self._refused, []
+            self.statusBar().clearMessage()
+            if refused:
+                lines = [f"{request.path.name}: {error.message}" for request, error in refused[:10]]
+                more = len(refused) - len(lines)
+                if more:
+                    lines.append(f"… and {plural(more, 'other file')}.")
+                QMessageBox.warning(self, f"{plural(len(refused), 'file')} not added", "\n\n".join(lines))
         self._refresh()
 
     # --- drag and drop ----------------------------------------------------------------------------
@@ -224,6 +280,7 @@ class MainWindow(QMainWindow):
 
     def on_statuses(self, statuses: list[UploadStatus]) -> None:
         self.model.update_statuses(statuses)
+        self.batch.note(statuses)
         waiting_before = bool(self._waiting_for_sign_in)
         for status in statuses:
             if status.state is UploadState.NEEDS_SIGN_IN:
@@ -238,7 +295,7 @@ class MainWindow(QMainWindow):
         self._refresh()
 
     def _check_batch_done(self) -> None:
-        summary = self.batch.finished(self.model.status)
+        summary = self.batch.finished()
         if summary is None:
             return
         self.statusBar().showMessage(summary.text, 15000)
@@ -247,31 +304,60 @@ class MainWindow(QMainWindow):
 
     # --- row commands -----------------------------------------------------------------------------
 
-    def _on_selection(self, name: str) -> None:
-        self.bridge.command(name, [s.id for s in self.view.selected_statuses()])
+    def _on_selection(self, action: Action) -> None:
+        self.bridge.send(for_uploads(action, [s.id for s in self.view.selected_statuses()]))
+
+    def _single_selected(self) -> UploadStatus | None:
+        selected = self.view.selected_statuses()
+        return selected[0] if len(selected) == 1 else None
+
+    def _on_details_command(self, name: str, upload_id: int) -> None:
+        status = self.model.status(upload_id)
+        if name == "overwrite":
+            self.overwrite(status)
+        elif name == "change_key":
+            self.change_key(status)
+        else:
+            self.bridge.send(for_uploads(Action(name), [upload_id]))
 
     def _on_double_click(self) -> None:
         selected = self.view.selected_statuses()
         if selected and selected[0].url:
             self.open_link(selected[0].url)
         elif selected and selected[0].state.can_resume:
-            self.bridge.command("resume", [selected[0].id])
+            self.bridge.send(for_uploads(Action.RESUME, [selected[0].id]))
+
+    def resume_all(self) -> None:
+        self.bridge.send(ResumeAll())
+
+    def overwrite(self, status: UploadStatus | None) -> None:
+        if status is not None:
+            self.bridge.send(ResolveConflict(status.id, overwrite=True))
+
+    def change_key(self, status: UploadStatus | None) -> None:
+        if status is None:
+            return
+        dialog = ChangeKeyDialog(status, self)
+        dialog.accepted.connect(lambda: self.bridge.send(ResolveConflict(status.id, new_key=dialog.key())))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def remove_selected(self) -> None:
         selected = self.view.selected_statuses()
-        unfinished = [s for s in selected if not s.state.is_finished]
-        if unfinished:
-            answer = QMessageBox.question(
-                self,
-                "Remove from List",
-                f"{plural(len(unfinished), 'upload')} not finished will be cancelled and the parts already "
-                "sent deleted. Remove anyway?",
-            )
+        question = remove_question(selected)
+        if question is not None:
+            answer = QMessageBox.question(self, "Remove from List", question)
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        for status in selected:
-            self.model.forget(status.id)
-        self.bridge.command("remove", [s.id for s in selected])
+        self._remove([s.id for s in selected])
+
+    def clear_finished(self) -> None:
+        """Take every finished or cancelled upload off the list (the files and links stay where they are)."""
+        self._remove([s.id for s in self.model.statuses() if s.state.is_finished])
+
+    def _remove(self, ids: list[int]) -> None:
+        self.model.forget(ids)
+        self.bridge.send(for_uploads(Action.REMOVE, ids))
         self._refresh()
 
     def copy_link(self, url: str) -> None:
@@ -281,12 +367,12 @@ class MainWindow(QMainWindow):
 
     def open_link(self, url: str) -> None:
         if url:
-            QDesktopServices.openUrl(QUrl(url))
+            open_or_show(self, QUrl(url), "Open Link")
 
     def show_selected_in_folder(self) -> None:
         selected = self.view.selected_statuses()
         if selected:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(selected[0].path.parent)))
+            open_or_show(self, QUrl.fromLocalFile(str(selected[0].path.parent)), "Show in Folder")
 
     # --- sign-in, settings, help ------------------------------------------------------------------
 
@@ -316,7 +402,7 @@ class MainWindow(QMainWindow):
     def _signed_in(self, result: SignInResult) -> None:
         self.session.signed_in_with(result)
         self.statusBar().showMessage(self.session.sign_in_summary(result), 15000)
-        self.bridge.credentials_changed(result.api_url)
+        self.bridge.send(CredentialsChanged(result.api_url))
         pending, self._pending_files = self._pending_files, None
         if pending is not None:
             self._ask_metadata(pending)
@@ -333,7 +419,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def open_log_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.log_folder)))
+        open_or_show(self, QUrl.fromLocalFile(str(self.session.log_folder)), "Log Folder")
 
     def show_about(self) -> None:
         QMessageBox.about(
@@ -348,31 +434,54 @@ class MainWindow(QMainWindow):
 
     def _refresh(self) -> None:
         """Totals, the API label, the details pane and which actions apply, from the model's state."""
-        totals = self.model.totals()
-        if not totals.files:
-            self.totals_label.setText("No uploads yet")
-        else:
-            parts = [plural(totals.files, "file")]
-            if totals.size:
-                parts.append(f"{human_size(totals.done)} of {human_size(totals.size)}")
-            if totals.active:
-                parts.append(human_speed(totals.speed) or "starting…")
-                if totals.eta is not None:
-                    parts.append(f"{human_duration(totals.eta)} left")
-            self.totals_label.setText("  ·  ".join(parts))
+        summary = self.model.summary()
+        self.totals_label.setText(summary_text(summary))
         self.api_label.setText(self.session.status_text())
         self.setWindowTitle(self.session.window_title())
+        self._expire_restored_notice()
         selected = self.view.selected_statuses()
-        self.details.setVisible(totals.files > 0)
+        self.details.setVisible(summary.total > 0)
         self.details.show_status(selected[0] if len(selected) == 1 else None)
-        update_actions(self.actions, selected, self.model.statuses(), self.session)
+        update_actions(self.actions, selected, summary, self.session)
 
-    # --- window state -----------------------------------------------------------------------------
+    def _expire_restored_notice(self) -> None:
+        """ "… from last time, paused" stays only while one of those uploads is still paused."""
+        if not self._restored_notice:
+            return
+        still = {i for i in self._restored_notice if (s := self.model.status(i)) and s.state.can_resume}
+        if not still:
+            self._restored_notice = set()
+            self.statusBar().clearMessage()
+
+    # --- quitting ---------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Ask first while uploads run: "Pause and Quit" pauses them (they continue at the next start)."""
+        running = [s.id for s in self.model.statuses() if s.state.is_active]
+        if running and not self._asked_to_quit:
+            if not ask_quit(self, len(running)):
+                event.ignore()
+                return
+            self._asked_to_quit = True
+            save_ids(self._window_state, RESUME_AT_START, running)
+            # Those sending now are paused (queued ones are listed paused at the next start anyway), so
+            # quitting waits for a few dozen uploads at most, not for a folder of thousands.
+            sending = [
+                s.id for s in self.model.statuses() if s.state.is_active and s.state is not UploadState.QUEUED
+            ]
+            self.bridge.run_now(for_uploads(Action.PAUSE, sending), QUIT_PAUSE_TIMEOUT)
         save_window_state(self._window_state, self, self.view.horizontalHeader(), self.splitter)
         self.notifier.hide()
         super().closeEvent(event)
+
+    def close_without_asking(self) -> None:
+        """Close as part of shutting the app down (the uploads stay resumable either way)."""
+        self._asked_to_quit = True
+        self.close()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_to_screen(self)
 
 
 def _local_paths(urls: list[QUrl]) -> list[Path]:

@@ -3,7 +3,7 @@ asks for attention (taskbar flash, dock bounce)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject
@@ -13,7 +13,8 @@ from app.core.models import UploadState, UploadStatus
 from app.gui.formatting import plural
 from app.gui.resources import app_icon
 
-_SETTLED = (UploadState.DONE, UploadState.CANCELLED, UploadState.FAILED, UploadState.FILE_CHANGED)
+_PROBLEMS = (UploadState.FAILED, UploadState.FILE_CHANGED, UploadState.FILE_MISSING, UploadState.CONFLICT)
+_SETTLED = (UploadState.DONE, UploadState.CANCELLED, *_PROBLEMS)
 
 
 @dataclass(frozen=True)
@@ -23,25 +24,40 @@ class BatchSummary:
 
 
 class BatchTracker:
-    """The uploads started since the last batch settled; says when all of them have settled."""
+    """The uploads started since the last batch settled; says when all of them have settled.
+
+    It is told of every status as it arrives, so that knowing whether a batch of 10,000 uploads has
+    settled costs nothing per update."""
 
     def __init__(self) -> None:
-        self._ids: set[int] = set()
+        self._states: dict[int, UploadState] = {}  # upload id → its latest state
+        self._unsettled: set[int] = set()
 
-    def add(self, ids: Iterable[int]) -> None:
-        self._ids.update(ids)
+    def add(self, statuses: Iterable[UploadStatus]) -> None:
+        for status in statuses:
+            self._states[status.id] = status.state
+        self.note(statuses)
 
-    def finished(self, lookup: Callable[[int], UploadStatus | None]) -> BatchSummary | None:
+    def note(self, statuses: Iterable[UploadStatus]) -> None:
+        """The latest statuses (of any uploads: those not in the batch are ignored)."""
+        for status in statuses:
+            if status.id not in self._states:
+                continue
+            self._states[status.id] = status.state
+            if status.state in _SETTLED:
+                self._unsettled.discard(status.id)
+            else:
+                self._unsettled.add(status.id)
+
+    def finished(self) -> BatchSummary | None:
         """A summary once every upload of the batch is done, cancelled or failed (then a new batch
         begins); None while any is still going, and when nothing was uploaded or failed."""
-        if not self._ids:
+        if not self._states or self._unsettled:
             return None
-        statuses = [status for status in map(lookup, self._ids) if status is not None]
-        if any(status.state not in _SETTLED for status in statuses):
-            return None
-        self._ids.clear()
-        done = sum(1 for s in statuses if s.state is UploadState.DONE)
-        failed = sum(1 for s in statuses if s.state in (UploadState.FAILED, UploadState.FILE_CHANGED))
+        states = list(self._states.values())
+        self._states.clear()
+        done = sum(1 for state in states if state is UploadState.DONE)
+        failed = sum(1 for state in states if state in _PROBLEMS)
         if not done and not failed:
             return None
         text = f"{plural(done, 'file')} uploaded" + (f", {failed} failed" if failed else "") + "."

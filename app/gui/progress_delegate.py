@@ -12,7 +12,8 @@ from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.core.models import UploadState, UploadStatus
-from app.gui.upload_table_model import STATUS_ROLE
+from app.gui.formatting import percent, percent_text
+from app.gui.upload_table_model import FRACTION_ROLE, STATUS_ROLE
 
 BAR_COLORS = {
     UploadState.UPLOADING: QColor("#2f7bf0"),
@@ -23,6 +24,8 @@ BAR_COLORS = {
     UploadState.CANCELLED: QColor("#b6bcc4"),
     UploadState.NEEDS_SIGN_IN: QColor("#e0912f"),
     UploadState.FILE_CHANGED: QColor("#e0912f"),
+    UploadState.FILE_MISSING: QColor("#e0912f"),
+    UploadState.CONFLICT: QColor("#e0912f"),
     UploadState.FAILED: QColor("#d64545"),
 }
 
@@ -45,7 +48,8 @@ class ProgressDelegate(QStyledItemDelegate):
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         status: UploadStatus | None = index.data(STATUS_ROLE)
-        if status is None:
+        fraction: float | None = index.data(FRACTION_ROLE)
+        if status is None or fraction is None:  # no bar where it would mislead (the file is gone)
             super().paint(painter, option, index)
             return
         widget = option.widget  # type: ignore[attr-defined]
@@ -56,9 +60,9 @@ class ProgressDelegate(QStyledItemDelegate):
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, background, painter, widget)
         rect = option.rect  # type: ignore[attr-defined]
         selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
-        percent = int(status.fraction * 100)
+        shown = percent(fraction)
         ratio = painter.device().devicePixelRatioF()
-        key = (rect.width(), rect.height(), percent, status.state, selected, ratio, option.palette.cacheKey())  # type: ignore[attr-defined]
+        key = (rect.width(), rect.height(), shown, status.state, selected, ratio, option.palette.cacheKey())  # type: ignore[attr-defined]
         bar = self._bars.get(key)
         if bar is None:
             if len(self._bars) >= CACHE_LIMIT:
@@ -68,7 +72,7 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 def _draw_bar(key: _BarKey, palette: QPalette) -> QPixmap:
-    width, height, percent, state, selected, ratio, _ = key
+    width, height, whole, state, selected, ratio, _ = key
     pixmap = QPixmap(max(1, round(width * ratio)), max(1, round(height * ratio)))
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
@@ -82,14 +86,16 @@ def _draw_bar(key: _BarKey, palette: QPalette) -> QPixmap:
     track.setAlphaF(0.25 if selected else 0.12)
     painter.setBrush(track)
     painter.drawRoundedRect(bar, BAR_HEIGHT / 2, BAR_HEIGHT / 2)
-    if percent > 0:
+    if whole > 0:
         filled = QRectF(bar)
-        filled.setWidth(max(BAR_HEIGHT, bar.width() * percent / 100))
+        filled.setWidth(max(BAR_HEIGHT, bar.width() * whole / 100))
         painter.setBrush(palette.color(QPalette.ColorRole.HighlightedText) if selected else BAR_COLORS[state])
         painter.drawRoundedRect(filled, BAR_HEIGHT / 2, BAR_HEIGHT / 2)
     role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
     painter.setPen(palette.color(role))
     text = QRectF(width - PADDING - TEXT_WIDTH, 0, TEXT_WIDTH, height)
-    painter.drawText(text, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), f"{percent} %")
+    painter.drawText(
+        text, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), percent_text(whole / 100)
+    )
     painter.end()
     return pixmap

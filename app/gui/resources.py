@@ -6,30 +6,14 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QSize
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QByteArray, QSize, Qt
+from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtSvg import QSvgRenderer
 
 APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
-
-# Action icon name → the freedesktop theme name preferred on Linux desktops that have an icon theme.
-_THEME_NAMES = {
-    "add-files": "document-new",
-    "add-folder": "folder-new",
-    "pause": "media-playback-pause",
-    "resume": "media-playback-start",
-    "sign-in": "system-log-in",
-    "sign-out": "system-log-out",
-    "settings": "preferences-system",
-    "copy": "edit-copy",
-    "open-link": "internet-web-browser",
-    "cancel": "process-stop",
-    "retry": "view-refresh",
-    "remove": "edit-delete",
-    "show-in-folder": "folder-open",
-    "quit": "application-exit",
-    "about": "help-about",
-    "log-folder": "folder-documents",
-}
+ACTION_ICON_SIZES = (16, 20, 24, 32, 40, 48, 64, 96, 128)
+INK = "#3d4654"  # the bundled action icons' stroke colour, drawn for light backgrounds
+INK_ON_DARK = "#d6dbe2"
 
 
 def resource_dir() -> Path:
@@ -45,14 +29,38 @@ def resource_path(*parts: str) -> Path:
     return resource_dir().joinpath(*parts)
 
 
-@cache
 def icon(name: str) -> QIcon:
-    """An action icon: the desktop theme's when it has one, else the bundled SVG."""
-    bundled = QIcon(str(resource_path("icons", f"{name}.svg")))
-    theme_name = _THEME_NAMES.get(name)
-    if theme_name and QIcon.hasThemeIcon(theme_name):
-        return QIcon.fromTheme(theme_name)
-    return bundled
+    """An action icon from the app's own set (never the desktop theme's, so the set stays one style),
+    in a light ink when the palette is dark."""
+    return _icon(resource_path("icons", f"{name}.svg"), is_dark(QGuiApplication.palette()))
+
+
+@cache
+def _icon(path: Path, dark: bool) -> QIcon:
+    try:
+        svg = path.read_bytes()
+    except OSError:  # a broken bundle: the self-test reports it; the window still works
+        return QIcon()
+    if dark:
+        svg = svg.replace(INK.encode(), INK_ON_DARK.encode())
+    renderer = QSvgRenderer(QByteArray(svg))
+    result = QIcon()
+    if not renderer.isValid():
+        return result
+    for size in ACTION_ICON_SIZES:
+        image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(image)
+        renderer.render(painter)
+        painter.end()
+        result.addPixmap(QPixmap.fromImage(image))
+    return result
+
+
+def is_dark(palette: QPalette) -> bool:
+    """True when the window background is darker than its text (a dark theme)."""
+    window = palette.color(QPalette.ColorRole.Window).lightness()
+    return window < palette.color(QPalette.ColorRole.WindowText).lightness()
 
 
 @cache

@@ -16,6 +16,7 @@ from app.core.credentials import CredentialStore, KeyringUnavailableError
 from app.core.errors import UploadError
 from app.core.settings import AppSettings, SettingsError, save_settings, to_transfer_settings
 from app.gui.bridge import UploadBridge
+from app.gui.commands import UpdateSettings
 from app.gui.sign_in_dialog import SignInResult
 
 
@@ -31,7 +32,7 @@ class Session(QObject):
         settings: AppSettings,
         *,
         log_folder: Path,
-        local_label: str | None = None,
+        local_api_url: str = "",
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -39,8 +40,8 @@ class Session(QObject):
         self.credentials = credentials
         self.settings = settings
         self.log_folder = log_folder
-        self.local = local_label is not None
-        self._local_label = local_label
+        self.local = bool(local_api_url)  # started with a local test API this process runs
+        self._local_url = local_api_url
         self.api_url = settings.api_url
         self.cdn_base_url = settings.cdn_base_url
         self.signed_in = False
@@ -65,7 +66,7 @@ class Session(QObject):
             credentials,
             settings,
             log_folder=log_folder,
-            local_label=f"Local test API ({urlsplit(api_url).netloc})",
+            local_api_url=api_url,
         )
         session.api_url, session.cdn_base_url, session.signed_in = api_url, cdn_base_url, True
         return session
@@ -97,7 +98,7 @@ class Session(QObject):
             self.bridge.error_occurred.emit(error.message)
             on_missing()
 
-        self.bridge.submit(lookup, on_result=found, on_error=failed)
+        self.bridge.submit(lookup, on_result=found, on_error=failed, owner=self)
 
     def signed_in_with(self, result: SignInResult) -> None:
         self.api_url, self.cdn_base_url = result.api_url, result.cdn_base_url
@@ -122,7 +123,7 @@ class Session(QObject):
         self.signed_in = False
         self.principal = None
         self.changed.emit()
-        self.bridge.submit(delete, on_result=lambda _: on_done())
+        self.bridge.submit(delete, on_result=lambda _: on_done(), owner=self)
 
     # --- settings -----------------------------------------------------------------------------------
 
@@ -132,11 +133,13 @@ class Session(QObject):
         if not self.local:  # the local stack's CDN stays in use; the user's own is only saved
             self.cdn_base_url = settings.cdn_base_url
 
+        dispatch_later = self.bridge.send
+
         def save() -> None:
             try:
                 save_settings(settings)
                 if apply:
-                    self.bridge.update_settings(to_transfer_settings(settings))
+                    dispatch_later(UpdateSettings(to_transfer_settings(settings)))
             except SettingsError as error:
                 raise UploadError(error.message) from error
 
@@ -145,21 +148,25 @@ class Session(QObject):
 
     # --- texts --------------------------------------------------------------------------------------
 
+    def on_local_api(self) -> bool:
+        """Signed in to the local test API this process started (not to another API since)."""
+        return self.local and self.api_url == self._local_url
+
     def api_description(self) -> str:
-        if self._local_label:
-            return self._local_label.lower().replace("local test api", "the local test API")
+        if self.on_local_api():
+            return f"the local test API ({urlsplit(self.api_url).netloc})"
         return urlsplit(self.api_url).netloc or "the API"
 
     def status_text(self) -> str:
-        if self._local_label:
-            return self._local_label
+        if self.on_local_api():
+            return f"Local test API ({urlsplit(self.api_url).netloc})"
         if not self.signed_in:
             return "Not signed in"
         who = f" as {self.principal}" if self.principal else ""
         return f"Signed in to {urlsplit(self.api_url).netloc}{who}"
 
     def window_title(self) -> str:
-        return f"s3up — {self._local_label}" if self._local_label else "s3up"
+        return "s3up — Local test API" if self.on_local_api() else "s3up"
 
     def sign_in_summary(self, result: SignInResult) -> str:
         """What the status bar says after signing in: where the token is, and what the API can do."""

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QLayoutItem,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
@@ -19,17 +20,13 @@ from PySide6.QtWidgets import (
 
 from app.core.keys import KeyTemplateError, check_template
 from app.core.settings import AppSettings
-from app.gui.widgets import NoteLabel, plain_buttons
+from app.gui.widgets import NoteLabel, hint_label, plain_buttons
 
 MAX_PART_MIB = 5 * 1024
 AUTOMATIC = 4  # the part-size box shows "Automatic" at its minimum, one below S3's 5 MiB
 
 
-def _hint(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("hint")
-    label.setWordWrap(True)
-    return label
+FIELD_WIDTH = 170  # the spin boxes', so that their right edges line up
 
 
 class SettingsDialog(QDialog):
@@ -59,10 +56,10 @@ class SettingsDialog(QDialog):
         form.addRow("Connections in total:", self.connections)
         form.addRow("Connections per file:", self.per_file)
         form.addRow("Part size:", self.part_size)
-        form.addRow("", _hint("Automatic picks a size that suits each file; large files get larger parts."))
+        form.addRow("", hint_label("Automatic suits each file: large files get larger parts."))
         form.addRow("Bandwidth limit:", self.bandwidth)
         form.addRow("", self.accelerate)
-        form.addRow("", _hint("Faster over long distances when the bucket has acceleration enabled."))
+        form.addRow("", hint_label("Faster over long distances when the bucket has acceleration enabled."))
 
         self.template = QLineEdit(settings.key_template)
         self.cdn = QLineEdit(settings.cdn_base_url or "")
@@ -70,11 +67,14 @@ class SettingsDialog(QDialog):
         destination = QGroupBox("Destination")
         dest_form = QFormLayout(destination)
         dest_form.addRow("Key template:", self.template)
-        dest_form.addRow("", _hint("For example {filename} or uploads/{date}/{relpath}."))
+        dest_form.addRow("", hint_label("For example {filename} or uploads/{date}/{relpath}."))
         dest_form.addRow("CDN base URL:", self.cdn)
-        dest_form.addRow("", _hint("Used to build links when the API does not return them."))
+        dest_form.addRow("", hint_label("Used to build links when the API does not return them."))
         for each in (form, dest_form):
             each.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        for box in (self.connections, self.per_file, self.part_size, self.bandwidth):
+            box.setFixedWidth(FIELD_WIDTH)
+        align_labels([form, dest_form])
 
         self.note = NoteLabel()
         self.buttons = QDialogButtonBox(
@@ -114,3 +114,18 @@ class SettingsDialog(QDialog):
             cdn_base_url=self.cdn.text().strip().rstrip("/"),
             notify_when_done=self.notify.isChecked(),
         )
+
+
+def align_labels(forms: list[QFormLayout]) -> None:
+    """Give every form's labels the width of the widest, so that the fields of all forms start at the
+    same x even though they sit in different group boxes."""
+    labels = [
+        label
+        for form in forms
+        for row in range(form.rowCount())
+        if isinstance(label := form.itemAt(row, QFormLayout.ItemRole.LabelRole), QLayoutItem)
+        and isinstance(label.widget(), QLabel)
+    ]
+    widest = max((item.widget().sizeHint().width() for item in labels), default=0)
+    for item in labels:
+        item.widget().setMinimumWidth(widest)

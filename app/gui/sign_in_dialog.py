@@ -22,7 +22,7 @@ from app.core.credentials import CredentialStore, KeyringUnavailableError
 from app.core.errors import AccessDeniedError, AuthError, UploadError
 from app.gui.bridge import UploadBridge
 from app.gui.resources import icon
-from app.gui.widgets import NoteLabel, plain_buttons
+from app.gui.widgets import NoteLabel, hint_label, plain_buttons
 
 PROBE_TIMEOUT = 15.0
 
@@ -58,6 +58,7 @@ class SignInDialog(QDialog):
     """Emits `signed_in(SignInResult)` and closes once the API accepted the token."""
 
     signed_in = Signal(object)
+    check_done = Signal(bool)  # a check with the API ended: True when it accepted the token
 
     def __init__(
         self,
@@ -91,8 +92,7 @@ class SignInDialog(QDialog):
         self.token_edit.addAction(self._reveal, QLineEdit.ActionPosition.TrailingPosition)
         self.cdn_edit = QLineEdit(cdn_base_url)
         self.cdn_edit.setPlaceholderText("https://d111111abcdef8.cloudfront.net")
-        cdn_help = QLabel("Only needed when the API does not return links itself.")
-        cdn_help.setObjectName("hint")
+        cdn_help = hint_label("Only needed when the API does not return links itself.")
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -107,8 +107,10 @@ class SignInDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.sign_in_button = self.buttons.addButton("Sign In", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.sign_in_button.setDefault(True)
         plain_buttons(self.buttons)
+        for button in self.buttons.buttons():  # Enter means Sign In, whichever button had the focus last
+            button.setAutoDefault(False)
+        self.sign_in_button.setDefault(True)
         self.buttons.accepted.connect(self._check)
         self.buttons.rejected.connect(self.reject)
 
@@ -158,17 +160,20 @@ class SignInDialog(QDialog):
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.api_url_edit, self.token_edit, self.cdn_edit, self.sign_in_button):
             widget.setEnabled(not busy)
+        self.sign_in_button.setDefault(True)  # disabling it let another button become the default
 
     def _succeeded(self, result: SignInResult) -> None:
         self._set_busy(False)
         self.token_edit.clear()
         self.signed_in.emit(result)
+        self.check_done.emit(True)
         self.accept()
 
     def _failed(self, error: UploadError) -> None:
         self._set_busy(False)
         field = self.token_edit if isinstance(error, AuthError | AccessDeniedError) else self.api_url_edit
         self._fail(error.message, field)
+        self.check_done.emit(False)
 
     def _fail(self, message: str, field: QLineEdit) -> None:
         self.message_label.show_error(message)

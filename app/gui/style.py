@@ -12,6 +12,7 @@ QFrame#details { border-top: 1px solid palette(mid); }
 QLabel#apiLabel { padding: 0 8px; color: palette(placeholder-text); }
 QStatusBar QLabel { padding: 0 6px; }
 QToolBar { spacing: 4px; padding: 4px 6px; }
+QHeaderView::section:horizontal { padding: 3px 8px; }
 """
 
 

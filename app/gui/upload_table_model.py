@@ -1,96 +1,163 @@
-"""The upload queue as a Qt table model: one row per upload, updated one row at a time."""
+"""The upload queue as a Qt table model: one row per upload, updated one row at a time.
+
+Rows are kept in the order the user chose (by time added unless a header was clicked). Each row keeps
+its display texts, computed once per update rather than on every paint, and the progress it shows never
+goes backwards: when a pause drops the bytes of parts in flight, the row keeps showing the most it had
+shown until the upload passes that point again (only a restart from the first byte lowers it).
+"""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
 
 from app.core.models import UploadState, UploadStatus
-from app.gui.formatting import human_duration, human_size, human_speed
+from app.gui.formatting import added_text, human_duration, human_size, human_speed, percent_text
+from app.gui.status_text import ATTENTION_COLORS, advice, shows_progress, state_text
 
 Index = QModelIndex | QPersistentModelIndex
 
 
 class Column(enum.IntEnum):
     NAME = 0
-    SIZE = 1
-    PROGRESS = 2
-    SPEED = 3
-    ETA = 4
-    STATE = 5
-    LINK = 6
+    KEY = 1
+    SIZE = 2
+    PROGRESS = 3
+    SPEED = 4
+    ETA = 5
+    STATE = 6
+    ADDED = 7
+    API = 8
+    LINK = 9
 
 
 HEADERS = {
     Column.NAME: "Name",
+    Column.KEY: "Key",
     Column.SIZE: "Size",
     Column.PROGRESS: "Progress",
     Column.SPEED: "Speed",
     Column.ETA: "Time Left",
     Column.STATE: "Status",
+    Column.ADDED: "Added",
+    Column.API: "API",
     Column.LINK: "Link",
 }
 
-STATUS_ROLE = int(Qt.ItemDataRole.UserRole) + 1  # the row's UploadStatus
+STATUS_ROLE = int(Qt.ItemDataRole.UserRole) + 1  # the row's UploadStatus (progress as shown)
 ID_ROLE = int(Qt.ItemDataRole.UserRole) + 2  # the upload's id (int)
-FRACTION_ROLE = int(Qt.ItemDataRole.UserRole) + 3  # progress from 0.0 to 1.0
-
-# States whose text stands out: they wait for the user.
-ATTENTION_COLORS = {
-    UploadState.FAILED: QColor("#c62f2f"),
-    UploadState.FILE_CHANGED: QColor("#b86200"),
-    UploadState.NEEDS_SIGN_IN: QColor("#b86200"),
-}
+FRACTION_ROLE = int(Qt.ItemDataRole.UserRole) + 3  # progress from 0.0 to 1.0, None: no bar
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-_RIGHT_ALIGNED = (Column.SIZE, Column.SPEED, Column.ETA)
+RIGHT_ALIGNED = frozenset({Column.SIZE, Column.SPEED, Column.ETA})
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+# Columns whose value moves while an upload runs: sorting by them re-sorts after each batch of updates.
+_MOVING = frozenset({Column.PROGRESS, Column.SPEED, Column.ETA, Column.STATE, Column.LINK})
+
+_SORT_KEYS: dict[Column, Callable[[UploadStatus], Any]] = {
+    Column.NAME: lambda s: s.path.name.casefold(),
+    Column.KEY: lambda s: s.key,
+    Column.SIZE: lambda s: s.size,
+    Column.PROGRESS: lambda s: s.fraction,
+    Column.SPEED: lambda s: s.speed,
+    Column.ETA: lambda s: math.inf if s.eta is None else s.eta,
+    Column.STATE: state_text,
+    Column.ADDED: lambda s: s.id,  # journal ids grow in the order uploads were added
+    Column.API: lambda s: s.api_url,
+    Column.LINK: lambda s: s.url or "",
+}
 
 
 @dataclass(frozen=True)
-class Totals:
-    """What the status bar sums up over the queue."""
+class Summary:
+    """What the status bar says about the queue. Byte figures cover the uploads not finished yet."""
 
-    files: int
+    total: int
     active: int  # queued, uploading or finalizing
-    size: int  # bytes of the unfinished and active uploads
-    done: int  # bytes of those already sent
+    paused: int  # paused or waiting for sign-in
+    attention: int  # failed or whose file changed
+    done: int
+    cancelled: int
+    size: int  # bytes of the uploads not done or cancelled
+    sent: int  # of those, bytes already sent (as shown)
     speed: float  # bytes per second, all uploads together
     eta: float | None
+    resumable: int  # that resume_all would continue (paused, failed, waiting for sign-in)
 
 
-SENT_ELSEWHERE = "Sent elsewhere"  # another s3up window or command is sending it
+class _Tally:
+    """The status bar's sums, kept up to date row by row (a queue of 10,000 uploads is not re-read on
+    every update)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("total", "active", "paused", "attention", "done", "cancelled", "resumable"), 0
+        )
+        self.size = self.sent = self.remaining = 0
+        self.speed = 0.0
+
+    def count(self, status: UploadStatus, sign: int) -> None:
+        """Add (`sign` 1) or take away (-1) one row's part of the sums."""
+        state, counts = status.state, self.counts
+        counts["total"] += sign
+        if state is UploadState.DONE or state is UploadState.CANCELLED:
+            counts["done" if state is UploadState.DONE else "cancelled"] += sign
+            return
+        sent = min(status.bytes_done, status.size)
+        self.size += sign * status.size
+        self.sent += sign * sent
+        counts["resumable"] += sign * state.can_resume
+        if state.is_active:
+            counts["active"] += sign
+            self.speed += sign * status.speed
+            self.remaining += sign * (status.size - sent)
+        elif state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN):
+            counts["paused"] += sign
+        else:
+            counts["attention"] += sign
+
+    def summary(self) -> Summary:
+        c = self.counts
+        speed = max(0.0, self.speed) if c["active"] else 0.0  # float sums can leave a hair off zero
+        eta = self.remaining / speed if speed > 0 else None
+        return Summary(
+            c["total"], c["active"], c["paused"], c["attention"], c["done"], c["cancelled"],
+            self.size, self.sent, speed, eta, c["resumable"],
+        )  # fmt: skip
 
 
-def state_text(status: UploadStatus) -> str:
-    """The status cell: the state's word, with a hint when a finished link could not be checked."""
-    if status.state is UploadState.DONE and status.link_verified is False:
-        return "Done (link unchecked)"
-    if status.state is UploadState.UPLOADING and status.bytes_done == 0:
-        return "Starting…"  # waiting for a connection, or the upload is being set up
-    if status.sent_elsewhere:
-        return SENT_ELSEWHERE
-    return status.state.label
+def show_monotonic(old: UploadStatus | None, new: UploadStatus) -> UploadStatus:
+    """`new` as the row shows it: never fewer bytes than `old` showed, unless parts were really lost
+    (a restart) or the upload was cancelled."""
+    if old is None or new.bytes_done >= old.bytes_done:
+        return new
+    restarted = new.parts_done < old.parts_done or new.state is UploadState.CANCELLED
+    if restarted:
+        return new
+    return replace(new, bytes_done=old.bytes_done)
 
 
 class UploadTableModel(QAbstractTableModel):
-    """Rows keep their order of arrival; an update repaints only its own row."""
+    """Rows in the chosen order (time added by default); an update repaints only its own row."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[UploadStatus] = []
-        self._cells: list[list[dict[int, Any]]] = []  # per row and column: role → value, made on update
+        self._texts: list[tuple[str, ...]] = []  # per row: the display text of each column
         self._row_of: dict[int, int] = {}
         self._forgotten: set[int] = set()
+        self._tally = _Tally()
+        self._sort_column = Column.ADDED
+        self._sort_order = Qt.SortOrder.AscendingOrder
 
     # --- Qt interface -----------------------------------------------------------------------------
 
@@ -103,59 +170,169 @@ class UploadTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation is not Qt.Orientation.Horizontal:
+            return None
+        if role == _DISPLAY:
             return HEADERS[Column(section)]
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if section in _RIGHT_ALIGNED else _LEFT
+        if role == _ALIGNMENT:
+            return _RIGHT if section in RIGHT_ALIGNED else _LEFT
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row, column = index.row(), index.column()
+        if not index.isValid() or not 0 <= row < len(self._rows):
             return None
-        return self._cells[index.row()][index.column()].get(int(role))
+        return self._value(row, column, int(role))
+
+    def multiData(self, index: Index, span: Any) -> None:
+        """Every role a view asks for one cell, in one call: a repaint calls into Python once per cell
+        instead of once per role (each call may wait for the upload threads' interpreter lock)."""
+        row, column = index.row(), index.column()
+        if not index.isValid() or not 0 <= row < len(self._rows):
+            return
+        for role_data in span:
+            role_data.setData(self._value(row, column, role_data.role()))
+
+    def _value(self, row: int, column: int, role: int) -> Any:
+        if role == _DISPLAY:
+            return self._texts[row][column]
+        status = self._rows[row]
+        if role == STATUS_ROLE:
+            return status
+        if role == ID_ROLE:
+            return status.id
+        if role == FRACTION_ROLE:
+            return status.fraction if shows_progress(status) else None
+        if role == _ALIGNMENT:
+            return _RIGHT if column in RIGHT_ALIGNED else _LEFT
+        if role == _TOOLTIP:
+            return _tooltip(status, Column(column))
+        if role == _FOREGROUND and column == Column.STATE:
+            return ATTENTION_COLORS.get(status.state)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by `column` (a header click); rows keep that order as they change."""
+        self._sort_column, self._sort_order = Column(column), order
+        self._resort()
 
     # --- updates ----------------------------------------------------------------------------------
 
     def update_statuses(self, statuses: Iterable[UploadStatus]) -> None:
-        """Insert new uploads at the end and refresh known ones: one `dataChanged` per changed row,
+        """Insert new uploads in their place and refresh known ones: one `dataChanged` per changed row,
         over the span of its cells that look different (so a view repaints as little as it can)."""
+        new: dict[int, UploadStatus] = {}
+        moved = False
         for status in statuses:
             if status.id in self._forgotten:
                 continue
             row = self._row_of.get(status.id)
             if row is None:
-                self._append(status)
-            elif self._rows[row] != status:
-                old_state, new_cells = self._rows[row].state, _cells(status)
-                changed = [
-                    column
-                    for column in Column
-                    if _visible(self._cells[row][column]) != _visible(new_cells[column])
-                    or (column is Column.PROGRESS and old_state is not status.state)  # the bar's colour
-                ]
-                self._rows[row], self._cells[row] = status, new_cells
-                if changed:  # one signal for the row, spanning only the cells that look different
-                    self.dataChanged.emit(self.index(row, changed[0]), self.index(row, changed[-1]))
+                new[status.id] = status
+                continue
+            old = self._rows[row]
+            shown = show_monotonic(old, status)
+            if shown == old:
+                continue
+            texts = _texts(shown)
+            changed = [
+                column
+                for column in Column
+                if texts[column] != self._texts[row][column]
+                or (column is Column.PROGRESS and old.state is not shown.state)  # the bar's colour
+            ]
+            self._tally.count(old, -1)
+            self._tally.count(shown, 1)
+            self._rows[row], self._texts[row] = shown, texts
+            if changed:
+                self.dataChanged.emit(self.index(row, changed[0]), self.index(row, changed[-1]))
+                moved = moved or self._sort_column in changed
+        if new:
+            self._insert(list(new.values()))
+        if moved and self._sort_column in _MOVING and not self._in_order():
+            self._resort()
 
-    def forget(self, upload_id: int) -> None:
-        """Remove the row and ignore late events for this upload (it was removed from the list)."""
-        self._forgotten.add(upload_id)
-        row = self._row_of.get(upload_id)
-        if row is None:
+    def forget(self, upload_ids: Iterable[int]) -> None:
+        """Remove the rows and ignore late events for these uploads (they were removed from the list)."""
+        ids = set(upload_ids)
+        self._forgotten |= ids
+        rows = sorted((self._row_of[i] for i in ids if i in self._row_of), reverse=True)
+        for first, last in _runs(rows):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for status in self._rows[first : last + 1]:
+                self._tally.count(status, -1)
+            del self._rows[first : last + 1]
+            del self._texts[first : last + 1]
+            self.endRemoveRows()
+        if rows:
+            self._reindex()
+
+    def _insert(self, statuses: list[UploadStatus]) -> None:
+        key = self._key()
+        statuses.sort(key=key, reverse=self._descending())
+        at_end = not self._rows or self._before_or_equal(self._rows[-1], statuses[0])
+        if at_end:  # the usual case (new uploads, sorted by time added): one insertion for all
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(statuses) - 1)
+            self._rows.extend(statuses)
+            for status in statuses:
+                self._tally.count(status, 1)
+            self._texts.extend(_texts(status) for status in statuses)
+            for offset, status in enumerate(statuses):
+                self._row_of[status.id] = first + offset
+            self.endInsertRows()
             return
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._rows[row]
-        del self._cells[row]
-        self._row_of = {status.id: position for position, status in enumerate(self._rows)}
-        self.endRemoveRows()
+        for status in statuses:
+            row = self._position(status)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._rows.insert(row, status)
+            self._tally.count(status, 1)
+            self._texts.insert(row, _texts(status))
+            self.endInsertRows()
+        self._reindex()
 
-    def _append(self, status: UploadStatus) -> None:
-        row = len(self._rows)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append(status)
-        self._cells.append(_cells(status))
-        self._row_of[status.id] = row
-        self.endInsertRows()
+    # --- ordering ---------------------------------------------------------------------------------
+
+    def _key(self) -> Callable[[UploadStatus], tuple[Any, int]]:
+        by = _SORT_KEYS[self._sort_column]
+        return lambda status: (by(status), status.id)
+
+    def _descending(self) -> bool:
+        return self._sort_order is Qt.SortOrder.DescendingOrder
+
+    def _before_or_equal(self, a: UploadStatus, b: UploadStatus) -> bool:
+        key = self._key()
+        return key(b) <= key(a) if self._descending() else key(a) <= key(b)
+
+    def _position(self, status: UploadStatus) -> int:
+        low, high = 0, len(self._rows)
+        while low < high:
+            middle = (low + high) // 2
+            if self._before_or_equal(self._rows[middle], status):
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    def _in_order(self) -> bool:
+        return all(self._before_or_equal(a, b) for a, b in zip(self._rows, self._rows[1:], strict=False))
+
+    def _resort(self) -> None:
+        self.layoutAboutToBeChanged.emit()
+        old_ids = [status.id for status in self._rows]
+        order = sorted(range(len(self._rows)), key=lambda r: self._key()(self._rows[r]))
+        if self._descending():
+            order.reverse()
+        self._rows = [self._rows[r] for r in order]
+        self._texts = [self._texts[r] for r in order]
+        self._reindex()
+        persistent = self.persistentIndexList()
+        moved = [self.index(self._row_of[old_ids[i.row()]], i.column()) for i in persistent]
+        self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
+
+    def _reindex(self) -> None:
+        self._row_of = {status.id: row for row, status in enumerate(self._rows)}
 
     # --- queries ----------------------------------------------------------------------------------
 
@@ -166,69 +343,51 @@ class UploadTableModel(QAbstractTableModel):
     def status_at(self, row: int) -> UploadStatus:
         return self._rows[row]
 
+    def row_of(self, upload_id: int) -> int | None:
+        return self._row_of.get(upload_id)
+
     def statuses(self) -> list[UploadStatus]:
         return list(self._rows)
 
-    def totals(self) -> Totals:
-        """Sums over the uploads that are not finished yet (done ones only count as files)."""
-        pending = [s for s in self._rows if not s.state.is_finished]
-        active = [s for s in pending if s.state.is_active]
-        size = sum(s.size for s in pending)
-        done = sum(min(s.bytes_done, s.size) for s in pending)
-        speed = sum(s.speed for s in active)
-        remaining = sum(s.size - min(s.bytes_done, s.size) for s in active)
-        eta = remaining / speed if active and speed > 0 else None
-        return Totals(files=len(self._rows), active=len(active), size=size, done=done, speed=speed, eta=eta)
+    def summary(self) -> Summary:
+        """Counts by state and the byte sums of the unfinished uploads, as shown (kept up to date)."""
+        return self._tally.summary()
 
 
-def _cells(status: UploadStatus) -> list[dict[int, Any]]:
-    """Every role's value for each column of this status, computed once per update (not per paint)."""
-    cells = []
-    for column in Column:
-        cell: dict[int, Any] = {
-            _DISPLAY: _display(status, column),
-            _ALIGNMENT: _RIGHT if column in _RIGHT_ALIGNED else _LEFT,
-            STATUS_ROLE: status,
-            ID_ROLE: status.id,
-            FRACTION_ROLE: status.fraction,
-        }
-        tooltip = _tooltip(status, column)
-        if tooltip:
-            cell[_TOOLTIP] = tooltip
-        if column is Column.STATE and status.state in ATTENTION_COLORS:
-            cell[_FOREGROUND] = ATTENTION_COLORS[status.state]
-        cells.append(cell)
-    return cells
+def _runs(descending_rows: list[int]) -> list[tuple[int, int]]:
+    """Consecutive rows grouped as (first, last), highest group first (so removals keep row numbers)."""
+    runs: list[tuple[int, int]] = []
+    for row in descending_rows:
+        if runs and runs[-1][0] == row + 1:
+            runs[-1] = (row, runs[-1][1])
+        else:
+            runs.append((row, row))
+    return runs
 
 
-def _visible(cell: dict[int, Any]) -> dict[int, Any]:
-    return {role: value for role, value in cell.items() if role != STATUS_ROLE}
-
-
-def _display(status: UploadStatus, column: Column) -> str:
+def _texts(status: UploadStatus) -> tuple[str, ...]:
     moving = status.state is UploadState.UPLOADING
-    if column is Column.NAME:
-        return status.path.name
-    if column is Column.SIZE:
-        return human_size(status.size)
-    if column is Column.PROGRESS:
-        return f"{status.fraction * 100:.0f} %"
-    if column is Column.SPEED:
-        return human_speed(status.speed) if moving else ""
-    if column is Column.ETA:
-        return human_duration(status.eta) if moving else ""
-    if column is Column.STATE:
-        return state_text(status)
-    return status.url or ""
+    return (
+        status.path.name,
+        status.key,
+        human_size(status.size),
+        percent_text(status.fraction) if shows_progress(status) else "",
+        human_speed(status.speed) if moving else "",
+        human_duration(status.eta) if moving else "",
+        state_text(status),
+        added_text(status.created_at),
+        status.api_url,
+        status.url or "",
+    )
 
 
 def _tooltip(status: UploadStatus, column: Column) -> str | None:
-    if column is Column.NAME:
-        return f"{status.path}\nKey: {status.key}"
+    if column in (Column.NAME, Column.KEY, Column.API):
+        return f"{status.path}\nKey: {status.key}\nAPI: {status.api_url}"
     if column is Column.STATE:
-        return status.message
+        return advice(status) or None
     if column is Column.PROGRESS and status.parts_total:
-        return f"{status.parts_done} of {status.parts_total} parts"
+        return f"{status.parts_done:,} of {status.parts_total:,} parts sent"
     if column is Column.LINK and status.url:
         return status.url
     return None

@@ -8,18 +8,23 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView,
 
 from app.core.models import UploadStatus
 from app.gui.actions import Actions
+from app.gui.link_delegate import LinkDelegate
 from app.gui.progress_delegate import ProgressDelegate
 from app.gui.resources import icon
-from app.gui.upload_table_model import STATUS_ROLE, Column, UploadTableModel
+from app.gui.upload_table_model import HEADERS, STATUS_ROLE, Column, UploadTableModel
 
 DEFAULT_WIDTHS = {
-    Column.NAME: 260,
-    Column.SIZE: 80,
-    Column.PROGRESS: 170,
-    Column.SPEED: 90,
-    Column.ETA: 90,
+    Column.NAME: 200,
+    Column.KEY: 220,
+    Column.SIZE: 84,
+    Column.PROGRESS: 160,
+    Column.SPEED: 96,
+    Column.ETA: 96,
     Column.STATE: 120,
+    Column.ADDED: 96,
+    Column.API: 220,
 }
+HIDDEN_BY_DEFAULT = (Column.API,)
 
 
 class UploadView(QTableView):
@@ -31,6 +36,7 @@ class UploadView(QTableView):
         self.drop_active = False
         self.setModel(model)
         self.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self))
+        self.setItemDelegateForColumn(Column.LINK, LinkDelegate(self))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -47,8 +53,15 @@ class UploadView(QTableView):
         header.setStretchLastSection(True)
         header.setSectionsMovable(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSortIndicator(Column.ADDED, Qt.SortOrder.AscendingOrder)
+        header.setSortIndicatorClearable(False)
         for column, width in DEFAULT_WIDTHS.items():
             header.resizeSection(column, width)
+        for column in HIDDEN_BY_DEFAULT:
+            header.hideSection(column)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._column_menu)
+        self.setSortingEnabled(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
         model.rowsInserted.connect(self.viewport().update)
         model.rowsRemoved.connect(self.viewport().update)
@@ -109,7 +122,25 @@ class UploadView(QTableView):
         painter.drawText(line.translated(0, 34), int(Qt.AlignmentFlag.AlignCenter), hint)
         painter.end()
 
-    # --- context menu -----------------------------------------------------------------------------
+    # --- context menus ----------------------------------------------------------------------------
+
+    def column_menu(self) -> QMenu:
+        """A check box per column (but Name), to show or hide it."""
+        header = self.horizontalHeader()
+        menu = QMenu(self)
+        for column in Column:
+            if column is Column.NAME:
+                continue
+            action = menu.addAction(HEADERS[column])
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.toggled.connect(lambda shown, column=column: header.setSectionHidden(column, not shown))
+        return menu
+
+    def _column_menu(self, position: QPoint) -> None:
+        menu = self.column_menu()
+        menu.exec(self.horizontalHeader().mapToGlobal(position))
+        menu.deleteLater()
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         menu = self.context_menu(event.pos())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,53 +14,9 @@ import pytest
 from app.core.journal import Journal
 from app.core.models import MIB
 from backend.local import LocalStack
+from tests.cli.support import METADATA, ROOT, cli_env, first_row, make_file, run_cli
 from tests.core.conftest import fetch
 from tests.fault_proxy import Fault, FaultProxy, Seen
-
-ROOT = Path(__file__).resolve().parents[2]
-METADATA = '{"organizationId": "org-7", "objectRecordId": "rec-42"}'
-
-
-@pytest.fixture(scope="module")
-def stack() -> LocalStack:
-    with LocalStack(port=0) as local:
-        yield local  # type: ignore[misc]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "s3up-home"
-    path.mkdir()
-    return path
-
-
-def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"S3UP_HOME": str(home), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
-    env.pop("S3UP_TOKEN", None)
-    env.update(extra)
-    return env
-
-
-def run_cli(
-    home: Path, *args: str, stdin: str = "", timeout: float = 120, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(home, **env),
-        cwd=ROOT,
-    )
-
-
-def make_file(tmp_path: Path, name: str, size: int) -> Path:
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(os.urandom(size))
-    return path
 
 
 def test_upload_files_and_a_folder_with_json_output(stack: LocalStack, home: Path, tmp_path: Path) -> None:
@@ -128,7 +83,7 @@ def test_token_from_environment_and_plain_output(stack: LocalStack, home: Path, 
         (["--metadata", "[1, 2]"], "must be a JSON object"),
         (["--metadata", "@/nonexistent/meta.json"], "Cannot read the metadata file"),
         (["--key", "../escape.bin"], '".." segment'),
-        (["--part-size", "4"], "outside what S3 accepts"),
+        (["--part-size", "4"], "--part-size must be a whole number of MiB from 5 to 5120"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_uploaded(
@@ -273,7 +228,7 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
     listed = run_cli(home, "list")
     assert "Paused" in listed.stdout
     assert "interrupted.bin" in listed.stdout
-    upload_ref = listed.stdout.split()[0]
+    upload_ref = first_row(listed.stdout).split()[0]
     aborted = run_cli(home, "abort", upload_ref, "--token", stack.token)
     assert aborted.returncode == 0, aborted.stderr
     assert f"Upload {upload_ref} cancelled." in aborted.stdout
@@ -315,7 +270,7 @@ def test_login_stores_the_token_and_upload_uses_it(stack: LocalStack, home: Path
 def test_an_upload_running_in_another_process_is_left_alone(
     stack: LocalStack, home: Path, tmp_path: Path
 ) -> None:
-    path = make_file(tmp_path, "busy.bin", 20 * MIB)
+    path = make_file(tmp_path, "busy.bin", 48 * MIB)  # 12 s at 4 MiB/s: still sending while checked
     upload = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "upload", str(path), "--api", stack.api_url, "--token", stack.token,
          "--part-size", "5", "--bandwidth-limit", "4"],
@@ -326,7 +281,7 @@ def test_an_upload_running_in_another_process_is_left_alone(
         while "busy.bin" not in (listed := run_cli(home, "list")).stdout:
             assert time.monotonic() < deadline, listed.stderr
             time.sleep(0.2)
-        upload_ref = listed.stdout.split()[0]
+        upload_ref = first_row(listed.stdout).split()[0]
         (line,) = [line for line in listed.stdout.splitlines() if "busy.bin" in line]
         assert "Sent elsewhere" in line
         as_json = json.loads(run_cli(home, "list", "--json").stdout.splitlines()[0])

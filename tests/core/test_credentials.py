@@ -9,7 +9,13 @@ from keyring.backends import chainer, fail, null
 from keyring.errors import KeyringLocked
 
 from app.core import credentials
-from app.core.credentials import SERVICE, CredentialStore, KeyringUnavailableError
+from app.core.credentials import (
+    SERVICE,
+    CredentialStore,
+    KeyringUnavailableError,
+    TokenFormatError,
+    clean_token,
+)
 from app.core.logs import redact
 
 API = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
@@ -143,3 +149,69 @@ def test_storing_in_the_keyring_replaces_the_session_token() -> None:
     store.remember_for_session(API, "again")
     store.delete(API)
     assert store.get(API) is None
+
+
+# --- clean_token: one gate for every token, wherever it comes from --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["tok-123456\n", "  tok-123456  ", "\ttok-123456\r\n", "\ufefftok-123456\n", "\u200btok-123456\u00a0"],
+)
+def test_clean_token_trims_surrounding_white_space_and_invisible_marks(raw: str) -> None:
+    assert clean_token(raw) == "tok-123456"
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("", "is empty"),
+        (" \n ", "is empty"),
+        ("tok 123456", "a space or a line break inside it"),
+        ("tok\n123456", "a space or a line break inside it"),
+        ("tok\u00a0123456", "a space or a line break inside it"),
+        ("tok\x07123456", "control character (U+0007)"),
+        ("tok\u200b123456", "control character (U+200B)"),
+        ("tokén-ok-but-ł", "the character “ł” (U+0142), which an HTTP header cannot carry"),
+        ("Bearer abcdefgh", 'starts with "Bearer "'),
+    ],
+)
+def test_clean_token_refuses_what_cannot_be_sent_with_a_sentence_about_the_token(
+    raw: str, words: str
+) -> None:
+    with pytest.raises(TokenFormatError) as caught:
+        clean_token(raw, source="The token in $S3UP_TOKEN")
+    assert caught.value.message.startswith("The token in $S3UP_TOKEN ")
+    assert words in caught.value.message
+    secret = raw.strip()
+    if len(secret) > 8:
+        assert secret not in caught.value.message  # the sentence never shows the token
+
+
+def test_a_latin_1_token_is_usable_as_http_sends_it() -> None:
+    assert clean_token(" tokén-123456 ") == "tokén-123456"
+    "tokén-123456".encode("latin-1")  # what requests does with a header value
+
+
+def test_clean_token_registers_the_token_for_redaction() -> None:
+    clean_token("  registered-by-cleaning-42\n")
+    assert "registered-by-cleaning-42" not in redact("Authorization sent registered-by-cleaning-42")
+
+
+def test_the_store_trims_tokens_and_refuses_unusable_ones(memory_keyring) -> None:
+    store = CredentialStore()
+    store.set(API, "  tok-stored\n")
+    assert memory_keyring.secrets == {(SERVICE, API): "tok-stored"}
+    memory_keyring.secrets[(SERVICE, API)] = "tok-from-an-older-version\n"
+    assert store.get(API) == "tok-from-an-older-version"
+    memory_keyring.secrets[(SERVICE, API)] = "tok with space"
+    with pytest.raises(TokenFormatError) as caught:
+        store.get(API)
+    assert caught.value.message.startswith(f"The token stored in the keyring for {API} has a space")
+    assert caught.value.message.endswith("Sign in again to replace it.")
+    with pytest.raises(TokenFormatError):
+        store.set(API, "tøken\u2603")
+    with pytest.raises(TokenFormatError):
+        store.remember_for_session(API, "a\nb")
+    store.remember_for_session(API, " session-tok ")
+    assert store.get(API) == "session-tok"

@@ -18,10 +18,10 @@ from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, TransferSettings
 from app.core.settings import AppSettings
-from app.gui.application import token_source
 from app.gui.bridge import UploadBridge
 from app.gui.main_window import MainWindow
 from app.gui.session import Session
+from app.gui.startup import token_source
 from backend.local import LocalStack
 from tests.gui.fakes import FakeManager
 
@@ -77,7 +77,7 @@ def make_window(qtbot: Any, tmp_path: Path, credentials: CredentialStore) -> Ite
         window = MainWindow(
             bridge, session, QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
         )
-        qtbot.addWidget(window)
+        qtbot.addWidget(window, before_close_func=MainWindow.close_without_asking)
         windows.append(window)
         window.show()
         if start:
@@ -88,7 +88,7 @@ def make_window(qtbot: Any, tmp_path: Path, credentials: CredentialStore) -> Ite
 
     yield make
     for window in windows:
-        window.close()
+        window.close_without_asking()
     for bridge in bridges:
         bridge.shutdown()
 

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from app.core.errors import InvalidRequestError
+from app.core.commands import Command, CommandResult
+from app.core.errors import InvalidRequestError, UploadError
 from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
 
 
@@ -79,6 +80,25 @@ class FakeManager:
 
     def remove(self, upload_id: int) -> None:
         self._command("remove", upload_id)
+
+    def execute(self, command: Command) -> CommandResult:
+        method = getattr(self, command.action.value)
+        done, refused = [], []
+        for upload_id in command.upload_ids:
+            try:
+                method(upload_id)
+            except UploadError as error:
+                refused.append((upload_id, error))
+            else:
+                done.append(upload_id)
+        return CommandResult(tuple(done), tuple(refused))
+
+    def resolve_conflict(
+        self, upload_id: int, *, overwrite: bool = False, new_key: str | None = None
+    ) -> None:
+        self.calls.append(("resolve_conflict", (upload_id, overwrite, new_key)))
+        changes: dict[str, object] = {"key": new_key} if new_key else {}
+        self.set_state(upload_id, UploadState.QUEUED, message=None, **changes)
 
     def pause_all(self) -> None:
         self.calls.append(("pause_all", None))

@@ -8,6 +8,7 @@ import pytest
 from app.core.errors import AuthError
 from app.core.models import UploadState, UploadStatus
 from app.gui.bridge import UploadBridge
+from app.gui.commands import Action, PauseAll, for_uploads
 from tests.gui.fakes import FakeManager
 
 
@@ -92,9 +93,9 @@ def test_commands_run_in_order_off_the_gui_thread(qtbot, bridge, fake_manager, t
     bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
     qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
     upload_id = outcomes[0].added[0].id
-    bridge.command("pause", [upload_id])
-    bridge.command("resume", [upload_id])
-    bridge.pause_all()
+    bridge.send(for_uploads(Action.PAUSE, [upload_id]))
+    bridge.send(for_uploads(Action.RESUME, [upload_id]))
+    bridge.send(PauseAll())
     qtbot.waitUntil(lambda: len(fake_manager.calls) == 4, timeout=3000)
     assert [name for name, _ in fake_manager.calls] == ["add", "pause", "resume", "pause_all"]
 
@@ -123,7 +124,30 @@ def test_one_refused_upload_does_not_stop_the_others_in_a_command(
     monkeypatch.setattr(fake_manager, "resume", resume)
     errors: list[str] = []
     bridge.error_occurred.connect(errors.append)
-    bridge.command("resume", [1, 2, 3])
+    bridge.send(for_uploads(Action.RESUME, [1, 2, 3]))
     qtbot.waitUntil(lambda: bool(errors), timeout=3000)
     assert fake_manager.calls == [("resume", 1), ("resume", 2), ("resume", 3)]
     assert errors == [BusyElsewhereError(1, 4242).message]
+
+
+def test_a_long_add_does_not_hold_up_pause_all(qtbot, bridge, fake_manager, tmp_path, monkeypatch) -> None:
+    from app.core.models import UploadRequest
+
+    release = threading.Event()
+    real_add = fake_manager.add
+
+    def slow_add(request: UploadRequest) -> UploadStatus:
+        release.wait(10)  # a folder of thousands of files being added
+        return real_add(request)
+
+    monkeypatch.setattr(fake_manager, "add", slow_add)
+    file = tmp_path / "a.bin"
+    file.write_bytes(b"x")
+    outcomes = []
+    bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
+    bridge.send(PauseAll())
+    qtbot.waitUntil(lambda: ("pause_all", None) in fake_manager.calls, timeout=3000)
+    assert not outcomes  # still adding
+    release.set()
+    qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
+    assert outcomes[0].last

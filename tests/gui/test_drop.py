@@ -107,7 +107,12 @@ def test_unfinished_uploads_are_listed_paused_at_start(qtbot, make_window, tmp_p
 
     restored = [
         status(7, state=UploadState.PAUSED, bytes_done=30 * 1024 * 1024),
-        status(8, state=UploadState.FILE_CHANGED, message="The file was changed since its upload began."),
+        status(
+            8,
+            state=UploadState.FILE_CHANGED,
+            message="The file /data/file-8.bin was modified since the upload began; remove this upload and "
+            "add the file again to upload the new version.",
+        ),
     ]
     manager = FakeManager(restored=restored, history=[status(3, state=UploadState.DONE, url="https://cdn/x")])
     window = make_window(manager)
@@ -117,8 +122,10 @@ def test_unfinished_uploads_are_listed_paused_at_start(qtbot, make_window, tmp_p
     assert window.model.index(2, Column.STATE).data() == "File changed"
     assert "unfinished upload" in window.statusBar().currentMessage()
     window.view.selectRow(2)
-    assert "The file was changed" in window.details.message_label.text()
-    assert "Put the original file back and choose Retry" in window.details.message_label.text()
+    assert window.details.message_label.text() == (
+        "The file /data/file-8.bin was modified since the upload began; remove this upload and add the file "
+        "again to upload the new version."
+    )
     assert window.actions.retry.isEnabled()
     assert window.actions.resume_all.isEnabled()
     qtbot.mouseClick(window.toolbar.widgetForAction(window.actions.resume_all), Qt.MouseButton.LeftButton)

@@ -10,6 +10,7 @@ import pytest
 import requests
 from PySide6.QtCore import Qt
 
+from app.core.manager import UploadManager
 from app.core.models import MIB, TransferSettings, UploadRequest, UploadState
 from app.gui import main_window
 from app.gui.main_window import MainWindow
@@ -32,6 +33,11 @@ def make_files(folder: Path, sizes: list[int], prefix: str = "file") -> list[Pat
 
 def state_of(window: MainWindow, row: int) -> UploadState:
     return window.model.status_at(row).state
+
+
+def holds_lock(manager: UploadManager, upload_id: int) -> bool:
+    """Whether `manager`'s process still works on the upload (it lets the lock go once idle)."""
+    return manager._core.locks.holds(upload_id)
 
 
 def select_row(qtbot, window: MainWindow, row: int) -> None:
@@ -90,18 +96,29 @@ def test_pause_and_resume_from_the_buttons(
     qtbot.waitUntil(
         lambda: window.model.rowCount() == 1 and state_of(window, 0) is UploadState.UPLOADING, timeout=10000
     )
+    shown: list[str] = []  # every percentage the row showed, in order
+    window.model.dataChanged.connect(lambda *_: shown.append(window.model.index(0, Column.PROGRESS).data()))
     select_row(qtbot, window, 0)
+    qtbot.waitUntil(lambda: window.model.status_at(0).bytes_done > 0, timeout=20000)
     qtbot.waitUntil(lambda: window.details.pause_button.isVisible(), timeout=2000)
     qtbot.mouseClick(window.details.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: state_of(window, 0) is UploadState.PAUSED, timeout=5000)
+    upload_id = window.model.status_at(0).id
+    manager = window.bridge._manager
+    # The engine lets the upload go once no part is in flight: from then on nothing can move.
+    qtbot.waitUntil(lambda: not holds_lock(manager, upload_id), timeout=10000)
+    with qtbot.waitSignal(window.bridge.statuses_changed, timeout=5000, raising=False):
+        pass  # the last status the engine sent on pausing has reached the window
     paused_at = window.model.status_at(0).bytes_done
-    assert paused_at < path.stat().st_size
-    qtbot.wait(600)
-    assert window.model.status_at(0).bytes_done == paused_at  # nothing moves while paused
+    assert 0 < paused_at < path.stat().st_size
+    assert manager.status(upload_id).bytes_done <= paused_at  # the row shows its high-water mark
     assert window.details.resume_button.isVisible()
     qtbot.mouseClick(window.details.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: state_of(window, 0) is UploadState.DONE, timeout=60000)
     assert requests.get(window.model.status_at(0).url, timeout=30).content == path.read_bytes()
+    percents = [int(text.rstrip(" %")) for text in shown if text]
+    assert percents == sorted(percents), f"progress went backwards: {percents}"  # issue 14 item 2
+    assert percents[-1] == 100
 
 
 def test_a_revoked_token_asks_to_sign_in_once_and_the_uploads_go_on(
@@ -221,6 +238,51 @@ def test_an_upload_another_process_is_sending_is_shown_and_left_alone(
     assert command.status(upload_ref).state is UploadState.UPLOADING
 
     command.pause(upload_ref)
+    # The command's process lets the upload go once its last part in flight has stopped.
+    qtbot.waitUntil(lambda: not holds_lock(command, upload_ref), timeout=20000)
     window.actions.resume.trigger()
     qtbot.waitUntil(lambda: state_of(window, 0) is UploadState.DONE, timeout=60000)
     assert requests.get(window.model.status_at(0).url, timeout=30).content == path.read_bytes()
+
+
+def test_a_taken_key_is_flagged_before_start_and_overwrite_finishes_the_upload(
+    qtbot, make_window, make_manager, local_stack, stack_token, tmp_path
+) -> None:
+    """Issue 14 item 6 against the real engine and API: the Start dialog marks a key just uploaded; the
+    upload that meets it anyway reads "Key exists" with Overwrite (no Retry), and Overwrite finishes it."""
+    from app.gui.batch_files_model import BatchColumn
+
+    (first,) = make_files(tmp_path / "one", [3 * MIB], prefix="taken")
+    (second,) = make_files(tmp_path / "two", [2 * MIB], prefix="taken")
+    window = make_window(
+        make_manager(), api_url=local_stack.api_url, cdn_base_url=local_stack.cdn_base_url, token=stack_token
+    )
+
+    def upload(path: Path) -> None:
+        drop(window, [path])
+        qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+        window.metadata_dialog.template_edit.setText("gui/{filename}")
+        window.metadata_dialog.validate()
+
+    upload(first)
+    start_batch(qtbot, window)
+    qtbot.waitUntil(
+        lambda: window.model.rowCount() == 1 and state_of(window, 0) is UploadState.DONE, timeout=60000
+    )
+    qtbot.waitUntil(lambda: window.metadata_dialog is None, timeout=5000)
+
+    upload(second)
+    dialog = window.metadata_dialog
+    qtbot.waitUntil(lambda: dialog.key_note.kind == "warning", timeout=10000)
+    assert dialog.files_model.index(0, BatchColumn.NOTE).data() == "Uploaded just now"
+    start_batch(qtbot, window)  # the user goes ahead without ticking "Replace"
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=10000)
+    qtbot.waitUntil(lambda: state_of(window, 1) is UploadState.CONFLICT, timeout=30000)
+    assert window.model.index(1, Column.STATE).data() == "Key exists"
+    select_row(qtbot, window, 1)
+    assert not window.details.retry_button.isVisibleTo(window.details)
+    assert "Choose Overwrite" in window.details.message_label.text()
+    assert '"overwrite"' not in window.details.message_label.text()
+    qtbot.mouseClick(window.details.overwrite_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(window, 1) is UploadState.DONE, timeout=60000)
+    assert requests.get(window.model.status_at(1).url, timeout=30).content == second.read_bytes()

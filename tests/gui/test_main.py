@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMenu
 
 from app.__main__ import main
 from app.gui.main_window import MainWindow
@@ -30,6 +30,8 @@ def test_local_mode_signs_in_to_the_local_stack_and_says_so(qtbot, s3up_home, me
         seen["signed_in"] = window.session.signed_in
         seen["sign_in_dialog"] = window.sign_in_dialog
         seen["token"] = window.session.credentials.get(window.session.api_url)
+        account = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Account")
+        seen["account"] = [(a.text(), a.isEnabled(), a.isVisible()) for a in account.actions() if a.text()]
         window.close()
 
     QTimer.singleShot(300, inspect_and_quit)
@@ -37,10 +39,16 @@ def test_local_mode_signs_in_to_the_local_stack_and_says_so(qtbot, s3up_home, me
         assert main(["--local"]) == 0
     finally:
         gc.unfreeze()  # run() froze the start-up objects, as the app does
-    assert str(seen["title"]).startswith("s3up — Local test API (127.0.0.1:")
+    assert seen["title"] == "s3up — Local test API"  # Qt adds nothing: no application display name
     assert str(seen["api"]).startswith("Local test API (127.0.0.1:")
     assert seen["signed_in"] is True
     assert seen["sign_in_dialog"] is None  # no need to sign in
+    # The Account menu says where the app is signed in and offers another API; Sign Out is greyed out.
+    (caption, caption_enabled, _), *items = seen["account"]
+    assert caption.startswith("Local test API (127.0.0.1:")
+    assert not caption_enabled
+    assert ("Sign In to Another API…", True, True) in items
+    assert ("Sign Out", False, True) in items
     assert memory_keyring.secrets == {}  # the local token stays in memory
     log = (s3up_home / "logs" / "s3up.log").read_text()
     assert "s3up starting" in log

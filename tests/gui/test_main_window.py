@@ -13,6 +13,7 @@ from app.core.credentials import SERVICE
 from app.core.models import UploadState
 from app.core.settings import AppSettings
 from app.gui.settings_dialog import SettingsDialog
+from app.gui.upload_table_model import Column
 from tests.gui.conftest import API_URL
 from tests.gui.fakes import FakeManager
 from tests.gui.test_upload_table_model import status
@@ -84,7 +85,7 @@ def test_a_401_brings_up_the_sign_in_dialog_once(qtbot, make_window) -> None:
     manager.set_state(2, UploadState.NEEDS_SIGN_IN)
     qtbot.wait(250)
     assert window.sign_in_dialog is first
-    assert window.model.index(1, 5).data() == "Needs sign-in"
+    assert window.model.index(1, Column.STATE).data() == "Needs sign-in"
 
 
 def test_settings_are_saved_and_given_to_the_engine(qtbot, make_window, fake_manager, s3up_home) -> None:
@@ -159,6 +160,8 @@ def test_right_clicking_a_row_offers_the_per_upload_commands(qtbot, make_window)
         "Pause": False,
         "Resume": True,
         "Retry": False,
+        "Overwrite": False,
+        "Change Key…": False,
         "Cancel Upload": True,
         "Copy Link": False,
         "Open Link": False,

@@ -33,3 +33,17 @@ def test_a_bad_template_is_refused(qtbot) -> None:
     dialog.buttons.accepted.emit()
     assert dialog.isVisible()
     assert dialog.note.kind == "error"
+
+
+def test_the_fields_of_both_groups_line_up(qtbot) -> None:
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    lefts = {
+        field.mapTo(dialog, field.rect().topLeft()).x() for field in (dialog.connections, dialog.template)
+    }
+    assert len(lefts) == 1, "the Transfers and Destination fields start at the same x"
+    widths = {
+        box.width() for box in (dialog.connections, dialog.per_file, dialog.part_size, dialog.bandwidth)
+    }
+    assert len(widths) == 1

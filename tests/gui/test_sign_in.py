@@ -33,11 +33,17 @@ def make_dialog(qtbot, bridge, credentials: CredentialStore, api_url: str = "") 
     return dialog
 
 
-def sign_in(qtbot, dialog: SignInDialog, token: str) -> None:
+def sign_in(qtbot, dialog: SignInDialog, token: str, *, press_enter: bool = False) -> bool:
+    """Type `token` and sign in (the button, or Enter in the token field); wait for the API's answer,
+    which may close (and delete) the dialog. True when the API accepted the token."""
     dialog.token_edit.setText(token)
-    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
-    assert not dialog.sign_in_button.isEnabled()  # checking, off the GUI thread
-    qtbot.waitUntil(lambda: dialog.sign_in_button.isEnabled() or not dialog.isVisible(), timeout=20000)
+    with qtbot.waitSignal(dialog.check_done, timeout=20000) as answer:
+        if press_enter:
+            qtbot.keyClick(dialog.token_edit, Qt.Key.Key_Return)
+        else:
+            qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+        assert not dialog.sign_in_button.isEnabled()  # checking, off the GUI thread
+    return answer.args[0]
 
 
 def test_a_good_token_is_stored_in_the_keyring(
@@ -67,6 +73,24 @@ def test_a_rejected_token_says_so_and_stores_nothing(
     assert "token" in dialog.message_label.text().lower()
     assert dialog.token_edit.hasFocus()
     assert memory_keyring.secrets == {}
+
+
+def test_after_a_rejected_token_enter_still_signs_in(
+    qtbot, bridge, credentials, local_stack, memory_keyring
+) -> None:
+    """Issue 14 item 1: after a failed attempt, Sign In stays the default button: Enter signs in."""
+    dialog = make_dialog(qtbot, bridge, credentials, api_url=local_stack.api_url)
+    assert not sign_in(qtbot, dialog, "not-a-token", press_enter=True)
+    assert dialog.isVisible()
+    assert dialog.sign_in_button.isDefault()
+    assert not any(
+        button.isDefault() for button in dialog.buttons.buttons() if button is not dialog.sign_in_button
+    )
+    results = []
+    dialog.signed_in.connect(results.append)
+    assert sign_in(qtbot, dialog, local_stack.token, press_enter=True)
+    assert len(results) == 1
+    assert memory_keyring.secrets == {(SERVICE, local_stack.api_url): local_stack.token}
 
 
 def test_an_unreachable_api_says_so(qtbot, bridge, credentials) -> None:

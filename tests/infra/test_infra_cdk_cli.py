@@ -1,4 +1,8 @@
-"""`npx cdk synth` with the pinned CLI from infra/package.json: offline, telemetry and notices off."""
+"""`npx cdk synth` with the pinned CLI from infra/package.json: offline, telemetry and notices off.
+
+The pinned CLI is installed here (`npm ci` in infra/) when it is missing, so that the README's test
+command runs this test on a fresh clone as `.ci/run` does; only a machine without npm skips it.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,25 @@ def offline_prefix() -> list[str]:
     return []
 
 
+@pytest.fixture(scope="module")
+def pinned_cdk() -> Path:
+    """The CDK command line from infra/package-lock.json, installed on first use."""
+    if shutil.which("npm") is None or shutil.which("npx") is None:
+        pytest.skip("Node.js and npm are not installed (apt-get install nodejs npm)")
+    if not CDK.exists():
+        install = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=INFRA_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert install.returncode == 0, f"npm ci in infra/ failed: {install.stderr}"
+    return CDK
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("npx") is None or not CDK.exists(), reason="run `npm ci` in infra/ first")
-def test_cdk_synth_works_offline(tmp_path: Path) -> None:
+def test_cdk_synth_works_offline(pinned_cdk: Path, tmp_path: Path) -> None:
     env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true", "CDK_DISABLE_VERSION_CHECK": "true"}
     command = [
         *offline_prefix(),

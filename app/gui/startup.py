@@ -1,0 +1,95 @@
+"""The app's one wiring, from the resume journal to the window: journal → manager → bridge → session →
+window, built in one place and taken down in the reverse order. The app, the self-test and the
+screenshots tool all start through `wired_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.credentials import CredentialStore, KeyringUnavailableError
+from app.core.journal import Journal
+from app.core.manager import UploadManager
+from app.core.paths import log_dir
+from app.core.settings import AppSettings, load_settings, to_transfer_settings
+from app.gui.bridge import UploadBridge
+from app.gui.main_window import MainWindow
+from app.gui.session import Session
+from app.gui.window_state import window_state_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LocalApi:
+    """An API this process started (the local test stack): signed in to it with a token kept in memory."""
+
+    api_url: str
+    cdn_base_url: str
+    token: str
+
+
+@dataclass(frozen=True)
+class WiredApp:
+    journal: Journal
+    manager: UploadManager
+    bridge: UploadBridge
+    session: Session
+    window: MainWindow
+
+
+def token_source(credentials: CredentialStore) -> Callable[[str], str | None]:
+    """The manager's token lookup: a failing (e.g. locked) keyring counts as no token, so uploads wait
+    for sign-in instead of failing."""
+
+    def lookup(api_url: str) -> str | None:
+        try:
+            return credentials.get(api_url)
+        except KeyringUnavailableError as error:
+            log.warning("No token for %s: %s", api_url, error.message)
+            return None
+
+    return lookup
+
+
+@contextmanager
+def wired_app(
+    *,
+    local: LocalApi | None = None,
+    settings: AppSettings | None = None,
+    log_folder: Path | None = None,
+) -> Iterator[WiredApp]:
+    """Open the journal and build the manager, bridge, session and (hidden) main window on it; on exit
+    close the window and shut the bridge, the manager and the journal down, in that order.
+
+    `settings` defaults to the saved ones. Raises `JournalError` when the journal cannot be opened.
+    """
+    journal = Journal.open_default()
+    with ExitStack() as cleanup:
+        cleanup.callback(journal.close)
+        settings = settings if settings is not None else load_settings()
+        credentials = CredentialStore()
+        manager = UploadManager(journal, token_source(credentials), to_transfer_settings(settings))
+        cleanup.callback(manager.shutdown)
+        bridge = UploadBridge(manager)
+        cleanup.callback(bridge.shutdown)
+        folder = log_folder or log_dir()
+        if local is not None:
+            session = Session.for_local_stack(
+                bridge,
+                credentials,
+                settings,
+                api_url=local.api_url,
+                cdn_base_url=local.cdn_base_url,
+                token=local.token,
+                log_folder=folder,
+            )
+        else:
+            session = Session(bridge, credentials, settings, log_folder=folder)
+        window = MainWindow(bridge, session, window_state_store())
+        cleanup.callback(window.close_without_asking)
+        yield WiredApp(journal, manager, bridge, session, window)

@@ -1,0 +1,234 @@
+"""Folders: many small files started and finished in batches, single PUTs, the journal in groups, and
+every unfinished upload in reach (listed, taken over with a local file, aborted)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.core.concurrency import MAXIMUM, MINIMUM, START, ConcurrencyLimit
+from app.core.errors import InvalidRequestError, NotThisApiError
+from app.core.journal import Journal
+from app.core.manager import UploadManager
+from app.core.models import MIB, UploadState
+from backend.local import LocalStack
+from tests.core.conftest import fetch, request, wait_for
+from tests.fault_proxy import Fault, FaultProxy, Seen
+
+MakeManager = Callable[..., UploadManager]
+MakeFile = Callable[[str, int], Path]
+ENDED = {UploadState.DONE, UploadState.FAILED, UploadState.CONFLICT, UploadState.FILE_CHANGED}
+
+
+def base_url(local: LocalStack) -> str:
+    return local.api_url.rsplit("/prod", 1)[0]
+
+
+class Calls:
+    """Counts the calls of each of the API's routes."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def decide(self, seen: Seen) -> Fault:
+        route = seen.path.rsplit("/", 1)[-1].split("?")[0]
+        with self.lock:
+            self.counts[route] += 1
+        return Fault.PASS
+
+
+def test_a_folder_goes_in_batches_of_single_puts(
+    journal: Journal, make_manager: MakeManager, make_file: MakeFile
+) -> None:
+    calls = Calls()
+    with LocalStack(port=0) as local, FaultProxy(calls.decide, base_url(local)) as api:
+        files = [make_file(f"folder/f{n:03}.txt", 1000 + n) for n in range(120)]
+        manager = make_manager(journal, local.token, part_size=None, max_connections=None)
+        result = manager.add_many([request(path, f"{api.url}/prod", f"folder/{path.name}") for path in files])
+        assert not result.refused
+        ids = [status.id for status in result.added]
+        assert manager.wait(ids, timeout=120)
+        statuses = [manager.status(upload_ref) for upload_ref in ids]
+        assert all(s is not None and s.state is UploadState.DONE for s in statuses), statuses[:3]
+        for status, path in list(zip(statuses, files, strict=True))[::17]:
+            assert status is not None
+            assert status.link_verified is True
+            assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
+    per_file = calls.counts["initialize"] + calls.counts["finalize"] + calls.counts["getPreSignedUrls"]
+    assert per_file <= 3, calls.counts  # the first file finds out the API's kind alone
+    assert calls.counts["initializeBatch"] <= 12, calls.counts
+    assert calls.counts["finalizeBatch"] <= 40, calls.counts
+    assert calls.counts["initializeBatch"] + calls.counts["finalizeBatch"] < len(files) / 2
+
+
+def test_on_the_existing_deployment_the_steps_of_different_files_overlap(
+    journal: Journal, make_manager: MakeManager, make_file: MakeFile
+) -> None:
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    with LocalStack(port=0, core_only=True) as local:
+        initialize = local.routes["/initialize"]
+
+        def slow_start(event: dict, context: object) -> dict:
+            nonlocal running, most
+            if "organizationId" not in (event.get("body") or ""):
+                return initialize(event, context)
+            with lock:
+                running += 1
+                most = max(most, running)
+                if most >= 3:
+                    release.set()
+            release.wait(10)  # held until three starts run at once (or 10 s)
+            try:
+                return initialize(event, context)
+            finally:
+                with lock:
+                    running -= 1
+
+        local.routes["/initialize"] = slow_start
+        files = [make_file(f"legacy/f{n}.bin", 2000) for n in range(6)]
+        manager = make_manager(journal, local.token, max_connections=4)
+        ids = [
+            status.id
+            for status in manager.add_many(
+                [request(p, local.api_url, f"legacy/{p.name}") for p in files]
+            ).added
+        ]
+        assert manager.wait(ids, timeout=120)
+        assert all(manager.status(i).state is UploadState.DONE for i in ids)  # type: ignore[union-attr]
+    assert most >= 3, "the starts of different files ran one after the other"
+
+
+def test_adding_many_files_refuses_the_unreadable_ones_and_queues_the_others(
+    journal: Journal, make_manager: MakeManager, make_file: MakeFile, tmp_path: Path
+) -> None:
+    manager = make_manager(journal, "token")
+    good = [make_file(f"many/{n}.txt", 10) for n in range(250)]
+    requests = [request(path, "http://127.0.0.1:9/prod", f"many/{path.name}") for path in good]
+    requests.insert(7, request(tmp_path / "nope.txt", "http://127.0.0.1:9/prod", "many/nope.txt"))
+    requests.insert(9, request(good[0], "http://127.0.0.1:9/prod", "bad//key"))
+    manager.pause_all()
+    result = manager.add_many(requests)
+    manager.pause_all()
+    assert len(result.added) == 250
+    assert [r.key for r, _error in result.refused] == ["many/nope.txt", "bad//key"]
+    assert all(isinstance(error, InvalidRequestError) for _r, error in result.refused)
+    assert [s.key for s in result.added] == [f"many/{p.name}" for p in good], "in the order given"
+    assert len(journal.unfinished()) == 250
+
+
+def test_unfinished_uploads_from_any_computer_are_listed_taken_over_and_aborted(
+    stack: LocalStack, journal: Journal, make_manager: MakeManager, make_file: MakeFile, tmp_path: Path
+) -> None:
+    owner = stack.issue_token(principal="traveller", organization_id="local-org")
+    path = make_file("elsewhere.bin", 18 * MIB)
+    with Journal(tmp_path / "other-computer.sqlite3") as other_journal:
+        other = make_manager(other_journal, owner, bandwidth_limit=8 * MIB, per_file_connections=1)
+        upload_ref = other.add(request(path, stack.api_url, "remote/elsewhere.bin")).id
+        deadline = time.monotonic() + 30
+        while len(other_journal.parts(upload_ref)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        other.pause(upload_ref)
+        file_id = other.status(upload_ref).upload_id  # type: ignore[union-attr]
+        other.shutdown()
+
+    here = make_manager(journal, owner)
+    (listed,) = [u for u in here.remote_uploads(stack.api_url) if u.file_id == file_id]
+    assert listed.key == "remote/elsewhere.bin"
+    assert listed.size == 18 * MIB
+    assert listed.parts_held is not None
+    assert listed.parts_held >= 2
+    assert listed.bytes_held == listed.parts_held * 5 * MIB
+    assert listed.local_id is None, "this computer never saw it"
+
+    other_file = make_file("not-it.bin", 18 * MIB)
+    with pytest.raises(InvalidRequestError, match="differs"):
+        here.adopt_remote(stack.api_url, file_id, other_file)
+    status = here.adopt_remote(stack.api_url, file_id, path)
+    done = wait_for(here, status.id, ENDED)
+    assert done.state is UploadState.DONE, done.message
+    assert done.upload_id == file_id, "the parts already sent were kept"
+    assert fetch(done.url) == path.read_bytes()  # type: ignore[arg-type]
+
+    left = here.add(request(make_file("left.bin", 12 * MIB), stack.api_url, "remote/left.bin"))
+    wait_for(here, left.id, {UploadState.UPLOADING, UploadState.DONE})
+    here.pause(left.id)
+    left_id = here.status(left.id).upload_id  # type: ignore[union-attr]
+    if here.status(left.id).state is not UploadState.DONE:  # type: ignore[union-attr]
+        here.abort_remote(stack.api_url, left_id)  # type: ignore[arg-type]
+        assert here.status(left.id).state is UploadState.CANCELLED  # type: ignore[union-attr]
+        assert left_id not in {u.file_id for u in here.remote_uploads(stack.api_url)}
+
+
+def test_the_existing_deployment_cannot_list_other_computers_uploads(
+    journal: Journal, make_manager: MakeManager
+) -> None:
+    with LocalStack(port=0, core_only=True) as local:
+        manager = make_manager(journal, local.token)
+        with pytest.raises(NotThisApiError, match="this project's upload API"):
+            manager.remote_uploads(local.api_url)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(limit: ConcurrencyLimit, clock: Clock, goodput: Callable[[int], float], intervals: int) -> list[int]:
+    """Feed `limit` the goodput that `goodput(connections)` gives, interval after interval."""
+    seen = []
+    for _ in range(intervals):
+        clock.now += 0.5
+        limit.sent(int(goodput(limit.value) * 0.5))
+        limit.saturated()
+        limit.update()
+        seen.append(limit.value)
+    return seen
+
+
+def test_adaptive_connections_grow_while_it_pays_and_stop_where_the_server_is_the_ceiling() -> None:
+    clock = Clock()
+    per_connection = ConcurrencyLimit(None, clock=clock)  # a far region: each connection is capped
+    assert per_connection.value == START
+    seen = run(per_connection, clock, lambda n: n * 4 * MIB, 12)
+    assert seen[-1] == MAXIMUM
+    assert seen.index(MAXIMUM) <= 4, seen  # doubling while it pays
+
+    clock = Clock()
+    ceiling = ConcurrencyLimit(None, clock=clock)  # loopback: the server's speed is the limit
+    seen = run(ceiling, clock, lambda n: 200 * MIB, 40)
+    assert seen[-1] <= 2 * START, seen
+    assert sum(1 for n in seen if n > 2 * START) <= len(seen) // 4, "probes upwards are taken back"
+    assert min(seen) >= START, "it must not lose connections where more do not hurt"
+
+    clock = Clock()
+    hurting = ConcurrencyLimit(None, clock=clock)  # more connections make it slower
+    seen = run(hurting, clock, lambda n: 200 * MIB if n <= START else 100 * MIB, 12)
+    assert seen[1] == START, seen  # the doubling is taken back at once
+    assert seen.count(START) >= len(seen) * 3 // 4, seen  # and each probe upwards too
+
+
+def test_throttling_cuts_the_connections_and_a_fixed_number_stays() -> None:
+    clock = Clock()
+    limit = ConcurrencyLimit(None, clock=clock)
+    run(limit, clock, lambda n: n * MIB, 4)
+    before = limit.value
+    limit.congested()
+    clock.now += 0.5
+    limit.update()
+    assert limit.value == max(MINIMUM, int(before * 0.7))
+    fixed = ConcurrencyLimit(5, clock=clock)
+    assert run(fixed, clock, lambda n: n * MIB, 5) == [5] * 5
