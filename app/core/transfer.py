@@ -227,9 +227,10 @@ def _read_answer(
 
 def _early_answer(connection: http.client.HTTPConnection) -> tuple[int, str | None, bytes] | None:
     """The error answer a server sent before it stopped reading the body, if there is one."""
+    if connection.sock is None:  # never connected, or closed: nothing can have been answered
+        return None
     try:
-        if connection.sock is not None:
-            connection.sock.settimeout(5)
+        connection.sock.settimeout(5)
         response = connection.getresponse()
         return response.status, response.getheader("ETag"), response.read(65536)
     except (OSError, http.client.HTTPException):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import socket
+import time
+
 import pytest
 
 from app.core.errors import IntegrityError, ServerError, UploadError, UploadGoneError
-from app.core.transfer import UrlExpiredError, _check_answer
+from app.core.transfer import ConnectionCache, PartStopper, UrlExpiredError, _check_answer, send_part
 
 MD5 = "9e107d9d372bb6826bd81d3542a419d6"
 
@@ -62,3 +66,24 @@ def test_error_answers(status: int, body: bytes, expired: bool, error: type[Exce
         _check_answer(status, None, body, MD5, url_expired=expired)
     assert type(caught.value) is error
     assert caught.value.status == status
+
+
+def test_a_server_that_is_gone_is_a_connection_error_worth_a_retry() -> None:
+    """S3 (or the local stack) stopped: the refused connection is a transient error, not a crash."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]  # closed when the block ends: nothing listens there any more
+    connections = ConnectionCache(timeout=5)
+    try:
+        with pytest.raises(ServerError, match="connection to S3 failed"):
+            send_part(
+                f"http://127.0.0.1:{port}/bucket/key?partNumber=1&uploadId=u",
+                time.time() + 300,
+                io.BytesIO(b"x" * 1024),
+                0,
+                1024,
+                connections=connections,
+                stopper=PartStopper(),
+                on_progress=lambda _amount: None,
+            )
+    finally:
+        connections.close()
