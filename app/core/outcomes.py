@@ -397,7 +397,7 @@ class Outcomes:
                 UploadError(
                     f"{error.message} It was started again {MAX_RESTARTS} times and lost each time, so it "
                     "is not tried again by itself; ask the API's administrator about the bucket's "
-                    "clean-up rule, then choose Retry."
+                    "clean-up rule, then resume it."
                 ),
             )
             return
@@ -438,7 +438,7 @@ def gave_up(error: UploadError, attempts: int) -> UploadError:
         return error
     return UploadError(
         f"{error.message} It failed {attempts} times in a row, so it is not tried again by itself; "
-        "choose Retry when the network or the server is back (the parts already sent are kept).",
+        "resume it when the network or the server is back (the parts already sent are kept).",
         status=error.status,
     )
 
