@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-ADD_CHUNK = 250  # uploads added between two reports to the GUI thread
+ADD_CHUNK = 1000  # requests per UploadManager.add_many call, and per report to the GUI thread
 FLUSH_LIMIT = 250  # statuses handed to the GUI per event-loop turn, so that no turn runs long
 
 
@@ -184,23 +184,18 @@ class UploadBridge(QObject):
         *,
         chunk: int = ADD_CHUNK,
     ) -> None:
-        """Start each request off the GUI thread; `on_added` hears of every `chunk` of them as they go
-        (rows appear while a large folder is still being added). Refused files are reported there, the
-        others still start."""
+        """Start the requests off the GUI thread, `chunk` at a time through `UploadManager.add_many`
+        (which records them in the journal in groups); `on_added` hears of each chunk as it goes, so rows
+        appear while a large folder is still being added. Refused files are reported there, the others
+        still start."""
 
         def add_all() -> None:
-            added: list[UploadStatus] = []
-            refused: list[tuple[UploadRequest, UploadError]] = []
-            for number, request in enumerate(requests, start=1):
+            for start in range(0, len(requests), chunk):
                 if self._is_closed():
                     return
-                try:
-                    added.append(self._manager.add(request))
-                except UploadError as error:
-                    refused.append((request, error))
-                if len(added) + len(refused) >= chunk or number == len(requests):
-                    self._send(on_added, AddOutcome(added, refused, last=number == len(requests)))
-                    added, refused = [], []
+                result = self._manager.add_many(requests[start : start + chunk])
+                last = start + chunk >= len(requests)
+                self._send(on_added, AddOutcome(result.added, result.refused, last=last))
 
         self.submit(add_all, executor=self._adds)
 

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSp
 
 from app import __version__
 from app.core.errors import UploadError
+from app.core.folders import Collection, collect
 from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
 from app.gui.bridge import AddOutcome, UploadBridge
 from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConflict, ResumeAll, for_uploads
 from app.gui.details_pane import DetailsPane
 from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question
-from app.gui.file_collector import Collection, collect_files
 from app.gui.formatting import plural
 from app.gui.memory import freeze_long_lived_objects
 from app.gui.metadata_dialog import Batch, MetadataDialog
@@ -177,12 +177,13 @@ class MainWindow(QMainWindow):
     def add_paths(self, paths: list[Path]) -> None:
         """Walk the paths on a worker, then ask for the metadata of the batch."""
         self.statusBar().showMessage("Looking at the files…")
-        self.bridge.submit(lambda: collect_files(paths), on_result=self._files_collected)
+        self.bridge.submit(lambda: collect(paths), on_result=self._files_collected)
 
     def _files_collected(self, collection: Collection) -> None:
         self.statusBar().clearMessage()
         if collection.problems:
-            QMessageBox.warning(self, "Some files were skipped", "\n\n".join(collection.problems[:10]))
+            title = "Some files were skipped" if collection.files else "Nothing to upload"
+            QMessageBox.warning(self, title, skipped_text([p.message for p in collection.problems]))
         if not collection.files:
             return
         if not self.session.signed_in:
@@ -228,7 +229,7 @@ class MainWindow(QMainWindow):
         )
         requests = [
             UploadRequest(
-                path=picked.path,
+                path=found.path,
                 api_url=session.api_url,
                 key=key,
                 metadata=batch.metadata,
@@ -236,7 +237,7 @@ class MainWindow(QMainWindow):
                 accelerate=session.settings.accelerate,
                 cdn_base_url=session.cdn_base_url or None,
             )
-            for picked, key in zip(batch.files, batch.keys, strict=True)
+            for found, key in zip(batch.files, batch.keys, strict=True)
         ]
         if len(requests) > 1:
             self.statusBar().showMessage(f"Adding {plural(len(requests), 'file')}…")
@@ -252,11 +253,8 @@ class MainWindow(QMainWindow):
             refused, self._refused = self._refused, []
             self.statusBar().clearMessage()
             if refused:
-                lines = [f"{request.path.name}: {error.message}" for request, error in refused[:10]]
-                more = len(refused) - len(lines)
-                if more:
-                    lines.append(f"… and {plural(more, 'other file')}.")
-                QMessageBox.warning(self, f"{plural(len(refused), 'file')} not added", "\n\n".join(lines))
+                lines = [f"{request.path.name}: {error.message}" for request, error in refused]
+                QMessageBox.warning(self, f"{plural(len(refused), 'file')} not added", skipped_text(lines))
         self._refresh()
 
     # --- drag and drop ----------------------------------------------------------------------------
@@ -401,7 +399,7 @@ class MainWindow(QMainWindow):
 
     def _signed_in(self, result: SignInResult) -> None:
         self.session.signed_in_with(result)
-        self.statusBar().showMessage(self.session.sign_in_summary(result), 15000)
+        self.statusBar().showMessage(self.session.sign_in_summary(result), 30000)
         self.bridge.send(CredentialsChanged(result.api_url))
         pending, self._pending_files = self._pending_files, None
         if pending is not None:
@@ -482,6 +480,14 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         fit_to_screen(self)
+
+
+def skipped_text(lines: list[str], shown: int = 10) -> str:
+    """The first `shown` sentences, one paragraph each, and how many more there are."""
+    text = "\n\n".join(lines[:shown])
+    if len(lines) > shown:
+        text += f"\n\n… and {len(lines) - shown:,} more."
+    return text
 
 
 def _local_paths(urls: list[QUrl]) -> list[Path]:

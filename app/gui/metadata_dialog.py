@@ -35,12 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.folders import FoundFile
 from app.core.keys import BUILTIN_PLACEHOLDERS, KeyTemplateError, check_template, render_key
 from app.core.metadata import REQUIRED_FIELDS, MetadataError, parse_metadata, validate_metadata
 from app.core.models import UploadStatus
 from app.gui.batch_files_model import BatchColumn, BatchFilesModel
 from app.gui.bridge import UploadBridge
-from app.gui.file_collector import PickedFile
 from app.gui.formatting import human_size, plural
 from app.gui.key_check import cdn_base, existing_keys, recently_uploaded
 from app.gui.resources import icon
@@ -55,7 +55,7 @@ HISTORY_FOR_KEYS = 2000  # finished uploads looked at for keys just uploaded
 class Batch:
     """What the user confirmed: one key per file, in the order of `files`."""
 
-    files: list[PickedFile]
+    files: list[FoundFile]
     keys: list[str]
     metadata: dict[str, Any]
     metadata_text: str
@@ -74,7 +74,7 @@ class MetadataDialog(QDialog):
 
     def __init__(
         self,
-        files: list[PickedFile],
+        files: list[FoundFile],
         *,
         metadata_text: str,
         template: str,
@@ -361,7 +361,7 @@ _Keys = tuple[list[str] | None, str | None]  # the keys (None: not yet known), o
 
 
 def _render_keys(
-    template: str, files: list[PickedFile], metadata: dict[str, Any] | None, now: datetime
+    template: str, files: list[FoundFile], metadata: dict[str, Any] | None, now: datetime
 ) -> _Keys:
     """Every file's key; without valid metadata, the keys when the template needs no metadata field."""
     try:

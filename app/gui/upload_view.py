@@ -20,7 +20,7 @@ DEFAULT_WIDTHS = {
     Column.PROGRESS: 160,
     Column.SPEED: 96,
     Column.ETA: 96,
-    Column.STATE: 120,
+    Column.STATE: 200,
     Column.ADDED: 96,
     Column.API: 220,
 }

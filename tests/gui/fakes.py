@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from app.core.commands import Command, CommandResult
 from app.core.errors import InvalidRequestError, UploadError
-from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
+from app.core.models import AddResult, TransferSettings, UploadRequest, UploadState, UploadStatus
 
 
 class FakeManager:
@@ -42,23 +42,30 @@ class FakeManager:
         self.push(status)
         return status
 
-    def add(self, request: UploadRequest) -> UploadStatus:
-        self.calls.append(("add", request.path))
-        if request.path.name in self.refuse:
-            raise InvalidRequestError(f"{request.path.name} cannot be read (permission denied).")
-        self.requests.append(request)
-        status = UploadStatus(
-            id=next(self._ids),
-            path=request.path,
-            key=request.key,
-            api_url=request.api_url,
-            size=request.path.stat().st_size,
-            bytes_done=0,
-            state=UploadState.QUEUED,
-        )
-        with self._lock:
-            self._statuses[status.id] = status
-        return status
+    def add_many(self, requests: list[UploadRequest]) -> AddResult:
+        """Like the manager's: every request is queued or refused; one call is one entry in `calls`."""
+        self.calls.append(("add_many", len(requests)))
+        added: list[UploadStatus] = []
+        refused: list[tuple[UploadRequest, UploadError]] = []
+        for request in requests:
+            if request.path.name in self.refuse:
+                error = InvalidRequestError(f"{request.path.name} cannot be read (permission denied).")
+                refused.append((request, error))
+                continue
+            self.requests.append(request)
+            status = UploadStatus(
+                id=next(self._ids),
+                path=request.path,
+                key=request.key,
+                api_url=request.api_url,
+                size=request.path.stat().st_size,
+                bytes_done=0,
+                state=UploadState.QUEUED,
+            )
+            with self._lock:
+                self._statuses[status.id] = status
+            added.append(status)
+        return AddResult(added, refused)
 
     def _command(self, name: str, upload_id: int) -> None:
         self.calls.append((name, upload_id))
