@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import shiboken6
@@ -21,6 +22,7 @@ from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal, Slot
 
 from app.core.errors import UploadError
 from app.core.models import UploadRequest, UploadStatus
+from app.core.remote import RemoteUnfinished
 from app.gui.commands import Command, dispatch
 
 if TYPE_CHECKING:
@@ -214,6 +216,57 @@ class UploadBridge(QObject):
     ) -> None:
         """The recently finished uploads (from the journal), for the Start dialog's key check."""
         self.submit(lambda: self._manager.history(limit), on_result=on_done, owner=owner)
+
+    # --- every unfinished upload in reach ----------------------------------------------------------
+
+    def remote_uploads(
+        self,
+        api_url: str,
+        on_done: Callable[[list[RemoteUnfinished]], None],
+        on_error: Callable[[UploadError], None],
+        owner: QObject,
+    ) -> None:
+        """The user's unfinished uploads on this API, from any computer (network I/O; a `NotThisApiError`
+        on the existing deployment)."""
+        self.submit(
+            lambda: self._manager.remote_uploads(api_url), on_result=on_done, on_error=on_error, owner=owner
+        )
+
+    def adopt_remote(
+        self,
+        api_url: str,
+        file_id: str,
+        path: Path,
+        on_done: Callable[[UploadStatus], None],
+        on_error: Callable[[UploadError], None],
+        owner: QObject,
+    ) -> None:
+        """Go on with an unfinished upload from the server with the file at `path`, after the commands
+        sent before (refused with a sentence unless the parts already sent have its bytes)."""
+        self.submit(
+            lambda: self._manager.adopt_remote(api_url, file_id, path),
+            on_result=on_done,
+            on_error=on_error,
+            owner=owner,
+            ordered=True,
+        )
+
+    def abort_remote(
+        self,
+        api_url: str,
+        file_id: str,
+        on_done: Callable[[None], None],
+        on_error: Callable[[UploadError], None],
+        owner: QObject,
+    ) -> None:
+        """Abort an unfinished upload on the server (its parts are deleted), after the commands before."""
+        self.submit(
+            lambda: self._manager.abort_remote(api_url, file_id),
+            on_result=on_done,
+            on_error=on_error,
+            owner=owner,
+            ordered=True,
+        )
 
     def run_now(self, command: Command, timeout: float) -> bool:
         """Carry out `command` and wait for it (at quit, when nothing else will run); False on time-out."""

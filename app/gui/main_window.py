@@ -30,6 +30,7 @@ from app.gui.formatting import plural
 from app.gui.memory import freeze_long_lived_objects
 from app.gui.metadata_dialog import Batch, MetadataDialog
 from app.gui.notifier import BatchTracker, Notifier
+from app.gui.remote_dialog import RemoteUploadsDialog
 from app.gui.resources import app_icon
 from app.gui.session import Session
 from app.gui.settings_dialog import SettingsDialog
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self._refused: list[tuple[UploadRequest, UploadError]] = []  # files refused by the current add
         self.sign_in_dialog: SignInDialog | None = None
         self.metadata_dialog: MetadataDialog | None = None
+        self.remote_dialog: RemoteUploadsDialog | None = None
 
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -103,6 +105,7 @@ class MainWindow(QMainWindow):
         a.pause_all.triggered.connect(lambda: self.bridge.send(PauseAll()))
         a.resume_all.triggered.connect(self.resume_all)
         a.clear_finished.triggered.connect(self.clear_finished)
+        a.remote_uploads.triggered.connect(self.show_remote_uploads)
         a.sign_in.triggered.connect(lambda: self.show_sign_in())
         a.sign_out.triggered.connect(self.sign_out)
         a.settings.triggered.connect(self.show_settings)
@@ -409,6 +412,23 @@ class MainWindow(QMainWindow):
         self.session.sign_out(
             on_done=lambda: self.statusBar().showMessage("Signed out; the token was deleted.", 8000)
         )
+
+    def show_remote_uploads(self) -> None:
+        """The panel of every unfinished upload the API holds for the user (from any computer)."""
+        if self.remote_dialog is not None:
+            self.remote_dialog.raise_()
+            self.remote_dialog.activateWindow()
+            return
+        dialog = RemoteUploadsDialog(self.session, self)
+        dialog.finished.connect(self._remote_closed)
+        self.remote_dialog = dialog
+        dialog.show()
+        dialog.refresh()
+
+    def _remote_closed(self) -> None:
+        if self.remote_dialog is not None:
+            self.remote_dialog.deleteLater()
+        self.remote_dialog = None
 
     def show_settings(self) -> None:
         dialog = SettingsDialog(self.session.settings, self)

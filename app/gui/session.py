@@ -5,6 +5,7 @@ Every keyring or settings-file access runs on the bridge's workers; the GUI read
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,13 +13,15 @@ from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.api import ApiInfo
+from app.core.api import ApiInfo, normalize_api_url
 from app.core.credentials import CredentialStore, KeyringUnavailableError
 from app.core.errors import UploadError
 from app.core.settings import AppSettings, SettingsError, save_settings, to_transfer_settings
 from app.gui.bridge import UploadBridge
 from app.gui.commands import UpdateSettings
-from app.gui.sign_in_dialog import EXISTING_DEPLOYMENT, SignInResult
+from app.gui.sign_in_dialog import EXISTING_DEPLOYMENT, SignInResult, probe
+
+log = logging.getLogger(__name__)
 
 
 class Session(QObject):
@@ -112,6 +115,30 @@ class Session(QObject):
                 replace(self.settings, api_url=result.api_url, cdn_base_url=result.cdn_base_url)
             )
         self.changed.emit()
+
+    def learn_api(self, on_done: Callable[[ApiInfo], None], owner: QObject) -> None:
+        """What the API is and what it can do (`on_done`): known since sign-in, else asked once, off the
+        GUI thread. Nothing is called back when the API cannot be asked (the reason is logged)."""
+        api_url = self.api_url
+        if self.api_info is not None and self.api_info.api_url == normalize_api_url(api_url):
+            on_done(self.api_info)
+            return
+
+        def ask() -> ApiInfo:
+            token = self.credentials.get(api_url)
+            if token is None:
+                raise UploadError(f"No token for {api_url}.")
+            return probe(api_url, token)
+
+        def learned(info: ApiInfo) -> None:
+            if self.api_url == api_url:
+                self.api_info = info
+            on_done(info)
+
+        def failed(error: UploadError) -> None:
+            log.info("Could not ask %s what it is: %s", api_url, error.message)
+
+        self.bridge.submit(ask, on_result=learned, on_error=failed, owner=owner)
 
     def sign_out(self, on_done: Callable[[], None]) -> None:
         """Delete the token (keyring and session memory)."""
