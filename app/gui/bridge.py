@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 
 ADD_CHUNK = 1000  # requests per UploadManager.add_many call, and per report to the GUI thread
-FLUSH_LIMIT = 250  # statuses handed to the GUI per event-loop turn, so that no turn runs long
+FLUSH_LIMIT = 100  # statuses handed to the GUI per event-loop turn, so that no turn runs long
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""The window's small questions: quit while uploading, remove uploads, where a folder is, a new key."""
+"""The window's small questions and notices: quit while uploading, remove uploads, files skipped, where a
+folder is, a new key, about."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -16,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import __version__
 from app.core.keys import KeyTemplateError, check_key
 from app.core.models import UploadStatus
 from app.gui.formatting import plural
@@ -38,6 +42,24 @@ def ask_quit(parent: QWidget, running: int) -> bool:
     box.setEscapeButton(stay)
     box.exec()
     return box.clickedButton() is quit_button
+
+
+def warn_list(parent: QWidget, title: str, lines: list[str], shown: int = 10) -> None:
+    """A warning with one sentence per paragraph: the first `shown`, then how many more there are."""
+    text = "\n\n".join(lines[:shown])
+    if len(lines) > shown:
+        text += f"\n\n… and {len(lines) - shown:,} more."
+    QMessageBox.warning(parent, title, text)
+
+
+def show_about(parent: QWidget, log_folder: Path) -> None:
+    QMessageBox.about(
+        parent,
+        "About s3up",
+        f"<h3>s3up {__version__}</h3><p>Uploads very large files to Amazon S3 through your upload API, "
+        "in parts that resume after a pause, a lost connection or a restart.</p>"
+        f"<p>Log folder: {log_folder}</p>",
+    )
 
 
 def remove_question(statuses: list[UploadStatus]) -> str | None:

@@ -17,7 +17,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
-from app import __version__
 from app.core.errors import UploadError
 from app.core.folders import Collection, collect
 from app.core.models import UploadRequest, UploadState, UploadStatus
@@ -25,11 +24,12 @@ from app.gui.actions import Actions, build_menus, build_toolbar, create_actions,
 from app.gui.bridge import AddOutcome, UploadBridge
 from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConflict, ResumeAll, for_uploads
 from app.gui.details_pane import DetailsPane
-from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question
+from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question, show_about, warn_list
 from app.gui.formatting import plural
 from app.gui.memory import freeze_long_lived_objects
 from app.gui.metadata_dialog import Batch, MetadataDialog
 from app.gui.notifier import BatchTracker, Notifier
+from app.gui.pacing import Paced
 from app.gui.remote_dialog import RemoteUploadsDialog
 from app.gui.resources import app_icon
 from app.gui.session import Session
@@ -50,6 +50,7 @@ from app.gui.window_state import (
 HISTORY_LIMIT = 200
 QUIT_PAUSE_TIMEOUT = 5.0  # seconds the window waits for the uploads to pause at quit
 FREEZE_AFTER = 100  # uploads added at once: their records are kept out of full garbage collections
+LISTED_PER_TURN = 200  # rows of a large folder listed per turn of the event loop
 
 
 class MainWindow(QMainWindow):
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.resize(1180, 680)
         self.actions = create_actions(self)
         self.model = UploadTableModel(self)
+        # Uploads just added, listed unless their newer status got there first.
+        self._unlisted: Paced[UploadStatus] = Paced(self._list_added, LISTED_PER_TURN, self)
         self.view = UploadView(self.model, self.actions)
         self.details = DetailsPane()
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -103,7 +106,7 @@ class MainWindow(QMainWindow):
         a.add_files.triggered.connect(self.choose_files)
         a.add_folder.triggered.connect(self.choose_folder)
         a.pause_all.triggered.connect(lambda: self.bridge.send(PauseAll()))
-        a.resume_all.triggered.connect(self.resume_all)
+        a.resume_all.triggered.connect(lambda: self.bridge.send(ResumeAll()))
         a.clear_finished.triggered.connect(self.clear_finished)
         a.remote_uploads.triggered.connect(self.show_remote_uploads)
         a.sign_in.triggered.connect(lambda: self.show_sign_in())
@@ -124,7 +127,7 @@ class MainWindow(QMainWindow):
         a.open_link.triggered.connect(lambda: self.open_link(selected_link(self.view.selected_statuses())))
         a.show_in_folder.triggered.connect(self.show_selected_in_folder)
         a.open_log_folder.triggered.connect(self.open_log_folder)
-        a.about.triggered.connect(self.show_about)
+        a.about.triggered.connect(lambda: show_about(self, self.session.log_folder))
         self.view.selectionModel().selectionChanged.connect(self._refresh)
         self.view.doubleClicked.connect(lambda _: self._on_double_click())
         self.details.command.connect(self._on_details_command)
@@ -186,7 +189,7 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         if collection.problems:
             title = "Some files were skipped" if collection.files else "Nothing to upload"
-            QMessageBox.warning(self, title, skipped_text([p.message for p in collection.problems]))
+            warn_list(self, title, [problem.message for problem in collection.problems])
         if not collection.files:
             return
         if not self.session.signed_in:
@@ -247,7 +250,7 @@ class MainWindow(QMainWindow):
         self.bridge.add_many(requests, self._added)
 
     def _added(self, outcome: AddOutcome) -> None:
-        self.model.update_statuses(outcome.added)
+        self._unlisted.put(outcome.added)  # listed a few hundred per turn: a turn never runs long
         self.batch.add([self.model.status(s.id) or s for s in outcome.added])  # as shown: maybe newer
         if len(outcome.added) >= FREEZE_AFTER:
             freeze_long_lived_objects()
@@ -257,7 +260,11 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             if refused:
                 lines = [f"{request.path.name}: {error.message}" for request, error in refused]
-                QMessageBox.warning(self, f"{plural(len(refused), 'file')} not added", skipped_text(lines))
+                warn_list(self, f"{plural(len(refused), 'file')} not added", lines)
+        self._refresh()
+
+    def _list_added(self, statuses: list[UploadStatus]) -> None:
+        self.model.update_statuses([s for s in statuses if self.model.status(s.id) is None])
         self._refresh()
 
     # --- drag and drop ----------------------------------------------------------------------------
@@ -327,9 +334,6 @@ class MainWindow(QMainWindow):
             self.open_link(selected[0].url)
         elif selected and selected[0].state.can_resume:
             self.bridge.send(for_uploads(Action.RESUME, [selected[0].id]))
-
-    def resume_all(self) -> None:
-        self.bridge.send(ResumeAll())
 
     def overwrite(self, status: UploadStatus | None) -> None:
         if status is not None:
@@ -439,15 +443,6 @@ class MainWindow(QMainWindow):
     def open_log_folder(self) -> None:
         open_or_show(self, QUrl.fromLocalFile(str(self.session.log_folder)), "Log Folder")
 
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About s3up",
-            f"<h3>s3up {__version__}</h3><p>Uploads very large files to Amazon S3 through your upload API, "
-            "in parts that resume after a pause, a lost connection or a restart.</p>"
-            f"<p>Log folder: {self.session.log_folder}</p>",
-        )
-
     # --- refresh ----------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
@@ -500,14 +495,6 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         fit_to_screen(self)
-
-
-def skipped_text(lines: list[str], shown: int = 10) -> str:
-    """The first `shown` sentences, one paragraph each, and how many more there are."""
-    text = "\n\n".join(lines[:shown])
-    if len(lines) > shown:
-        text += f"\n\n… and {len(lines) - shown:,} more."
-    return text
 
 
 def _local_paths(urls: list[QUrl]) -> list[Path]:
