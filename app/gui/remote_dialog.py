@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -112,16 +113,10 @@ class RemoteUploadsDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)  # busy, for as long as it takes
         self.progress.setTextVisible(False)
-        self.progress.setMaximumWidth(140)
+        self.progress.setFixedWidth(90)
         self.progress_label = QLabel()
-        busy_row = QHBoxLayout()
-        busy_row.addWidget(self.progress)
-        busy_row.addWidget(self.progress_label, 1)
-        self.busy_area = QWidget()
-        self.busy_area.setLayout(busy_row)
-        busy_row.setContentsMargins(0, 0, 0, 0)
-        # The row keeps its height when idle, so the panel does not jump as calls come and go.
-        self.busy_area.setFixedHeight(max(self.progress.sizeHint().height(), 22))
+        # The label may be long ("Checking the parts already sent against …"): it shrinks, the buttons stay.
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.note = NoteLabel(reserve_lines=2)
 
@@ -141,7 +136,9 @@ class RemoteUploadsDialog(QDialog):
         buttons = QHBoxLayout()
         for button in (self.resume_button, self.locate_button, self.abort_button):
             buttons.addWidget(button)
-        buttons.addStretch(1)
+        buttons.addSpacing(12)
+        buttons.addWidget(self.progress)
+        buttons.addWidget(self.progress_label, 1)
         buttons.addWidget(self.refresh_button)
         buttons.addWidget(self.close_button)
 
@@ -149,7 +146,6 @@ class RemoteUploadsDialog(QDialog):
         layout.setSpacing(10)
         layout.addWidget(intro)
         layout.addWidget(self.pages, 1)
-        layout.addWidget(self.busy_area)
         layout.addWidget(self.note)
         layout.addLayout(buttons)
         self._set_busy(None)

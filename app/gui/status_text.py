@@ -53,15 +53,16 @@ def state_text(status: UploadStatus, now: float | None = None) -> str:
 
 
 def expiry_text(status: UploadStatus, now: float | None = None) -> str | None:
-    """A few words for a stopped upload with the engine's expiry warning: "expires tomorrow 09:00", or
-    "parts expired" once the moment has passed (the details pane has the whole sentence)."""
+    """A few words for a stopped upload with the engine's expiry warning: "expires 09:00" (the warning
+    comes within a day of it, so the time says when), or "parts expired" once it has passed (the details
+    pane has the whole sentence, with the date)."""
     stopped = not status.state.is_active and not status.state.is_finished
     if not stopped or not status.expiry_warning or status.parts_expire_at is None:
         return None
     now = time.time() if now is None else now
     if status.parts_expire_at <= now:
         return "parts expired"
-    return f"expires {moment_text(status.parts_expire_at, now)}"
+    return f"expires {time.strftime('%H:%M', time.localtime(status.parts_expire_at))}"
 
 
 def attention_color(status: UploadStatus) -> QColor | None:
