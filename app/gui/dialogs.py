@@ -27,21 +27,43 @@ from app.gui.resources import icon
 from app.gui.widgets import NoteLabel, plain_buttons
 
 
+def confirm(
+    parent: QWidget,
+    *,
+    title: str,
+    text: str,
+    detail: str,
+    accept: str,
+    keep: str,
+    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+    role: QMessageBox.ButtonRole = QMessageBox.ButtonRole.AcceptRole,
+) -> bool:
+    """Ask before doing something that cannot be taken back; True for `accept`. `keep` (leaving things as
+    they are) is the default and Escape's answer."""
+    box = QMessageBox(parent)
+    box.setIcon(icon)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(detail)
+    yes = box.addButton(accept, role)
+    no = box.addButton(keep, QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(no)
+    box.setEscapeButton(no)
+    box.exec()
+    return box.clickedButton() is yes
+
+
 def ask_quit(parent: QWidget, running: int) -> bool:
     """Ask before quitting while uploads run; True for "Pause and Quit" (they resume next time)."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Quit s3up?")
-    box.setText(f"{plural(running, 'upload')} {'is' if running == 1 else 'are'} still running.")
-    box.setInformativeText(
-        "If you quit now, they are paused and continue where they stopped the next time you open s3up."
+    return confirm(
+        parent,
+        title="Quit s3up?",
+        text=f"{plural(running, 'upload')} {'is' if running == 1 else 'are'} still running.",
+        detail="If you quit now, they are paused and continue where they stopped the next time you open "
+        "s3up.",
+        accept="Pause and Quit",
+        keep="Keep Uploading",
     )
-    quit_button = box.addButton("Pause and Quit", QMessageBox.ButtonRole.AcceptRole)
-    stay = box.addButton("Keep Uploading", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(stay)
-    box.setEscapeButton(stay)
-    box.exec()
-    return box.clickedButton() is quit_button
 
 
 def warn_list(parent: QWidget, title: str, lines: list[str], shown: int = 10) -> None:

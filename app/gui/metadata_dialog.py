@@ -20,7 +20,6 @@ from PySide6.QtGui import (
     QTextFormat,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -44,7 +43,7 @@ from app.gui.bridge import UploadBridge
 from app.gui.formatting import human_size, plural
 from app.gui.key_check import cdn_base, existing_keys, recently_uploaded
 from app.gui.resources import icon
-from app.gui.widgets import NoteLabel, breaking_at_spaces, hint_label, plain_buttons
+from app.gui.widgets import NoteLabel, breaking_at_spaces, hint_label, plain_buttons, plain_table
 
 VALIDATION_DELAY_MS = 150
 SYNC_KEY_LIMIT = 300  # more files than this: their keys are worked out off the GUI thread
@@ -114,17 +113,9 @@ class MetadataDialog(QDialog):
         )
 
         self.files_model = BatchFilesModel(files, self)
-        self.files_view = QTableView()
+        self.files_view = plain_table(QTableView(), row_height=24)
         self.files_view.setModel(self.files_model)
-        self.files_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.files_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.files_view.setShowGrid(False)
-        self.files_view.setWordWrap(False)
-        self.files_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.files_view.verticalHeader().hide()
-        self.files_view.verticalHeader().setDefaultSectionSize(24)
         columns = self.files_view.horizontalHeader()
-        columns.setStretchLastSection(True)
         for column, width in ((BatchColumn.FILE, 220), (BatchColumn.SIZE, 80), (BatchColumn.KEY, 340)):
             columns.resizeSection(column, width)
         self.remove_button = QPushButton(icon("remove"), "Remove from Batch")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -35,11 +35,12 @@ from app.core.errors import NotThisApiError, UploadError
 from app.core.models import UploadStatus
 from app.core.remote import RemoteUnfinished
 from app.core.steps import parts_expire_at
+from app.gui.dialogs import confirm
 from app.gui.formatting import plural
 from app.gui.remote_model import UPLOAD_ROLE, RemoteColumn, RemoteUploadsModel, held_amount
 from app.gui.resources import icon
 from app.gui.session import Session
-from app.gui.widgets import NoteLabel, hint_label
+from app.gui.widgets import NoteLabel, hint_label, plain_table
 
 COLUMN_WIDTHS = {
     RemoteColumn.NAME: 170,
@@ -59,11 +60,8 @@ NOT_SIGNED_IN = "Sign in to an upload API to see the unfinished uploads it holds
 
 
 class RemoteUploadsDialog(QDialog):
-    """Lists, resumes and aborts the user's unfinished uploads on the API the session is signed in to.
-
-    `busy_changed(bool)` says when a call starts and ends (tests wait on it)."""
-
-    busy_changed = Signal(bool)
+    """Lists, resumes and aborts the user's unfinished uploads on the API the session is signed in to;
+    `busy` while a call runs."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,20 +79,12 @@ class RemoteUploadsDialog(QDialog):
             "or abort it to free the space."
         )
         self.model = RemoteUploadsModel(self)
-        self.table = QTableView()
+        self.table = plain_table(QTableView(), row_height=28)
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setShowGrid(False)
         self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(28)
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
-        header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in COLUMN_WIDTHS.items():
             header.resizeSection(column, width)
@@ -159,7 +149,8 @@ class RemoteUploadsDialog(QDialog):
             self.model.set_uploads([])
             self._show_placeholder(NOT_SIGNED_IN)
             return
-        self._api_url = session.api_url
+        if session.api_url != self._api_url:  # signed in elsewhere since: that API's rule is not known
+            self._api_url, self._info = session.api_url, None
         self._set_busy("Asking the API for your unfinished uploads…")
         self._bridge.remote_uploads(self._api_url, self._listed, self._listing_failed, owner=self)
 
@@ -274,22 +265,19 @@ class RemoteUploadsDialog(QDialog):
         )
 
     def _confirm_abort(self, upload: RemoteUnfinished) -> bool:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Abort Upload")
-        box.setText(f"Abort the upload of {upload.name}?")
         amount = held_amount(upload)
         what = f"the {amount} it holds" if amount else "what it holds"
-        box.setInformativeText(
-            f"The server deletes {what} of “{upload.key}”; this cannot be undone. The file on your "
-            "computer is not touched."
+        return confirm(
+            self,
+            title="Abort Upload",
+            text=f"Abort the upload of {upload.name}?",
+            detail=f"The server deletes {what} of “{upload.key}”; this cannot be undone. The file on your "
+            "computer is not touched.",
+            accept="Abort Upload",
+            keep="Keep It",
+            icon=QMessageBox.Icon.Warning,
+            role=QMessageBox.ButtonRole.DestructiveRole,
         )
-        abort = box.addButton("Abort Upload", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep It", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.exec()
-        return box.clickedButton() is abort
 
     def _aborted(self, upload: RemoteUnfinished) -> None:
         self._set_busy(None)
@@ -303,15 +291,12 @@ class RemoteUploadsDialog(QDialog):
     def _set_busy(self, doing: str | None) -> None:
         """`doing`: what the panel waits for (its controls rest meanwhile); None: idle."""
         busy = doing is not None
-        changed = busy != self.busy
         self.busy = busy
         self.progress.setVisible(busy)
         self.progress_label.setText(doing or "")
         self.table.setEnabled(not busy)
         self.refresh_button.setEnabled(not busy)
         self._update_buttons()
-        if changed:
-            self.busy_changed.emit(busy)
 
     def _update_buttons(self) -> None:
         upload = None if self.busy else self.selected()

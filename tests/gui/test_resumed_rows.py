@@ -99,7 +99,7 @@ def test_the_row_shows_the_check_of_the_parts_sent_before(
 
 
 def test_a_resume_that_found_the_upload_gone_starts_again_and_says_why(
-    qtbot, make_window, make_manager, local_stack, signed_in, tmp_path
+    qtbot, make_window, make_manager, local_stack, signed_in, tmp_path, monkeypatch
 ) -> None:
     path = tmp_path / "lost.bin"
     path.write_bytes(os.urandom(16 * MIB))
@@ -108,22 +108,34 @@ def test_a_resume_that_found_the_upload_gone_starts_again_and_says_why(
     local_stack.s3.abort_multipart_upload(
         Bucket=local_stack.bucket, Key=before.key, UploadId=before.upload_id
     )
+    # The new start waits for the test, so that the row can be looked at before the first part goes.
+    gate = threading.Event()
+    real_start_batch, real_prepare = worker.start_batch, worker.prepare
 
-    slow = TransferSettings(part_size=5 * MIB, bandwidth_limit=8 * MIB, per_file_connections=1)
+    def gated_start_batch(*args, **kwargs):
+        assert gate.wait(60)
+        return real_start_batch(*args, **kwargs)
+
+    def gated_prepare(api, info, job):
+        if job.upload_id is None:  # a start from the first part (the resume's reconcile goes through)
+            assert gate.wait(60)
+        return real_prepare(api, info, job)
+
+    monkeypatch.setattr(worker, "start_batch", gated_start_batch)
+    monkeypatch.setattr(worker, "prepare", gated_prepare)
     window = make_window(
-        make_manager(slow),
-        api_url=local_stack.api_url,
-        cdn_base_url=local_stack.cdn_base_url,
-        token=signed_in,
+        make_manager(), api_url=local_stack.api_url, cdn_base_url=local_stack.cdn_base_url, token=signed_in
     )
     resume_all(qtbot, window)
-    said = "so the file is sent again from its first part."
-    qtbot.waitUntil(lambda: said in state_cell(window, Qt.ItemDataRole.ToolTipRole), timeout=30000)
-    assert state_cell(window, Qt.ItemDataRole.ToolTipRole).startswith(
-        "The server no longer had the parts sent before"
+    said = (
+        "The server no longer had the parts sent before (unfinished uploads are deleted after a few days, or "
+        "it was cancelled elsewhere), so the file is sent again from its first part."
     )
-    window.view.selectRow(0)  # the details pane shows the row as it is: the sentence stays while it sends
+    qtbot.waitUntil(lambda: said in state_cell(window, Qt.ItemDataRole.ToolTipRole), timeout=30000)
+    window.view.selectRow(0)
     assert said in window.details.message_label.text()
+
+    gate.set()
     qtbot.waitUntil(lambda: window.model.status_at(0).state is UploadState.DONE, timeout=90000)
     done = window.model.status_at(0)
     assert done.upload_id != before.upload_id, "a new upload, from the first part"
