@@ -6,6 +6,10 @@ Run under a virtual X server so the real xcb platform draws the window:
     ... python tools/screenshots.py --dark           # Fusion with a dark palette: *-dark.png
     ... env QT_SCALE_FACTOR=2 ... python tools/screenshots.py --only uploading --suffix -200
 
+Shots: empty, sign-in, sign-in-existing (the existing deployment named, on a core-only stack), metadata,
+metadata-error, uploading, done, remote (the unfinished uploads another computer left on the server, with
+a wrong file refused).
+
 Everything happens in a temporary s3up home; the local stack runs in this process (as `--local` does),
 and the app is built by the same wiring as the app itself (`app.gui.startup.wired_app`).
 """
@@ -22,11 +26,15 @@ from pathlib import Path
 
 os.environ["S3UP_HOME"] = tempfile.mkdtemp(prefix="s3up-screens-")
 
+import threading
+
 from PySide6.QtCore import QCoreApplication, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QStyleFactory, QWidget
 
-from app.core.models import MIB, UploadState
+from app.core.journal import Journal
+from app.core.manager import UploadManager
+from app.core.models import MIB, TransferSettings, UploadRequest, UploadState, UploadStatus
 from app.core.settings import AppSettings, to_transfer_settings
 from app.gui.application import create_application
 from app.gui.commands import Action, ResumeAll, UpdateSettings, for_uploads
@@ -36,6 +44,11 @@ from backend.local import LocalStack
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 METADATA = '{\n  "organizationId": "org-7",\n  "objectRecordId": "rec-2041",\n  "camera": "DJI M3E"\n}'
+ELSEWHERE = {  # left unfinished by "another computer": key → MiB
+    "surveys/rec-2039/flight-03/DJI_0211.MP4": 160,
+    "surveys/rec-2039/flight-03/DJI_0212.MP4": 120,
+    "surveys/rec-2040/orthomosaic.tif": 70,
+}
 FILES = {  # name → MiB (sparse: quick to make, still real uploads)
     "flight-01/DJI_0041.MP4": 180,
     "flight-01/DJI_0042.MP4": 150,
@@ -110,15 +123,47 @@ def dark_palette() -> QPalette:
     return palette
 
 
+def sparse_file(path: Path, mib: int, marked: int = 0) -> Path:
+    """A file of `mib` MiB, mostly a hole, that starts with random bytes (and has some at every `marked`
+    MiB, so that no part of it equals another file's)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as file:
+        file.truncate(mib * MIB)
+        for offset in range(0, mib, marked or mib):
+            file.seek(offset * MIB)
+            file.write(os.urandom(64 * 1024))
+    return path
+
+
 def make_files(root: Path) -> Path:
     folder = root / "survey-2026-041"
     for name, mib in FILES.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as file:
-            file.write(os.urandom(64 * 1024))
-            file.truncate(mib * MIB)
+        sparse_file(folder / name, mib)
     return folder
+
+
+def leave_unfinished_elsewhere(stack: LocalStack, root: Path) -> None:
+    """Start uploads as another computer would (a journal of its own), send a few parts, and pause."""
+    journal = Journal(root / "other-computer.sqlite3")
+    settings = TransferSettings(part_size=8 * MIB, bandwidth_limit=24 * MIB)
+    manager = UploadManager(journal, lambda _url: stack.token, settings)
+    sent: dict[int, threading.Event] = {}
+
+    def watch(status: UploadStatus) -> None:
+        if status.parts_done >= 3 and status.id in sent:
+            sent[status.id].set()
+
+    manager.subscribe(watch)
+    metadata = {"organizationId": "org-7", "objectRecordId": "rec-2039"}
+    for key, mib in ELSEWHERE.items():
+        path = sparse_file(root / "elsewhere" / key, mib)
+        upload = manager.add(UploadRequest(path=path, api_url=stack.api_url, key=key, metadata=metadata))
+        sent[upload.id] = threading.Event()
+        if not sent[upload.id].wait(120):
+            raise TimeoutError("the other computer did not send its parts")
+        manager.pause(upload.id)
+    manager.shutdown()
+    journal.close()
 
 
 def drop_on(window: QWidget, folder: Path) -> None:
@@ -170,6 +215,18 @@ def main() -> int:
             camera.shoot(dialog, "sign-in")
             dialog.reject()
 
+        if camera.wants("sign-in-existing"):
+            with LocalStack(port=0, core_only=True) as existing:
+                dialog = SignInDialog(
+                    bridge, wired.session.credentials, api_url=existing.api_url, parent=window
+                )
+                dialog.token_edit.setText(existing.token)
+                dialog.open()
+                dialog.sign_in_button.click()
+                wait_until(lambda: dialog.message_label.kind == "warning")
+                camera.shoot(dialog, "sign-in-existing")
+                dialog.reject()
+
         drop_on(window, make_files(Path(tempfile.mkdtemp(prefix="s3up-files-"))))
         wait_until(lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible())
         metadata = window.metadata_dialog
@@ -200,6 +257,21 @@ def main() -> int:
             window.view.selectRow(1)
             settle(1.0)
             camera.shoot(window, "done")
+
+        if camera.wants("remote"):
+            leave_unfinished_elsewhere(stack, Path(tempfile.mkdtemp(prefix="s3up-elsewhere-")))
+            window.show_remote_uploads()
+            panel = window.remote_dialog
+            panel.move(window.x() + 120, window.y() + 150)
+            wait_until(lambda: not panel.busy and panel.model.rowCount() >= len(ELSEWHERE))
+            wait_until(lambda: bool(panel.model.index(0, 5).data()))  # when the parts go
+            panel.table.selectRow(1)
+            wrong = sparse_file(Path(tempfile.mkdtemp(prefix="s3up-wrong-")) / "DJI_0212.MP4", 120, marked=8)
+            QFileDialog.getOpenFileName = lambda *args, **kwargs: (str(wrong), "")  # the user's choice
+            panel.locate_button.click()
+            wait_until(lambda: not panel.busy and panel.note.kind == "error")
+            camera.shoot(panel, "remote")
+            panel.close()
         window.close_without_asking()
     del app
     return 0

@@ -28,6 +28,7 @@ class Actions:
     pause_all: QAction
     resume_all: QAction
     clear_finished: QAction
+    remote_uploads: QAction
     account: QAction
     sign_in: QAction
     sign_in_button: QAction  # the toolbar's, shown only while not signed in
@@ -85,6 +86,13 @@ def create_actions(parent: QWidget) -> Actions:
         clear_finished=_action(
             parent, "Clear Finished", "clear", "Ctrl+Shift+K", "Remove finished uploads from the list"
         ),
+        remote_uploads=_action(
+            parent,
+            "Unfinished Uploads on the Server…",
+            "server",
+            "Ctrl+Shift+U",
+            "Uploads you did not finish, from any computer: resume or abort them",
+        ),
         account=QAction("Not signed in", parent),
         sign_in=_action(parent, "Sign In…", "sign-in", "Ctrl+Shift+L", "Sign in to an upload API"),
         sign_in_button=_action(parent, "Sign In…", "sign-in", None, "Sign in to an upload API"),
@@ -113,6 +121,7 @@ def create_actions(parent: QWidget) -> Actions:
     actions.settings.setMenuRole(QAction.MenuRole.PreferencesRole)
     actions.quit.setMenuRole(QAction.MenuRole.QuitRole)
     actions.about.setMenuRole(QAction.MenuRole.AboutRole)
+    actions.remote_uploads.setIconText("On the Server")
     actions.account.setEnabled(False)  # a caption: who the app is signed in as
     actions.sign_in_button.triggered.connect(actions.sign_in.trigger)
     for field in fields(actions):
@@ -127,6 +136,8 @@ def build_menus(bar: QMenuBar, a: Actions) -> None:
     file_menu.addActions([a.settings, a.quit])
     transfers = bar.addMenu("&Transfers")
     transfers.addActions([a.pause_all, a.resume_all, a.clear_finished])
+    transfers.addSeparator()
+    transfers.addAction(a.remote_uploads)
     transfers.addSeparator()
     for action in a.row_actions():
         if action is None:
@@ -149,6 +160,8 @@ def build_toolbar(a: Actions) -> QToolBar:
     toolbar.addActions([a.add_files, a.add_folder])
     toolbar.addSeparator()
     toolbar.addActions([a.pause_all, a.resume_all])
+    toolbar.addSeparator()
+    toolbar.addAction(a.remote_uploads)
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     toolbar.addWidget(spacer)

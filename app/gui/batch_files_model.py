@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from app.gui.file_collector import PickedFile
+from app.core.folders import FoundFile
 from app.gui.formatting import human_size
 
 Index = QModelIndex | QPersistentModelIndex
@@ -28,7 +28,7 @@ _HEADERS = ("File", "Size", "Key", "")
 class BatchFilesModel(QAbstractTableModel):
     """The files of a batch, with their keys once known and a note on keys that are taken."""
 
-    def __init__(self, files: list[PickedFile], parent: Any = None) -> None:
+    def __init__(self, files: list[FoundFile], parent: Any = None) -> None:
         super().__init__(parent)
         self._files = list(files)
         self._keys: list[str] | None = None
@@ -50,13 +50,13 @@ class BatchFilesModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        picked, column = self._files[index.row()], index.column()
+        found, column = self._files[index.row()], index.column()
         key = self._keys[index.row()] if self._keys is not None else None
         if role == Qt.ItemDataRole.DisplayRole:
             if column == BatchColumn.FILE:
-                return relative_name(picked)
+                return found.relpath  # its path from the folder it was added with
             if column == BatchColumn.SIZE:
-                return human_size(picked.size)
+                return human_size(found.size)
             if column == BatchColumn.KEY:
                 return key if key is not None else "—"
             return self._notes.get(key, "") if key is not None else ""
@@ -65,13 +65,13 @@ class BatchFilesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and column == BatchColumn.NOTE:
             return WARNING_COLOR
         if role == Qt.ItemDataRole.ToolTipRole and column == BatchColumn.FILE:
-            return str(picked.path)
+            return str(found.path)
         return None
 
     # --- changes ----------------------------------------------------------------------------------
 
     @property
-    def files(self) -> list[PickedFile]:
+    def files(self) -> list[FoundFile]:
         return list(self._files)
 
     def set_keys(self, keys: list[str] | None) -> None:
@@ -94,13 +94,6 @@ class BatchFilesModel(QAbstractTableModel):
     def _changed(self, first: BatchColumn, last: BatchColumn) -> None:
         if self._files:
             self.dataChanged.emit(self.index(0, first), self.index(len(self._files) - 1, last))
-
-
-def relative_name(picked: PickedFile) -> str:
-    try:
-        return picked.path.relative_to(picked.root).as_posix()
-    except ValueError:
-        return picked.path.name
 
 
 def _alignment(column: int) -> Qt.AlignmentFlag:

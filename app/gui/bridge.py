@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import shiboken6
@@ -21,6 +22,7 @@ from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal, Slot
 
 from app.core.errors import UploadError
 from app.core.models import UploadRequest, UploadStatus
+from app.core.remote import RemoteUnfinished
 from app.gui.commands import Command, dispatch
 
 if TYPE_CHECKING:
@@ -31,8 +33,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-ADD_CHUNK = 250  # uploads added between two reports to the GUI thread
-FLUSH_LIMIT = 250  # statuses handed to the GUI per event-loop turn, so that no turn runs long
+ADD_CHUNK = 1000  # requests per UploadManager.add_many call, and per report to the GUI thread
+FLUSH_LIMIT = 100  # statuses handed to the GUI per event-loop turn, so that no turn runs long
 
 
 @dataclass(frozen=True)
@@ -184,23 +186,18 @@ class UploadBridge(QObject):
         *,
         chunk: int = ADD_CHUNK,
     ) -> None:
-        """Start each request off the GUI thread; `on_added` hears of every `chunk` of them as they go
-        (rows appear while a large folder is still being added). Refused files are reported there, the
-        others still start."""
+        """Start the requests off the GUI thread, `chunk` at a time through `UploadManager.add_many`
+        (which records them in the journal in groups); `on_added` hears of each chunk as it goes, so rows
+        appear while a large folder is still being added. Refused files are reported there, the others
+        still start."""
 
         def add_all() -> None:
-            added: list[UploadStatus] = []
-            refused: list[tuple[UploadRequest, UploadError]] = []
-            for number, request in enumerate(requests, start=1):
+            for start in range(0, len(requests), chunk):
                 if self._is_closed():
                     return
-                try:
-                    added.append(self._manager.add(request))
-                except UploadError as error:
-                    refused.append((request, error))
-                if len(added) + len(refused) >= chunk or number == len(requests):
-                    self._send(on_added, AddOutcome(added, refused, last=number == len(requests)))
-                    added, refused = [], []
+                result = self._manager.add_many(requests[start : start + chunk])
+                last = start + chunk >= len(requests)
+                self._send(on_added, AddOutcome(result.added, result.refused, last=last))
 
         self.submit(add_all, executor=self._adds)
 
@@ -219,6 +216,57 @@ class UploadBridge(QObject):
     ) -> None:
         """The recently finished uploads (from the journal), for the Start dialog's key check."""
         self.submit(lambda: self._manager.history(limit), on_result=on_done, owner=owner)
+
+    # --- every unfinished upload in reach ----------------------------------------------------------
+
+    def remote_uploads(
+        self,
+        api_url: str,
+        on_done: Callable[[list[RemoteUnfinished]], None],
+        on_error: Callable[[UploadError], None],
+        owner: QObject,
+    ) -> None:
+        """The user's unfinished uploads on this API, from any computer (network I/O; a `NotThisApiError`
+        on the existing deployment)."""
+        self.submit(
+            lambda: self._manager.remote_uploads(api_url), on_result=on_done, on_error=on_error, owner=owner
+        )
+
+    def adopt_remote(
+        self,
+        api_url: str,
+        file_id: str,
+        path: Path,
+        on_done: Callable[[UploadStatus], None],
+        on_error: Callable[[UploadError], None],
+        owner: QObject,
+    ) -> None:
+        """Go on with an unfinished upload from the server with the file at `path`, after the commands
+        sent before (refused with a sentence unless the parts already sent have its bytes)."""
+        self.submit(
+            lambda: self._manager.adopt_remote(api_url, file_id, path),
+            on_result=on_done,
+            on_error=on_error,
+            owner=owner,
+            ordered=True,
+        )
+
+    def abort_remote(
+        self,
+        api_url: str,
+        file_id: str,
+        on_done: Callable[[None], None],
+        on_error: Callable[[UploadError], None],
+        owner: QObject,
+    ) -> None:
+        """Abort an unfinished upload on the server (its parts are deleted), after the commands before."""
+        self.submit(
+            lambda: self._manager.abort_remote(api_url, file_id),
+            on_result=on_done,
+            on_error=on_error,
+            owner=owner,
+            ordered=True,
+        )
 
     def run_now(self, command: Command, timeout: float) -> bool:
         """Carry out `command` and wait for it (at quit, when nothing else will run); False on time-out."""

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import UploadState, UploadStatus
 from app.gui.resources import icon
-from app.gui.status_text import ATTENTION_COLORS, advice, can_retry, describe, is_conflict
+from app.gui.status_text import advice, attention_color, can_retry, describe, is_conflict
 
 
 class DetailsPane(QFrame):
@@ -127,7 +127,7 @@ class DetailsPane(QFrame):
     def _fill(self, status: UploadStatus) -> None:
         self.name_label.setText(status.path.name)
         self.state_label.setText(describe(status))
-        color = ATTENTION_COLORS.get(status.state)
+        color = attention_color(status)
         self.state_label.setStyleSheet(f"color: {color.name()};" if color else "")
         text = advice(status)
         self.message_label.setText(text)

@@ -1,6 +1,9 @@
-"""The window's small questions: quit while uploading, remove uploads, where a folder is, a new key."""
+"""The window's small questions and notices: quit while uploading, remove uploads, files skipped, where a
+folder is, a new key, about."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -16,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import __version__
 from app.core.keys import KeyTemplateError, check_key
 from app.core.models import UploadStatus
 from app.gui.formatting import plural
@@ -23,21 +27,61 @@ from app.gui.resources import icon
 from app.gui.widgets import NoteLabel, plain_buttons
 
 
+def confirm(
+    parent: QWidget,
+    *,
+    title: str,
+    text: str,
+    detail: str,
+    accept: str,
+    keep: str,
+    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+    role: QMessageBox.ButtonRole = QMessageBox.ButtonRole.AcceptRole,
+) -> bool:
+    """Ask before doing something that cannot be taken back; True for `accept`. `keep` (leaving things as
+    they are) is the default and Escape's answer."""
+    box = QMessageBox(parent)
+    box.setIcon(icon)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(detail)
+    yes = box.addButton(accept, role)
+    no = box.addButton(keep, QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(no)
+    box.setEscapeButton(no)
+    box.exec()
+    return box.clickedButton() is yes
+
+
 def ask_quit(parent: QWidget, running: int) -> bool:
     """Ask before quitting while uploads run; True for "Pause and Quit" (they resume next time)."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Quit s3up?")
-    box.setText(f"{plural(running, 'upload')} {'is' if running == 1 else 'are'} still running.")
-    box.setInformativeText(
-        "If you quit now, they are paused and continue where they stopped the next time you open s3up."
+    return confirm(
+        parent,
+        title="Quit s3up?",
+        text=f"{plural(running, 'upload')} {'is' if running == 1 else 'are'} still running.",
+        detail="If you quit now, they are paused and continue where they stopped the next time you open "
+        "s3up.",
+        accept="Pause and Quit",
+        keep="Keep Uploading",
     )
-    quit_button = box.addButton("Pause and Quit", QMessageBox.ButtonRole.AcceptRole)
-    stay = box.addButton("Keep Uploading", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(stay)
-    box.setEscapeButton(stay)
-    box.exec()
-    return box.clickedButton() is quit_button
+
+
+def warn_list(parent: QWidget, title: str, lines: list[str], shown: int = 10) -> None:
+    """A warning with one sentence per paragraph: the first `shown`, then how many more there are."""
+    text = "\n\n".join(lines[:shown])
+    if len(lines) > shown:
+        text += f"\n\n… and {len(lines) - shown:,} more."
+    QMessageBox.warning(parent, title, text)
+
+
+def show_about(parent: QWidget, log_folder: Path) -> None:
+    QMessageBox.about(
+        parent,
+        "About s3up",
+        f"<h3>s3up {__version__}</h3><p>Uploads very large files to Amazon S3 through your upload API, "
+        "in parts that resume after a pause, a lost connection or a restart.</p>"
+        f"<p>Log folder: {log_folder}</p>",
+    )
 
 
 def remove_question(statuses: list[UploadStatus]) -> str | None:

@@ -73,6 +73,21 @@ def added_text(timestamp: float, now: float | None = None) -> str:
     return f"{moment.tm_mday} {time.strftime('%b %Y', moment)}"
 
 
+def moment_text(timestamp: float, now: float | None = None) -> str:
+    """A moment to come or just past, for deadlines: `"today 14:02"`, `"tomorrow 09:00"`, `"3 Mar 14:02"`,
+    `"3 Mar 2027 14:02"`."""
+    moment, today = time.localtime(timestamp), time.localtime(now if now is not None else time.time())
+    clock = time.strftime("%H:%M", moment)
+    if moment[:3] == today[:3]:
+        return f"today {clock}"
+    tomorrow = time.localtime(time.mktime((*today[:2], today.tm_mday + 1, 12, 0, 0, 0, 0, -1)))
+    if moment[:3] == tomorrow[:3]:
+        return f"tomorrow {clock}"
+    if moment.tm_year == today.tm_year:
+        return f"{moment.tm_mday} {time.strftime('%b', moment)} {clock}"
+    return f"{moment.tm_mday} {time.strftime('%b %Y', moment)} {clock}"
+
+
 def plural(count: int, word: str) -> str:
     """`plural(1, "file")` → `"1 file"`, `plural(3, "file")` → `"3 files"`."""
     return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"

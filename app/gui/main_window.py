@@ -17,19 +17,20 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
-from app import __version__
 from app.core.errors import UploadError
+from app.core.folders import Collection, collect
 from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
 from app.gui.bridge import AddOutcome, UploadBridge
 from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConflict, ResumeAll, for_uploads
 from app.gui.details_pane import DetailsPane
-from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question
-from app.gui.file_collector import Collection, collect_files
+from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question, show_about, warn_list
 from app.gui.formatting import plural
 from app.gui.memory import freeze_long_lived_objects
 from app.gui.metadata_dialog import Batch, MetadataDialog
 from app.gui.notifier import BatchTracker, Notifier
+from app.gui.pacing import Paced
+from app.gui.remote_dialog import RemoteUploadsDialog
 from app.gui.resources import app_icon
 from app.gui.session import Session
 from app.gui.settings_dialog import SettingsDialog
@@ -49,6 +50,7 @@ from app.gui.window_state import (
 HISTORY_LIMIT = 200
 QUIT_PAUSE_TIMEOUT = 5.0  # seconds the window waits for the uploads to pause at quit
 FREEZE_AFTER = 100  # uploads added at once: their records are kept out of full garbage collections
+LISTED_PER_TURN = 200  # rows of a large folder listed per turn of the event loop
 
 
 class MainWindow(QMainWindow):
@@ -65,12 +67,15 @@ class MainWindow(QMainWindow):
         self._refused: list[tuple[UploadRequest, UploadError]] = []  # files refused by the current add
         self.sign_in_dialog: SignInDialog | None = None
         self.metadata_dialog: MetadataDialog | None = None
+        self.remote_dialog: RemoteUploadsDialog | None = None
 
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.resize(1180, 680)
         self.actions = create_actions(self)
         self.model = UploadTableModel(self)
+        # Uploads just added, listed unless their newer status got there first.
+        self._unlisted: Paced[UploadStatus] = Paced(self._list_added, LISTED_PER_TURN, self)
         self.view = UploadView(self.model, self.actions)
         self.details = DetailsPane()
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -101,8 +106,9 @@ class MainWindow(QMainWindow):
         a.add_files.triggered.connect(self.choose_files)
         a.add_folder.triggered.connect(self.choose_folder)
         a.pause_all.triggered.connect(lambda: self.bridge.send(PauseAll()))
-        a.resume_all.triggered.connect(self.resume_all)
+        a.resume_all.triggered.connect(lambda: self.bridge.send(ResumeAll()))
         a.clear_finished.triggered.connect(self.clear_finished)
+        a.remote_uploads.triggered.connect(self.show_remote_uploads)
         a.sign_in.triggered.connect(lambda: self.show_sign_in())
         a.sign_out.triggered.connect(self.sign_out)
         a.settings.triggered.connect(self.show_settings)
@@ -121,7 +127,7 @@ class MainWindow(QMainWindow):
         a.open_link.triggered.connect(lambda: self.open_link(selected_link(self.view.selected_statuses())))
         a.show_in_folder.triggered.connect(self.show_selected_in_folder)
         a.open_log_folder.triggered.connect(self.open_log_folder)
-        a.about.triggered.connect(self.show_about)
+        a.about.triggered.connect(lambda: show_about(self, self.session.log_folder))
         self.view.selectionModel().selectionChanged.connect(self._refresh)
         self.view.doubleClicked.connect(lambda _: self._on_double_click())
         self.details.command.connect(self._on_details_command)
@@ -177,12 +183,13 @@ class MainWindow(QMainWindow):
     def add_paths(self, paths: list[Path]) -> None:
         """Walk the paths on a worker, then ask for the metadata of the batch."""
         self.statusBar().showMessage("Looking at the files…")
-        self.bridge.submit(lambda: collect_files(paths), on_result=self._files_collected)
+        self.bridge.submit(lambda: collect(paths), on_result=self._files_collected)
 
     def _files_collected(self, collection: Collection) -> None:
         self.statusBar().clearMessage()
         if collection.problems:
-            QMessageBox.warning(self, "Some files were skipped", "\n\n".join(collection.problems[:10]))
+            title = "Some files were skipped" if collection.files else "Nothing to upload"
+            warn_list(self, title, [problem.message for problem in collection.problems])
         if not collection.files:
             return
         if not self.session.signed_in:
@@ -228,7 +235,7 @@ class MainWindow(QMainWindow):
         )
         requests = [
             UploadRequest(
-                path=picked.path,
+                path=found.path,
                 api_url=session.api_url,
                 key=key,
                 metadata=batch.metadata,
@@ -236,14 +243,14 @@ class MainWindow(QMainWindow):
                 accelerate=session.settings.accelerate,
                 cdn_base_url=session.cdn_base_url or None,
             )
-            for picked, key in zip(batch.files, batch.keys, strict=True)
+            for found, key in zip(batch.files, batch.keys, strict=True)
         ]
         if len(requests) > 1:
             self.statusBar().showMessage(f"Adding {plural(len(requests), 'file')}…")
         self.bridge.add_many(requests, self._added)
 
     def _added(self, outcome: AddOutcome) -> None:
-        self.model.update_statuses(outcome.added)
+        self._unlisted.put(outcome.added)  # listed a few hundred per turn: a turn never runs long
         self.batch.add([self.model.status(s.id) or s for s in outcome.added])  # as shown: maybe newer
         if len(outcome.added) >= FREEZE_AFTER:
             freeze_long_lived_objects()
@@ -252,11 +259,12 @@ class MainWindow(QMainWindow):
             refused, self._refused = self._refused, []
             self.statusBar().clearMessage()
             if refused:
-                lines = [f"{request.path.name}: {error.message}" for request, error in refused[:10]]
-                more = len(refused) - len(lines)
-                if more:
-                    lines.append(f"… and {plural(more, 'other file')}.")
-                QMessageBox.warning(self, f"{plural(len(refused), 'file')} not added", "\n\n".join(lines))
+                lines = [f"{request.path.name}: {error.message}" for request, error in refused]
+                warn_list(self, f"{plural(len(refused), 'file')} not added", lines)
+        self._refresh()
+
+    def _list_added(self, statuses: list[UploadStatus]) -> None:
+        self.model.update_statuses([s for s in statuses if self.model.status(s.id) is None])
         self._refresh()
 
     # --- drag and drop ----------------------------------------------------------------------------
@@ -326,9 +334,6 @@ class MainWindow(QMainWindow):
             self.open_link(selected[0].url)
         elif selected and selected[0].state.can_resume:
             self.bridge.send(for_uploads(Action.RESUME, [selected[0].id]))
-
-    def resume_all(self) -> None:
-        self.bridge.send(ResumeAll())
 
     def overwrite(self, status: UploadStatus | None) -> None:
         if status is not None:
@@ -401,7 +406,7 @@ class MainWindow(QMainWindow):
 
     def _signed_in(self, result: SignInResult) -> None:
         self.session.signed_in_with(result)
-        self.statusBar().showMessage(self.session.sign_in_summary(result), 15000)
+        self.statusBar().showMessage(self.session.sign_in_summary(result), 30000)
         self.bridge.send(CredentialsChanged(result.api_url))
         pending, self._pending_files = self._pending_files, None
         if pending is not None:
@@ -412,6 +417,23 @@ class MainWindow(QMainWindow):
             on_done=lambda: self.statusBar().showMessage("Signed out; the token was deleted.", 8000)
         )
 
+    def show_remote_uploads(self) -> None:
+        """The panel of every unfinished upload the API holds for the user (from any computer)."""
+        if self.remote_dialog is not None:
+            self.remote_dialog.raise_()
+            self.remote_dialog.activateWindow()
+            return
+        dialog = RemoteUploadsDialog(self.session, self)
+        dialog.finished.connect(self._remote_closed)
+        self.remote_dialog = dialog
+        dialog.show()
+        dialog.refresh()
+
+    def _remote_closed(self) -> None:
+        if self.remote_dialog is not None:
+            self.remote_dialog.deleteLater()
+        self.remote_dialog = None
+
     def show_settings(self) -> None:
         dialog = SettingsDialog(self.session.settings, self)
         dialog.accepted.connect(lambda: self.session.update_settings(dialog.settings(), apply=True))
@@ -420,15 +442,6 @@ class MainWindow(QMainWindow):
 
     def open_log_folder(self) -> None:
         open_or_show(self, QUrl.fromLocalFile(str(self.session.log_folder)), "Log Folder")
-
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About s3up",
-            f"<h3>s3up {__version__}</h3><p>Uploads very large files to Amazon S3 through your upload API, "
-            "in parts that resume after a pause, a lost connection or a restart.</p>"
-            f"<p>Log folder: {self.session.log_folder}</p>",
-        )
 
     # --- refresh ----------------------------------------------------------------------------------
 

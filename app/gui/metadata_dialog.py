@@ -20,7 +20,6 @@ from PySide6.QtGui import (
     QTextFormat,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -35,16 +34,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.folders import FoundFile
 from app.core.keys import BUILTIN_PLACEHOLDERS, KeyTemplateError, check_template, render_key
 from app.core.metadata import REQUIRED_FIELDS, MetadataError, parse_metadata, validate_metadata
 from app.core.models import UploadStatus
 from app.gui.batch_files_model import BatchColumn, BatchFilesModel
 from app.gui.bridge import UploadBridge
-from app.gui.file_collector import PickedFile
 from app.gui.formatting import human_size, plural
 from app.gui.key_check import cdn_base, existing_keys, recently_uploaded
 from app.gui.resources import icon
-from app.gui.widgets import NoteLabel, breaking_at_spaces, hint_label, plain_buttons
+from app.gui.widgets import NoteLabel, breaking_at_spaces, hint_label, plain_buttons, plain_table
 
 VALIDATION_DELAY_MS = 150
 SYNC_KEY_LIMIT = 300  # more files than this: their keys are worked out off the GUI thread
@@ -55,7 +54,7 @@ HISTORY_FOR_KEYS = 2000  # finished uploads looked at for keys just uploaded
 class Batch:
     """What the user confirmed: one key per file, in the order of `files`."""
 
-    files: list[PickedFile]
+    files: list[FoundFile]
     keys: list[str]
     metadata: dict[str, Any]
     metadata_text: str
@@ -74,7 +73,7 @@ class MetadataDialog(QDialog):
 
     def __init__(
         self,
-        files: list[PickedFile],
+        files: list[FoundFile],
         *,
         metadata_text: str,
         template: str,
@@ -114,17 +113,9 @@ class MetadataDialog(QDialog):
         )
 
         self.files_model = BatchFilesModel(files, self)
-        self.files_view = QTableView()
+        self.files_view = plain_table(QTableView(), row_height=24)
         self.files_view.setModel(self.files_model)
-        self.files_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.files_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.files_view.setShowGrid(False)
-        self.files_view.setWordWrap(False)
-        self.files_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.files_view.verticalHeader().hide()
-        self.files_view.verticalHeader().setDefaultSectionSize(24)
         columns = self.files_view.horizontalHeader()
-        columns.setStretchLastSection(True)
         for column, width in ((BatchColumn.FILE, 220), (BatchColumn.SIZE, 80), (BatchColumn.KEY, 340)):
             columns.resizeSection(column, width)
         self.remove_button = QPushButton(icon("remove"), "Remove from Batch")
@@ -361,7 +352,7 @@ _Keys = tuple[list[str] | None, str | None]  # the keys (None: not yet known), o
 
 
 def _render_keys(
-    template: str, files: list[PickedFile], metadata: dict[str, Any] | None, now: datetime
+    template: str, files: list[FoundFile], metadata: dict[str, Any] | None, now: datetime
 ) -> _Keys:
     """Every file's key; without valid metadata, the keys when the template needs no metadata field."""
     try:

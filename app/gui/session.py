@@ -5,6 +5,7 @@ Every keyring or settings-file access runs on the bridge's workers; the GUI read
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,12 +13,15 @@ from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 
+from app.core.api import ApiInfo, normalize_api_url
 from app.core.credentials import CredentialStore, KeyringUnavailableError
 from app.core.errors import UploadError
 from app.core.settings import AppSettings, SettingsError, save_settings, to_transfer_settings
 from app.gui.bridge import UploadBridge
 from app.gui.commands import UpdateSettings
-from app.gui.sign_in_dialog import SignInResult
+from app.gui.sign_in_dialog import EXISTING_DEPLOYMENT, SignInResult, probe
+
+log = logging.getLogger(__name__)
 
 
 class Session(QObject):
@@ -46,6 +50,7 @@ class Session(QObject):
         self.cdn_base_url = settings.cdn_base_url
         self.signed_in = False
         self.principal: str | None = None
+        self.api_info: ApiInfo | None = None  # what the API said it is, once it was asked (at sign-in)
 
     @classmethod
     def for_local_stack(
@@ -104,11 +109,36 @@ class Session(QObject):
         self.api_url, self.cdn_base_url = result.api_url, result.cdn_base_url
         self.signed_in = True
         self.principal = result.info.principal
+        self.api_info = result.info
         if not self.local:
             self.update_settings(
                 replace(self.settings, api_url=result.api_url, cdn_base_url=result.cdn_base_url)
             )
         self.changed.emit()
+
+    def learn_api(self, on_done: Callable[[ApiInfo], None], owner: QObject) -> None:
+        """What the API is and what it can do (`on_done`): known since sign-in, else asked once, off the
+        GUI thread. Nothing is called back when the API cannot be asked (the reason is logged)."""
+        api_url = self.api_url
+        if self.api_info is not None and self.api_info.api_url == normalize_api_url(api_url):
+            on_done(self.api_info)
+            return
+
+        def ask() -> ApiInfo:
+            token = self.credentials.get(api_url)
+            if token is None:
+                raise UploadError(f"No token for {api_url}.")
+            return probe(api_url, token)
+
+        def learned(info: ApiInfo) -> None:
+            if self.api_url == api_url:
+                self.api_info = info
+            on_done(info)
+
+        def failed(error: UploadError) -> None:
+            log.info("Could not ask %s what it is: %s", api_url, error.message)
+
+        self.bridge.submit(ask, on_result=learned, on_error=failed, owner=owner)
 
     def sign_out(self, on_done: Callable[[], None]) -> None:
         """Delete the token (keyring and session memory)."""
@@ -122,6 +152,7 @@ class Session(QObject):
 
         self.signed_in = False
         self.principal = None
+        self.api_info = None
         self.changed.emit()
         self.bridge.submit(delete, on_result=lambda _: on_done(), owner=self)
 
@@ -157,13 +188,18 @@ class Session(QObject):
             return f"the local test API ({urlsplit(self.api_url).netloc})"
         return urlsplit(self.api_url).netloc or "the API"
 
+    def on_existing_deployment(self) -> bool:
+        """The API answered as the existing deployment does (core routes only)."""
+        return self.api_info is not None and not self.api_info.extended
+
     def status_text(self) -> str:
         if self.on_local_api():
             return f"Local test API ({urlsplit(self.api_url).netloc})"
         if not self.signed_in:
             return "Not signed in"
         who = f" as {self.principal}" if self.principal else ""
-        return f"Signed in to {urlsplit(self.api_url).netloc}{who}"
+        what = " (existing deployment)" if self.on_existing_deployment() else ""
+        return f"Signed in to {urlsplit(self.api_url).netloc}{what}{who}"
 
     def window_title(self) -> str:
         return "s3up — Local test API" if self.on_local_api() else "s3up"
@@ -173,8 +209,13 @@ class Session(QObject):
         pieces = [f"Signed in to {urlsplit(result.api_url).netloc}."]
         if not result.in_keyring:
             pieces.append("No keyring is available, so the token is kept only until you quit.")
-        if not result.info.token_verified:
+        if not result.info.extended:
+            links = (
+                "links are made from the CDN base URL you gave."
+                if result.cdn_base_url
+                else "it returns no links, so set a CDN base URL in Settings to get them."
+            )
+            pieces.append(f"{EXISTING_DEPLOYMENT}; {links}")
+        elif not result.info.token_verified:
             pieces.append("This API cannot check a token before an upload; the first upload will.")
-        if not result.info.extended and not result.cdn_base_url:
-            pieces.append("It does not return links: set a CDN base URL in Settings to get them.")
         return " ".join(pieces)

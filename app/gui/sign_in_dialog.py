@@ -1,5 +1,11 @@
 """Sign-in: the API URL, the token and (for APIs that return no links) the CDN base URL, checked off the
-GUI thread, then the token stored in the OS keyring — or kept for this run when there is none."""
+GUI thread, then the token stored in the OS keyring — or kept for this run when there is none.
+
+The token passes `clean_token` first (spaces around it are dropped; one that cannot be sent is refused
+with a sentence, before anything goes out). The existing deployment is recognised by the probe and named:
+its token is only checked when the first upload starts, and it returns no links, so without a CDN base
+URL the dialog says so and signs in only when asked again.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.api import ApiClient, ApiInfo, normalize_api_url
-from app.core.credentials import CredentialStore, KeyringUnavailableError
+from app.core.credentials import CredentialStore, KeyringUnavailableError, TokenFormatError, clean_token
 from app.core.errors import AccessDeniedError, AuthError, UploadError
 from app.gui.bridge import UploadBridge
 from app.gui.resources import icon
@@ -36,22 +42,26 @@ class SignInResult:
     keyring_note: str | None  # why the token could not go into the keyring
 
 
-def check_and_store(
-    credentials: CredentialStore, api_url: str, token: str, cdn_base_url: str
-) -> SignInResult:
-    """Probe the API with the token; on success store the token (keyring, else session memory)."""
-    url = normalize_api_url(api_url)
-    client = ApiClient(url, token, timeout=PROBE_TIMEOUT)
+EXISTING_DEPLOYMENT = "This is the existing deployment: the token is checked when the first upload starts"
+
+
+def probe(api_url: str, token: str) -> ApiInfo:
+    """Ask the API what it is and, where it can, whether it accepts the token (network I/O)."""
+    client = ApiClient(normalize_api_url(api_url), token, timeout=PROBE_TIMEOUT)
     try:
-        info = client.probe()
+        return client.probe()
     finally:
         client.close()
+
+
+def store(credentials: CredentialStore, info: ApiInfo, token: str, cdn_base_url: str) -> SignInResult:
+    """Keep the token for `info.api_url`: in the keyring, else in memory for this run."""
     try:
-        credentials.set(url, token)
+        credentials.set(info.api_url, token)
     except KeyringUnavailableError as error:
-        credentials.remember_for_session(url, token)
-        return SignInResult(info, url, cdn_base_url, in_keyring=False, keyring_note=error.message)
-    return SignInResult(info, url, cdn_base_url, in_keyring=True, keyring_note=None)
+        credentials.remember_for_session(info.api_url, token)
+        return SignInResult(info, info.api_url, cdn_base_url, in_keyring=False, keyring_note=error.message)
+    return SignInResult(info, info.api_url, cdn_base_url, in_keyring=True, keyring_note=None)
 
 
 class SignInDialog(QDialog):
@@ -73,6 +83,9 @@ class SignInDialog(QDialog):
         super().__init__(parent)
         self._bridge = bridge
         self._credentials = credentials
+        # The existing deployment was found without a CDN base URL: (URL, token, what it is) until the
+        # user asks again.
+        self._probed: tuple[str, str, ApiInfo] | None = None
         self.setWindowTitle("Sign In")
         self.setMinimumWidth(560)
 
@@ -141,18 +154,50 @@ class SignInDialog(QDialog):
 
     def _check(self) -> None:
         api_url = self.api_url_edit.text().strip()
-        token = self.token_edit.text().strip()
         if not api_url:
             self._fail("Enter the API URL.", self.api_url_edit)
             return
-        if not token:
+        if not self.token_edit.text().strip():
             self._fail("Enter the token you were given for this API.", self.token_edit)
             return
-        self._set_busy(True)
-        self.message_label.show_info("Checking the token with the API…")
+        try:
+            token = clean_token(self.token_edit.text())
+        except TokenFormatError as error:
+            self._fail(error.message, self.token_edit)
+            return
         cdn = self.cdn_edit.text().strip().rstrip("/")
+        self._set_busy(True)
+        known = self._probed
+        if known is not None and known[:2] == (api_url, token):  # asked again after the note: go on
+            self._store(known[2], token, cdn)
+            return
+        self.message_label.show_info("Checking the token with the API…")
         self._bridge.submit(
-            lambda: check_and_store(self._credentials, api_url, token, cdn),
+            lambda: probe(api_url, token),
+            on_result=lambda info: self._probed_api(api_url, token, info),
+            on_error=self._failed,
+        )
+
+    def _probed_api(self, api_url: str, token: str, info: ApiInfo) -> None:
+        """The API answered. The existing deployment without a CDN base URL gives no links: say so once,
+        and sign in when the user asks again (with or without the URL)."""
+        cdn = self.cdn_edit.text().strip().rstrip("/")
+        if not info.extended and not cdn:
+            self._probed = (api_url, token, info)
+            self._set_busy(False)
+            self.message_label.show_warning(
+                f"{EXISTING_DEPLOYMENT}, and it returns no links. Enter its CDN base URL to get a link for "
+                "each file, or choose Sign In again to go on without links."
+            )
+            self.cdn_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.check_done.emit(False)
+            return
+        self._store(info, token, cdn)
+
+    def _store(self, info: ApiInfo, token: str, cdn: str) -> None:
+        self.message_label.show_info("Storing the token…")
+        self._bridge.submit(
+            lambda: store(self._credentials, info, token, cdn),
             on_result=self._succeeded,
             on_error=self._failed,
         )
@@ -165,12 +210,14 @@ class SignInDialog(QDialog):
     def _succeeded(self, result: SignInResult) -> None:
         self._set_busy(False)
         self.token_edit.clear()
+        self._probed = None
         self.signed_in.emit(result)
         self.check_done.emit(True)
         self.accept()
 
     def _failed(self, error: UploadError) -> None:
         self._set_busy(False)
+        self._probed = None
         field = self.token_edit if isinstance(error, AuthError | AccessDeniedError) else self.api_url_edit
         self._fail(error.message, field)
         self.check_done.emit(False)

@@ -5,37 +5,83 @@ the actions agree.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QColor
 
 from app.core.models import UploadState, UploadStatus
-from app.gui.formatting import human_duration, human_size, human_speed, percent_text, plural, sentences
+from app.gui.formatting import (
+    human_duration,
+    human_size,
+    human_speed,
+    moment_text,
+    percent_text,
+    plural,
+    sentences,
+)
 
 if TYPE_CHECKING:
     from app.gui.upload_table_model import Summary
 
+WARNING_COLOR = QColor("#c46a00")
 # States whose text stands out: they wait for the user.
 ATTENTION_COLORS = {
     UploadState.FAILED: QColor("#d03a3a"),
-    UploadState.CONFLICT: QColor("#c46a00"),
-    UploadState.FILE_CHANGED: QColor("#c46a00"),
-    UploadState.FILE_MISSING: QColor("#c46a00"),
-    UploadState.NEEDS_SIGN_IN: QColor("#c46a00"),
+    UploadState.CONFLICT: WARNING_COLOR,
+    UploadState.FILE_CHANGED: WARNING_COLOR,
+    UploadState.FILE_MISSING: WARNING_COLOR,
+    UploadState.NEEDS_SIGN_IN: WARNING_COLOR,
 }
 SENT_ELSEWHERE = "Sent elsewhere"  # another s3up window or command is sending it
 _FILE_GONE = frozenset({UploadState.FILE_MISSING, UploadState.FILE_CHANGED})
 
 
-def state_text(status: UploadStatus) -> str:
-    """The status cell: the state's word (with a hint when a finished link could not be checked)."""
+def state_text(status: UploadStatus, now: float | None = None) -> str:
+    """The status cell: the state's word, or what the engine is doing ("Checking 12 of 40 parts…"), and
+    for a stopped upload whose parts the server deletes within a day, when."""
     if status.sent_elsewhere:
         return SENT_ELSEWHERE
+    if status.activity:
+        return status.activity
     if status.state is UploadState.DONE and status.link_verified is False:
         return "Done (link unchecked)"
     if status.state is UploadState.UPLOADING and status.bytes_done == 0:
         return "Starting…"  # waiting for a connection, or the upload is being set up
-    return status.state.label
+    expiry = expiry_text(status, now)
+    return f"{status.state.label} · {expiry}" if expiry else status.state.label
+
+
+def expiry_text(status: UploadStatus, now: float | None = None) -> str | None:
+    """A few words for a stopped upload with the engine's expiry warning: "expires 09:00" (the warning
+    comes within a day of it, so the time says when), or "parts expired" once it has passed (the details
+    pane has the whole sentence, with the date)."""
+    stopped = not status.state.is_active and not status.state.is_finished
+    if not stopped or not status.expiry_warning or status.parts_expire_at is None:
+        return None
+    now = time.time() if now is None else now
+    if status.parts_expire_at <= now:
+        return "parts expired"
+    return f"expires {time.strftime('%H:%M', time.localtime(status.parts_expire_at))}"
+
+
+def attention_color(status: UploadStatus) -> QColor | None:
+    """The colour of a status that waits for the user (or whose parts are about to be deleted)."""
+    color = ATTENTION_COLORS.get(status.state)
+    if color is None and expiry_text(status):
+        return WARNING_COLOR
+    return color
+
+
+def state_tip(status: UploadStatus) -> str | None:
+    """The status cell's tooltip: the check under way, then the details pane's sentences."""
+    check = (
+        f"Checking the parts sent before against the file: {status.parts_checked:,} of "
+        f"{status.parts_to_check:,}"
+        if status.checking
+        else None
+    )
+    return sentences(check, advice(status)) or None
 
 
 def shows_progress(status: UploadStatus) -> bool:
@@ -76,10 +122,16 @@ def describe(status: UploadStatus) -> str:
 
 def advice(status: UploadStatus) -> str:
     """The details pane's sentences: what happened and what the user can do about it (and, for an
-    unfinished upload, when the API deletes the parts already sent)."""
+    unfinished upload with parts on the server, until when the server keeps them)."""
     text = _advice(status)
-    if status.expiry_warning and not status.state.is_finished:
+    if status.state.is_finished:
+        return text
+    if status.expiry_warning:
         return sentences(text, status.expiry_warning)
+    if status.parts_expire_at is not None and status.parts_done and not status.state.is_active:
+        return sentences(
+            text, f"The server keeps the parts sent so far until {moment_text(status.parts_expire_at)}"
+        )
     return text
 
 

@@ -18,7 +18,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from app.core.models import UploadState, UploadStatus
 from app.gui.formatting import added_text, human_duration, human_size, human_speed, percent_text
-from app.gui.status_text import ATTENTION_COLORS, advice, shows_progress, state_text
+from app.gui.status_text import attention_color, shows_progress, state_text, state_tip
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -208,7 +208,7 @@ class UploadTableModel(QAbstractTableModel):
         if role == _TOOLTIP:
             return _tooltip(status, Column(column))
         if role == _FOREGROUND and column == Column.STATE:
-            return ATTENTION_COLORS.get(status.state)
+            return attention_color(status)
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -385,7 +385,7 @@ def _tooltip(status: UploadStatus, column: Column) -> str | None:
     if column in (Column.NAME, Column.KEY, Column.API):
         return f"{status.path}\nKey: {status.key}\nAPI: {status.api_url}"
     if column is Column.STATE:
-        return advice(status) or None
+        return state_tip(status)
     if column is Column.PROGRESS and status.parts_total:
         return f"{status.parts_done:,} of {status.parts_total:,} parts sent"
     if column is Column.LINK and status.url:

@@ -14,14 +14,14 @@ from app.gui.resources import icon
 from app.gui.upload_table_model import HEADERS, STATUS_ROLE, Column, UploadTableModel
 
 DEFAULT_WIDTHS = {
-    Column.NAME: 200,
-    Column.KEY: 220,
+    Column.NAME: 190,
+    Column.KEY: 210,
     Column.SIZE: 84,
     Column.PROGRESS: 160,
-    Column.SPEED: 96,
-    Column.ETA: 96,
-    Column.STATE: 120,
-    Column.ADDED: 96,
+    Column.SPEED: 90,
+    Column.ETA: 84,
+    Column.STATE: 170,  # "Checking 12 of 40 parts…", "Paused · expires 09:00"
+    Column.ADDED: 80,
     Column.API: 220,
 }
 HIDDEN_BY_DEFAULT = (Column.API,)

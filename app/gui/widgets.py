@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import QDialogButtonBox, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QDialogButtonBox, QLabel, QSizePolicy, QTableView, QWidget
 
 from app.gui.resources import is_dark
 
@@ -103,3 +103,17 @@ def hint_label(text: str) -> QLabel:
     # Take the width the layout offers (a word-wrapped label otherwise picks a narrow one).
     label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     return label
+
+
+def plain_table(view: QTableView, *, row_height: int) -> QTableView:
+    """`view` as a read-only list: whole rows selected, no grid, one line per row (a long text loses its
+    middle, where paths and keys say least), no row numbers, the last column taking the room left."""
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(row_height)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view

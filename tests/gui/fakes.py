@@ -6,10 +6,12 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from app.core.commands import Command, CommandResult
 from app.core.errors import InvalidRequestError, UploadError
-from app.core.models import TransferSettings, UploadRequest, UploadState, UploadStatus
+from app.core.models import AddResult, TransferSettings, UploadRequest, UploadState, UploadStatus
+from app.core.remote import RemoteUnfinished
 
 
 class FakeManager:
@@ -26,6 +28,10 @@ class FakeManager:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.shut_down = False
+        self.remote: list[RemoteUnfinished] = []  # what remote_uploads answers
+        self.remote_error: UploadError | None = None  # raised by remote_uploads instead
+        self.remote_gate = threading.Event()  # remote_uploads waits for it (set: answers at once)
+        self.remote_gate.set()
 
     def subscribe(self, callback: Callable[[UploadStatus], None]) -> Callable[[], None]:
         self._subscribers.append(callback)
@@ -42,23 +48,30 @@ class FakeManager:
         self.push(status)
         return status
 
-    def add(self, request: UploadRequest) -> UploadStatus:
-        self.calls.append(("add", request.path))
-        if request.path.name in self.refuse:
-            raise InvalidRequestError(f"{request.path.name} cannot be read (permission denied).")
-        self.requests.append(request)
-        status = UploadStatus(
-            id=next(self._ids),
-            path=request.path,
-            key=request.key,
-            api_url=request.api_url,
-            size=request.path.stat().st_size,
-            bytes_done=0,
-            state=UploadState.QUEUED,
-        )
-        with self._lock:
-            self._statuses[status.id] = status
-        return status
+    def add_many(self, requests: list[UploadRequest]) -> AddResult:
+        """Like the manager's: every request is queued or refused; one call is one entry in `calls`."""
+        self.calls.append(("add_many", len(requests)))
+        added: list[UploadStatus] = []
+        refused: list[tuple[UploadRequest, UploadError]] = []
+        for request in requests:
+            if request.path.name in self.refuse:
+                error = InvalidRequestError(f"{request.path.name} cannot be read (permission denied).")
+                refused.append((request, error))
+                continue
+            self.requests.append(request)
+            status = UploadStatus(
+                id=next(self._ids),
+                path=request.path,
+                key=request.key,
+                api_url=request.api_url,
+                size=request.path.stat().st_size,
+                bytes_done=0,
+                state=UploadState.QUEUED,
+            )
+            with self._lock:
+                self._statuses[status.id] = status
+            added.append(status)
+        return AddResult(added, refused)
 
     def _command(self, name: str, upload_id: int) -> None:
         self.calls.append((name, upload_id))
@@ -123,6 +136,21 @@ class FakeManager:
 
     def update_settings(self, settings: TransferSettings) -> None:
         self.calls.append(("update_settings", settings))
+
+    def remote_uploads(self, api_url: str) -> list[RemoteUnfinished]:
+        self.calls.append(("remote_uploads", api_url))
+        assert self.remote_gate.wait(10)
+        if self.remote_error is not None:
+            raise self.remote_error
+        return list(self.remote)
+
+    def adopt_remote(self, api_url: str, file_id: str, path: Path) -> UploadStatus:
+        self.calls.append(("adopt_remote", (file_id, path)))
+        raise InvalidRequestError(f"{path.name} is not the file this upload was started with.")
+
+    def abort_remote(self, api_url: str, file_id: str) -> None:
+        self.calls.append(("abort_remote", file_id))
+        self.remote = [upload for upload in self.remote if upload.file_id != file_id]
 
     def shutdown(self, timeout: float = 5.0) -> None:
         self.shut_down = True

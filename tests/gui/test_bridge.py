@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import AuthError
-from app.core.models import UploadState, UploadStatus
+from app.core.models import AddResult, UploadRequest, UploadState, UploadStatus
 from app.gui.bridge import UploadBridge
 from app.gui.commands import Action, PauseAll, for_uploads
 from tests.gui.fakes import FakeManager
@@ -87,8 +87,6 @@ def test_results_and_errors_come_back_to_the_gui_thread(qtbot, bridge) -> None:
 def test_commands_run_in_order_off_the_gui_thread(qtbot, bridge, fake_manager, tmp_path) -> None:
     file = tmp_path / "a.bin"
     file.write_bytes(b"x" * 10)
-    from app.core.models import UploadRequest
-
     outcomes = []
     bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
     qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
@@ -97,7 +95,7 @@ def test_commands_run_in_order_off_the_gui_thread(qtbot, bridge, fake_manager, t
     bridge.send(for_uploads(Action.RESUME, [upload_id]))
     bridge.send(PauseAll())
     qtbot.waitUntil(lambda: len(fake_manager.calls) == 4, timeout=3000)
-    assert [name for name, _ in fake_manager.calls] == ["add", "pause", "resume", "pause_all"]
+    assert [name for name, _ in fake_manager.calls] == ["add_many", "pause", "resume", "pause_all"]
 
 
 def test_nothing_is_delivered_after_shutdown(qtbot, fake_manager) -> None:
@@ -131,16 +129,14 @@ def test_one_refused_upload_does_not_stop_the_others_in_a_command(
 
 
 def test_a_long_add_does_not_hold_up_pause_all(qtbot, bridge, fake_manager, tmp_path, monkeypatch) -> None:
-    from app.core.models import UploadRequest
-
     release = threading.Event()
-    real_add = fake_manager.add
+    real_add_many = fake_manager.add_many
 
-    def slow_add(request: UploadRequest) -> UploadStatus:
+    def slow_add_many(requests: list[UploadRequest]) -> AddResult:
         release.wait(10)  # a folder of thousands of files being added
-        return real_add(request)
+        return real_add_many(requests)
 
-    monkeypatch.setattr(fake_manager, "add", slow_add)
+    monkeypatch.setattr(fake_manager, "add_many", slow_add_many)
     file = tmp_path / "a.bin"
     file.write_bytes(b"x")
     outcomes = []
@@ -151,3 +147,23 @@ def test_a_long_add_does_not_hold_up_pause_all(qtbot, bridge, fake_manager, tmp_
     release.set()
     qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
     assert outcomes[0].last
+
+
+def test_a_large_folder_is_added_in_chunks_through_add_many(qtbot, bridge, fake_manager, tmp_path) -> None:
+    """One `UploadManager.add_many` per chunk (the manager records each in a few journal transactions),
+    one report per chunk, the last one marked; a refused file is reported and the others still start."""
+    file = tmp_path / "a.bin"
+    file.write_bytes(b"x")
+    refused_file = tmp_path / "refused.bin"
+    refused_file.write_bytes(b"x")
+    fake_manager.refuse.add("refused.bin")
+    requests = [UploadRequest(path=file, api_url="https://a/prod", key=f"k/{n}") for n in range(2499)]
+    requests.insert(1200, UploadRequest(path=refused_file, api_url="https://a/prod", key="k/refused"))
+    outcomes = []
+    bridge.add_many(requests, outcomes.append, chunk=1000)
+    qtbot.waitUntil(lambda: bool(outcomes) and outcomes[-1].last, timeout=10000)
+    assert fake_manager.calls == [("add_many", 1000), ("add_many", 1000), ("add_many", 500)]
+    assert [outcome.last for outcome in outcomes] == [False, False, True]
+    assert sum(len(outcome.added) for outcome in outcomes) == 2499
+    assert [request.key for outcome in outcomes for request, _error in outcome.refused] == ["k/refused"]
+    assert [s.key for outcome in outcomes for s in outcome.added][1199:1201] == ["k/1199", "k/1200"]

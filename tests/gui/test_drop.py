@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.core import folders
 from app.core.models import UploadState
+from app.gui.batch_files_model import BatchColumn
 from app.gui.main_window import MainWindow
 from app.gui.upload_table_model import Column
 
@@ -130,3 +134,80 @@ def test_unfinished_uploads_are_listed_paused_at_start(qtbot, make_window, tmp_p
     assert window.actions.resume_all.isEnabled()
     qtbot.mouseClick(window.toolbar.widgetForAction(window.actions.resume_all), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: ("resume_all", None) in manager.calls, timeout=3000)
+
+
+def capture_warnings(monkeypatch) -> list[tuple[str, str]]:
+    warnings: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append((title, text)))
+    return warnings
+
+
+def batch_names(window: MainWindow) -> list[str]:
+    model = window.metadata_dialog.files_model
+    return [model.index(row, BatchColumn.FILE).data() for row in range(model.rowCount())]
+
+
+def test_a_link_loop_and_an_unreadable_folder_are_told_in_sentences_and_the_other_files_are_offered(
+    qtbot, make_window, fake_manager, tmp_path, monkeypatch
+) -> None:
+    """The app walks folders with the core's walker (the command line's): each problem is a sentence
+    naming the path, and the files that can be uploaded are still offered."""
+    folder = tmp_path / "shoot"
+    (folder / "day1").mkdir(parents=True)
+    (folder / "day1" / "a.raw").write_bytes(b"1")
+    (folder / "day1" / "back").symlink_to(folder)  # a loop
+    (folder / "locked").mkdir()
+    (folder / "locked" / "secret.raw").write_bytes(b"2")
+    real_scandir = os.scandir
+
+    def scandir(path):  # the tests run as root, for whom no mode makes a folder unreadable
+        if Path(path).name == "locked":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(folders.os, "scandir", scandir)
+    warnings = capture_warnings(monkeypatch)
+    window = make_window(fake_manager)
+    drop(window, [folder])
+    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+    ((title, text),) = warnings
+    assert title == "Some files were skipped"
+    assert f"{folder / 'day1' / 'back'}: a symbolic link loop (it leads back to {folder}" in text
+    assert f"{folder / 'locked'}: the folder cannot be read (permission denied)." in text
+    assert batch_names(window) == ["shoot/day1/a.raw"]
+
+
+def test_junk_is_left_out_and_a_file_given_twice_is_offered_once(
+    qtbot, make_window, fake_manager, tmp_path, monkeypatch
+) -> None:
+    folder = tmp_path / "album"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("b.jpg", ".DS_Store", "._b.jpg", "Thumbs.db", ".env", "sub/a.jpg"):
+        (folder / name).write_bytes(b"x")
+    (folder / ".Trashes").mkdir()
+    (folder / ".Trashes" / "old.jpg").write_bytes(b"x")
+    warnings = capture_warnings(monkeypatch)
+    window = make_window(fake_manager)
+    drop(window, [folder / "b.jpg", folder, folder / "sub" / "a.jpg"])
+    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+    assert warnings == []
+    # In the order given, each file once (at its first place); hidden files that are not junk stay.
+    assert batch_names(window) == ["b.jpg", "album/.env", "album/sub/a.jpg"]
+
+
+def test_a_folder_with_nothing_to_upload_says_so_and_opens_no_dialog(
+    qtbot, make_window, fake_manager, tmp_path, monkeypatch
+) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / ".DS_Store").write_bytes(b"junk")
+    warnings = capture_warnings(monkeypatch)
+    window = make_window(fake_manager)
+    drop(window, [folder, tmp_path / "gone.bin"])
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    ((title, text),) = warnings
+    assert title == "Nothing to upload"
+    assert text == (
+        f"{folder}: the folder has no files to upload.\n\n{tmp_path / 'gone.bin'}: no such file or folder."
+    )
+    assert window.metadata_dialog is None

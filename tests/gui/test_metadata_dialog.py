@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from app.core.folders import FoundFile
 from app.core.models import UploadState
 from app.gui.batch_files_model import BatchColumn
-from app.gui.file_collector import PickedFile
 from app.gui.metadata_dialog import MetadataDialog
 
 VALID = '{\n  "organizationId": "org-7",\n  "objectRecordId": "rec-42"\n}'
@@ -19,8 +19,8 @@ VALID = '{\n  "organizationId": "org-7",\n  "objectRecordId": "rec-42"\n}'
 @pytest.fixture
 def dialog(qtbot, tmp_path: Path) -> MetadataDialog:
     files = [
-        PickedFile(tmp_path / "clip.mov", tmp_path, 10),
-        PickedFile(tmp_path / "still.jpg", tmp_path, 20),
+        FoundFile(tmp_path / "clip.mov", tmp_path, "clip.mov", 10),
+        FoundFile(tmp_path / "still.jpg", tmp_path, "still.jpg", 20),
     ]
     dialog = MetadataDialog(
         files, metadata_text=VALID, template="{filename}", overwrite=False, destination="api.example.test"
@@ -99,7 +99,7 @@ def test_start_returns_the_batch(qtbot, dialog) -> None:
 
 
 def make(qtbot, tmp_path: Path, metadata_text: str, count: int = 3, bridge=None) -> MetadataDialog:
-    files = [PickedFile(tmp_path / f"f{i}.bin", tmp_path, 1536 * (i + 1)) for i in range(count)]
+    files = [FoundFile(tmp_path / f"f{i}.bin", tmp_path, f"f{i}.bin", 1536 * (i + 1)) for i in range(count)]
     dialog = MetadataDialog(
         files,
         metadata_text=metadata_text,

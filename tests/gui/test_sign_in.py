@@ -4,6 +4,7 @@ says what went wrong in words a person can act on."""
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit
 
 import keyring
 import pytest
@@ -136,9 +137,11 @@ def test_without_a_keyring_the_token_is_kept_for_this_run_and_the_user_is_told(
     assert credentials.get(local_stack.api_url) == local_stack.token  # from the session memory
 
 
-def test_a_core_only_api_is_accepted_and_the_user_told_the_token_is_checked_later(
+def test_the_existing_deployment_is_named_and_without_a_cdn_url_signs_in_when_asked_again(
     qtbot, make_window, fake_manager, memory_keyring
 ) -> None:
+    """Issue 10: the sign-in recognises the existing deployment (as API Gateway answers it) and says so;
+    it gives no links, so without a CDN base URL the dialog says that first."""
     with LocalStack(port=0, core_only=True) as stack:
         window = make_window(fake_manager, signed_in=False, settings=AppSettings())
         qtbot.waitUntil(
@@ -146,11 +149,75 @@ def test_a_core_only_api_is_accepted_and_the_user_told_the_token_is_checked_late
         )
         dialog = window.sign_in_dialog
         dialog.api_url_edit.setText(stack.api_url)
-        sign_in(qtbot, dialog, stack.token)
+        assert not sign_in(qtbot, dialog, stack.token)
+        assert dialog.isVisible()
+        assert dialog.message_label.kind == "warning"
+        note = dialog.message_label.text()
+        assert note.startswith("This is the existing deployment: the token is checked when the first upload")
+        assert "Enter its CDN base URL" in note
+        assert dialog.focusWidget() is dialog.cdn_edit
+        assert dialog.sign_in_button.isDefault()
+        assert memory_keyring.secrets == {}  # not signed in yet
+
+        assert sign_in(qtbot, dialog, stack.token, press_enter=True)  # "Sign In again": without links
         qtbot.waitUntil(lambda: window.sign_in_dialog is None, timeout=10000)
         message = window.statusBar().currentMessage()
-        assert "the first upload will" in message
-        assert "set a CDN base URL in Settings" in message  # this API returns no links
+        assert "This is the existing deployment: the token is checked when the first upload starts" in message
+        assert "set a CDN base URL in Settings" in message
         assert window.session.signed_in
+        host = urlsplit(stack.api_url).netloc
+        assert window.api_label.text() == f"Signed in to {host} (existing deployment)"
         qtbot.waitUntil(lambda: ("credentials_changed", stack.api_url) in fake_manager.calls, timeout=3000)
         assert memory_keyring.secrets == {(SERVICE, stack.api_url): stack.token}
+
+
+def test_the_existing_deployment_with_a_cdn_url_signs_in_at_once_and_says_where_links_come_from(
+    qtbot, make_window, fake_manager
+) -> None:
+    with LocalStack(port=0, core_only=True) as stack:
+        window = make_window(fake_manager, signed_in=False, settings=AppSettings())
+        qtbot.waitUntil(lambda: window.sign_in_dialog is not None, timeout=5000)
+        dialog = window.sign_in_dialog
+        dialog.api_url_edit.setText(stack.api_url)
+        dialog.cdn_edit.setText(stack.cdn_base_url + "/")
+        assert sign_in(qtbot, dialog, stack.token)
+        qtbot.waitUntil(lambda: window.sign_in_dialog is None, timeout=10000)
+        message = window.statusBar().currentMessage()
+        assert "This is the existing deployment" in message
+        assert "links are made from the CDN base URL you gave" in message
+        assert window.session.cdn_base_url == stack.cdn_base_url
+
+
+def test_spaces_and_line_breaks_around_a_pasted_token_are_dropped(
+    qtbot, bridge, credentials, local_stack, memory_keyring
+) -> None:
+    dialog = make_dialog(qtbot, bridge, credentials, api_url=local_stack.api_url)
+    assert sign_in(qtbot, dialog, f"  {local_stack.token}\r\n")
+    assert memory_keyring.secrets == {(SERVICE, local_stack.api_url): local_stack.token}
+
+
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [
+        ("first-half second-half", "has a space or a line break inside it"),
+        ("token-with\x07bell-inside", "invisible or control character (U+0007)"),
+        ("token-with-€-sign", "which an HTTP header cannot carry"),
+    ],
+)
+def test_a_token_that_cannot_be_sent_is_refused_with_a_sentence_before_anything_is_sent(
+    qtbot, bridge, credentials, memory_keyring, token, said
+) -> None:
+    dialog = make_dialog(qtbot, bridge, credentials, api_url="http://127.0.0.1:9/prod")  # nothing listens
+    checks: list[bool] = []
+    dialog.check_done.connect(checks.append)
+    dialog.token_edit.setText(token)
+    qtbot.keyClick(dialog.token_edit, Qt.Key.Key_Return)
+    assert dialog.message_label.kind == "error"
+    assert dialog.message_label.text().startswith("The token ")
+    assert said in dialog.message_label.text()
+    assert token not in dialog.message_label.text()  # the sentence is about the token, never shows it
+    assert dialog.sign_in_button.isEnabled()
+    assert dialog.sign_in_button.isDefault()
+    assert dialog.focusWidget() is dialog.token_edit
+    assert checks == []  # refused before any request
+    assert memory_keyring.secrets == {}

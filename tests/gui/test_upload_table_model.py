@@ -252,3 +252,49 @@ def test_the_details_say_when_parts_sent_before_are_checked_and_when_they_expire
     assert advice(warned) == (
         "Choose Resume to continue where it stopped. The parts sent are deleted tomorrow at 14:00."
     )
+
+
+def test_the_row_shows_the_check_of_a_resumed_upload_and_the_parts_expiry() -> None:
+    """Issue 11 items 3 and 7 in the row itself, not only in the details pane."""
+    from app.gui.status_text import WARNING_COLOR
+
+    model = UploadTableModel()
+    now = time.time()
+    checking = status(1, state=UploadState.UPLOADING, bytes_done=1, parts_to_check=40, parts_checked=12)
+    soon = status(
+        2,
+        state=UploadState.PAUSED,
+        parts_done=3,
+        parts_expire_at=now + 3 * 3600,
+        expiry_warning="The server deletes the parts sent so far on …, unless the upload finishes before.",
+    )
+    gone = replace(soon, id=3, parts_expire_at=now - 60, expiry_warning="The parts were probably deleted.")
+    kept = status(4, state=UploadState.PAUSED, parts_done=3, parts_expire_at=now + 5 * 86400)
+    model.update_statuses([checking, soon, gone, kept])
+
+    def cell(row: int, role: Qt.ItemDataRole = Qt.ItemDataRole.DisplayRole) -> object:
+        return model.index(row, Column.STATE).data(role)
+
+    assert cell(0) == "Checking 12 of 40 parts…"
+    assert cell(0, Qt.ItemDataRole.ToolTipRole).startswith(
+        "Checking the parts sent before against the file: 12 of 40."
+    )
+    assert cell(1).startswith("Paused · expires ")
+    assert cell(1, Qt.ItemDataRole.ForegroundRole) == WARNING_COLOR
+    assert "The server deletes the parts sent so far" in cell(1, Qt.ItemDataRole.ToolTipRole)
+    assert cell(2) == "Paused · parts expired"
+    assert cell(3) == "Paused"  # days left: no warning in the row
+    assert cell(3, Qt.ItemDataRole.ForegroundRole) is None
+    assert "The server keeps the parts sent so far until" in cell(3, Qt.ItemDataRole.ToolTipRole)
+    model.update_statuses([replace(checking, parts_checked=40)])
+    assert cell(0) == "Uploading"
+
+
+def test_a_restart_from_the_first_part_shows_the_engines_sentence_in_the_row() -> None:
+    model = UploadTableModel()
+    said = (
+        "The server no longer had the parts sent before (unfinished uploads are deleted after a few days, or "
+        "it was cancelled elsewhere), so the file is sent again from its first part."
+    )
+    model.update_statuses([status(1, state=UploadState.UPLOADING, bytes_done=10, message=said)])
+    assert model.index(0, Column.STATE).data(Qt.ItemDataRole.ToolTipRole) == said
