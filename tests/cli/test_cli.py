@@ -231,7 +231,7 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
     upload_ref = first_row(listed.stdout).split()[0]
     aborted = run_cli(home, "abort", upload_ref, "--token", stack.token)
     assert aborted.returncode == 0, aborted.stderr
-    assert f"Upload {upload_ref} cancelled." in aborted.stdout
+    assert f"Upload {upload_ref} cancelled; the server deleted the parts already sent." in aborted.stdout
     assert "interrupted.bin" not in run_cli(home, "list").stdout
 
 
