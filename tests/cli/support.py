@@ -68,14 +68,15 @@ def one_sentence(stderr: str) -> bool:
     return "Traceback" not in stderr and stderr.count("\n") <= 3
 
 
-def wait_for_parts(home: Path, count: int, timeout: float = 60) -> None:
-    """Until the first unfinished upload in `home`'s journal has `count` parts sent."""
+def wait_for_parts(home: Path, count: int, timeout: float = 60, *, path: Path | None = None) -> None:
+    """Until the first unfinished upload in `home`'s journal (of the file at `path`, when given) has
+    `count` parts sent."""
     journal_path = home / "data" / "journal.sqlite3"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if journal_path.exists():
             with Journal(journal_path) as journal:
-                uploads = journal.unfinished()
+                uploads = [u for u in journal.unfinished() if path is None or u.path == path]
                 if uploads and len(journal.parts(uploads[0].id)) >= count:
                     return
         time.sleep(0.1)
