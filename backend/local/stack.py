@@ -392,11 +392,11 @@ class LocalStack:
 
     def deny_token(self, token: str, *, flush_cache: bool = True) -> None:
         """Test hook: from now on the authorizer answers this token with a Deny policy (an authorizer
-        that suspends a user), which API Gateway turns into its 403. With `flush_cache`, at once; without,
-        after the token's cached Allow expires."""
+        that suspends a user), which API Gateway turns into its 403. With `flush_cache` (the token's
+        cached answer is flushed), at once; without, once its cached Allow expires."""
         self._denied.add(hash_token(token))
-        if flush_cache:
-            self.flush_authorizer_cache()
+        if flush_cache and self._gateway is not None:
+            self._gateway.cache.flush(token)
 
     def _denying(self, check_token: LambdaFn) -> LambdaFn:
         def function(event: Mapping[str, Any], context: LambdaContext) -> Any:

@@ -3,10 +3,11 @@
     PYTHONPATH=$PWD python tests/cli/measure_folder.py --files 10000 --size 1024
     PYTHONPATH=$PWD python tests/cli/measure_folder.py --files 10000 --app-root /tmp/old  # another `app/`
 
-Measures, from the moment the `s3up` process is started: when the first byte of a file reaches S3
-(the first PUT seen by a pass-through proxy in front of the stack's S3 server), when the first `--json`
-line arrives on stdout (the first file done), when the last one does, and the command's peak RSS (its
-own, as the kernel counts it for a child: the stack runs in this process). Every line must say "done".
+The stack runs as `python -m backend serve --ephemeral` (a process of its own), the command as another.
+Measured from the moment `s3up` is started: when its first part PUT begins (the engine's `send_part`,
+timed inside the command on the system's monotonic clock), when the first `--json` line arrives on
+stdout (the first file done) and the last one, the longest wait between two lines, and the command's
+own peak RSS (VmHWM) and CPU seconds. Every line must say "done".
 """
 
 from __future__ import annotations
@@ -15,21 +16,66 @@ import argparse
 import itertools
 import json
 import os
-import resource
+import re
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from backend.local import LocalStack
-from tests.fault_proxy import Fault, FaultProxy, Seen
-
 ROOT = Path(__file__).resolve().parents[2]
+
+# `s3up` itself, with a clock on its first PUT and its own peak memory and CPU printed at exit.
+COMMAND = """
+import atexit, json, resource, sys, time
+from app.core import worker
+from app.cli import main
+
+first_put = []
+send_part = worker.send_part
+
+def timed(*args, **kwargs):
+    if not first_put:
+        first_put.append(time.monotonic())
+    return send_part(*args, **kwargs)
+
+def report():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    status = open("/proc/self/status").read()
+    peak = int(status.split("VmHWM:")[1].split()[0])
+    print("MEASURED", json.dumps({"firstPut": first_put[0] if first_put else None,
+          "cpu": usage.ru_utime + usage.ru_stime, "peakKiB": peak}), file=sys.stderr)
+
+worker.send_part = timed
+atexit.register(report)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_stack(token: str) -> tuple[subprocess.Popen[str], str]:
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "backend", "serve", "--ephemeral", "--port", "0", "--token", token],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    seen = []
+    for line in stack.stdout or ():
+        seen.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    match = re.search(r"API URL: +(\S+)", "".join(seen))
+    if match is None:
+        stack.kill()
+        raise RuntimeError("the local stack did not start: " + "".join(seen))
+    return stack, match.group(1)
 
 
 def main() -> None:
-    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     options.add_argument("--files", type=int, default=10_000)
     options.add_argument("--size", type=int, default=1024, help="bytes per file")
     options.add_argument("--app-root", type=Path, default=ROOT, help="the tree whose `app` package runs")
@@ -41,48 +87,43 @@ def main() -> None:
             sub = folder / f"d{index // 1000:02d}"
             sub.mkdir(parents=True, exist_ok=True)
             (sub / f"f{index:05d}.bin").write_bytes(os.urandom(args.size))
-        first_put: list[float] = []
-
-        def note_put(seen: Seen) -> Fault:
-            if seen.method == "PUT" and not first_put:
-                first_put.append(time.monotonic())
-            return Fault.PASS
-
-        with FaultProxy(note_put) as proxy, LocalStack(port=0, presign_endpoint=proxy.url) as stack:
-            proxy.upstream = stack.s3_endpoint
-            env = {
-                **os.environ,
-                "S3UP_HOME": str(Path(scratch) / "home"),
-                "PYTHONPATH": str(args.app_root.resolve()),
-            }
+        token = "s3up_measure_" + secrets.token_urlsafe(32)
+        stack, api_url = start_stack(token)
+        try:
+            env = {**os.environ, "S3UP_HOME": str(Path(scratch) / "home"), "PYTHONPATH": str(args.app_root)}
             env.pop("S3UP_TOKEN", None)
-            command = [sys.executable, "-m", "app.cli", "upload", str(folder), "--api", stack.api_url,
-                       "--token", stack.token, "--key-prefix", "measure", "--json"]  # fmt: skip
-            started = time.monotonic()
             errors = Path(scratch) / "stderr.txt"
+            command = [sys.executable, "-c", COMMAND, "upload", str(folder), "--api", api_url,
+                       "--token", token, "--key-prefix", "measure", "--json"]  # fmt: skip
             with errors.open("w") as error_file:
+                started = time.monotonic()
                 process = subprocess.Popen(
                     command, env=env, stdout=subprocess.PIPE, stderr=error_file, text=True
                 )
                 lines = [(time.monotonic(), line) for line in process.stdout or ()]
                 process.wait()
             ended = time.monotonic()
-            err = errors.read_text()
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        states = [json.loads(line)["status"] for _, line in lines]
-        print(f"files {args.files} x {args.size} B, exit {process.returncode}, {states.count('done')} done")
-        if err.strip():
-            print(f"stderr: {err.strip()[:500]}")
-        print(f"first byte to S3     {first_put[0] - started:7.2f} s" if first_put else "no PUT seen")
-        if lines:
-            print(f"first JSON line      {lines[0][0] - started:7.2f} s")
-            print(f"last JSON line       {lines[-1][0] - started:7.2f} s")
-            gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(lines)]
-            print(f"longest gap between lines {max(gaps, default=0):.2f} s")
-        print(
-            f"total                {ended - started:7.2f} s  ({args.files / (ended - started):.0f} files/s)"
-        )
-        print(f"peak RSS of s3up     {peak_kib / 1024:7.1f} MiB")
+        finally:
+            stack.terminate()
+            stack.wait(30)
+        err = errors.read_text()
+    measured = json.loads(err.split("MEASURED ", 1)[1]) if "MEASURED " in err else {}
+    states = [json.loads(line)["status"] for _, line in lines]
+    print(f"files {args.files} x {args.size} B, exit {process.returncode}, {states.count('done')} done")
+    if err.strip() and not err.startswith("MEASURED"):
+        print(f"stderr: {err.strip()[:500]}")
+    if measured.get("firstPut"):
+        print(f"first PUT begins     {measured['firstPut'] - started:7.2f} s")
+    if lines:
+        gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(lines)]
+        print(f"first JSON line      {lines[0][0] - started:7.2f} s")
+        print(f"last JSON line       {lines[-1][0] - started:7.2f} s")
+        print(f"longest gap between lines {max(gaps, default=0):.2f} s")
+    print(f"total                {ended - started:7.2f} s  ({args.files / (ended - started):.0f} files/s)")
+    if measured:
+        per_file = 1000 * measured["cpu"] / args.files
+        print(f"s3up CPU             {measured['cpu']:7.2f} s  ({per_file:.2f} ms per file)")
+        print(f"s3up peak RSS        {measured['peakKiB'] / 1024:7.1f} MiB")
 
 
 if __name__ == "__main__":
