@@ -3,6 +3,7 @@ core routes only, only `/initialize` behind the authorizer, 3 s functions, a 300
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -73,18 +74,18 @@ def test_a_40_mib_file_uploads_and_its_link_serves_identical_bytes(
 ) -> None:
     path = make_file(tmp_path, "forty.bin", 40 * MIB)
     key = f"existing/forty-{function_timeout}.bin"
-    if function_timeout is None:
-        result = run_cli(home, *upload(existing, path, "--key", key, "--json"))
-    else:
-        with LocalStack(port=0, core_only=True, function_timeout=function_timeout) as explicit:
-            result = run_cli(home, *upload(explicit, path, "--key", key, "--json"))
-            assert fetch(json.loads(result.stdout)["url"]) == path.read_bytes()
-    assert result.returncode == 0, result.stderr
-    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
-    assert record["status"] == "done"
-    assert record["linkVerified"] is True
-    assert record["url"].endswith(f"/cdn/{key}")
-    if function_timeout is None:
+    with contextlib.ExitStack() as started:
+        target = existing
+        if function_timeout is not None:
+            target = started.enter_context(
+                LocalStack(port=0, core_only=True, function_timeout=function_timeout)
+            )
+        result = run_cli(home, *upload(target, path, "--key", key, "--json"))
+        assert result.returncode == 0, result.stderr
+        (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+        assert record["status"] == "done"
+        assert record["linkVerified"] is True
+        assert record["url"] == f"{target.cdn_base_url}/{key}"
         assert fetch(record["url"]) == path.read_bytes()
 
 
@@ -92,7 +93,7 @@ def test_ctrl_c_mid_upload_then_resume_all_finishes_it(
     existing: LocalStack, home: Path, tmp_path: Path
 ) -> None:
     path = make_file(tmp_path, "interrupted.bin", 40 * MIB)
-    paused_upload(existing, path, "existing/interrupted.bin")
+    paused_upload(existing, home, path, "existing/interrupted.bin")
     resumed = run_cli(home, "resume", "--all", "--json", "--token", existing.token)
     assert resumed.returncode == 0, resumed.stderr
     (record,) = [json.loads(line) for line in resumed.stdout.splitlines()]
@@ -105,7 +106,7 @@ def test_abort_cancels_here_and_says_the_parts_stay_until_the_clean_up_rule(
     existing: LocalStack, home: Path, tmp_path: Path
 ) -> None:
     path = make_file(tmp_path, "dropped.bin", 40 * MIB)
-    paused_upload(existing, path, "existing/dropped.bin")
+    paused_upload(existing, home, path, "existing/dropped.bin")
     (row,) = [line for line in run_cli(home, "list").stdout.splitlines() if "dropped.bin" in line]
     upload_ref = row.split()[0]
     aborted = run_cli(home, "abort", upload_ref, "--token", existing.token)
