@@ -5,7 +5,8 @@
 
 The stack runs as `python -m backend serve --ephemeral` (a process of its own), the command as another.
 Measured from the moment `s3up` is started: when its first part PUT begins (the engine's `send_part`,
-timed inside the command on the system's monotonic clock), when the first `--json` line arrives on
+timed inside the command on the system's monotonic clock), when the last file is recorded in the journal
+(the last `add_many` returns), when the first `--json` line arrives on
 stdout (the first file done) and the last one, the longest wait between two lines, and the command's
 own peak RSS (VmHWM) and CPU seconds. Every line must say "done".
 """
@@ -30,10 +31,16 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMAND = """
 import atexit, json, resource, sys, time
 from app.core import worker
+from app.core.manager import UploadManager
 from app.cli import main
 
-first_put = []
-send_part = worker.send_part
+first_put, recorded = [], []
+send_part, add_many = worker.send_part, UploadManager.add_many
+
+def timed_add(self, requests):
+    result = add_many(self, requests)
+    recorded.append(time.monotonic())
+    return result
 
 def timed(*args, **kwargs):
     if not first_put:
@@ -45,9 +52,10 @@ def report():
     status = open("/proc/self/status").read()
     peak = int(status.split("VmHWM:")[1].split()[0])
     print("MEASURED", json.dumps({"firstPut": first_put[0] if first_put else None,
+          "allRecorded": recorded[-1] if recorded else None,
           "cpu": usage.ru_utime + usage.ru_stime, "peakKiB": peak}), file=sys.stderr)
 
-worker.send_part = timed
+worker.send_part, UploadManager.add_many = timed, timed_add
 atexit.register(report)
 sys.exit(main(sys.argv[1:]))
 """
@@ -114,6 +122,8 @@ def main() -> None:
         print(f"stderr: {err.strip()[:500]}")
     if measured.get("firstPut"):
         print(f"first PUT begins     {measured['firstPut'] - started:7.2f} s")
+    if measured.get("allRecorded"):
+        print(f"all files recorded   {measured['allRecorded'] - started:7.2f} s")
     if lines:
         gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(lines)]
         print(f"first JSON line      {lines[0][0] - started:7.2f} s")
