@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +13,9 @@ import pytest
 
 from app.core.models import MIB
 from backend.local import LocalStack
-from tests.cli.support import METADATA, make_file, one_sentence, run_cli, start_cli, wait_for_parts
+from tests.cli.support import METADATA, make_file, one_sentence, run_cli, upload_stopped_by_ctrl_c
 from tests.core.conftest import fetch
 
-WAIT = 60
 UNREACHABLE = "cannot be reached"
 REFUSED_TOKEN = "rejected the token"
 PAUSED = "s3up: Stopped by Ctrl-C; what was started is paused, and `s3up resume --all` continues it."
@@ -53,17 +51,9 @@ def upload(stack: LocalStack, path: Path, *extra: str, token: str | None = None)
 
 
 def paused_upload(stack: LocalStack, home: Path, path: Path, key: str) -> None:
-    """A 40 MiB upload with a part on S3, stopped by Ctrl-C (4 MiB/s: it is still sending then)."""
-    process = start_cli(
-        home, *upload(stack, path, "--key", key, "--part-size", "5", "--bandwidth-limit", "4")
-    )
-    try:
-        wait_for_parts(home, 1, path=path)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=WAIT)
-    finally:
-        process.kill()
-    assert process.returncode == 130, err
+    """A 40 MiB upload with a part on S3, stopped by Ctrl-C, which says so in one sentence."""
+    args = upload(stack, path, "--key", key)[2:]  # without "upload PATH"
+    out, err = upload_stopped_by_ctrl_c(home, path, *args)
     assert err.strip() == PAUSED
     assert out == ""
 

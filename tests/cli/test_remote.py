@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import signal
 import time
 from pathlib import Path
 
@@ -13,26 +12,13 @@ import pytest
 
 from app.core.models import MIB
 from backend.local import LocalStack
-from tests.cli.support import make_file, one_sentence, run_cli, start_cli, wait_for_parts
+from tests.cli.support import make_file, one_sentence, run_cli, upload_stopped_by_ctrl_c
 from tests.core.conftest import fetch
-
-WAIT = 60
 
 
 def interrupted_upload(stack: LocalStack, home: Path, path: Path, key: str) -> None:
-    """An upload with its first part on S3, then stopped by Ctrl-C (one connection: parts in order;
-    4 MiB/s: 10 s for 40 MiB, so it is still sending when the signal comes)."""
-    process = start_cli(
-        home, "upload", str(path), "--api", stack.api_url, "--token", stack.token, "--key", key,
-        "--part-size", "5", "--concurrency", "1", "--bandwidth-limit", "4",
-    )  # fmt: skip
-    try:
-        wait_for_parts(home, 1, path=path)
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=WAIT)
-    finally:
-        process.kill()
-    assert process.returncode == 130
+    """An upload with its first part on S3, then stopped by Ctrl-C."""
+    upload_stopped_by_ctrl_c(home, path, "--api", stack.api_url, "--token", stack.token, "--key", key)
 
 
 def remote_records(home: Path, stack: LocalStack) -> list[dict[str, object]]:
