@@ -65,9 +65,29 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         message = re.sub(r"^argument [^:]+: (?=--|The )", "", message)  # our sentences name the option
+        message = re.sub(  # argparse's words for two options of one group
+            r"^argument (\S+): not allowed with argument (\S+)$",
+            lambda names: f"{_named(names[1])} and {_named(names[2])} cannot be used together",
+            message,
+        )
+        message = re.sub(
+            r"^one of the arguments (.+) is required$",
+            lambda names: f"Give {_either([_named(name) for name in names[1].split()])}",
+            message,
+        )
         message = message[:1].upper() + message[1:]
         ending = "" if message.endswith(".") else "."
         self.exit(EXIT_USAGE, f"s3up: {message}{ending} `{self.prog} --help` lists the options.\n")
+
+
+def _named(argument: str) -> str:
+    """An argument as a sentence names it ("id" is the upload number)."""
+    return "an upload number" if argument == "id" else argument
+
+
+def _either(choices: list[str]) -> str:
+    """ "a, b or c"."""
+    return ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
 
 
 def whole_number(name: str, low: int, high: int, unit: str = "", note: str = "") -> Callable[[str], int]:
@@ -164,7 +184,12 @@ def build_parser() -> Parser:
     )
     _transfer_options(resume)
 
-    listing = _command(commands, "list", "unfinished and recent uploads", f"{REMOTE_HELP}\n\n{TOKEN_HELP}")
+    listing = _command(
+        commands,
+        "list",
+        "unfinished and recent uploads (--remote: yours on the server, from any computer)",
+        f"{REMOTE_HELP}\n\n{TOKEN_HELP}",
+    )
     listing.add_argument(
         "--remote",
         action="store_true",
