@@ -48,8 +48,8 @@ MAX_PROBLEMS_SHOWN = 20
 DEFAULT_RECENT = 20  # finished uploads `s3up list` shows
 # Files handed to the engine per call: it records them in groups of ADD_GROUP and starts each group at
 # once, so sending begins long before a folder of 10,000 is recorded; between calls, finished files are
-# printed.
-ADD_CHUNK = 5 * ADD_GROUP
+# printed and Ctrl-C is answered.
+ADD_CHUNK = 2 * ADD_GROUP
 
 
 def run_command(argv: Sequence[str] | None, interruption: Interruption) -> int:
@@ -98,7 +98,8 @@ def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
                 )
                 for found, key in keyed[start : start + ADD_CHUNK]
             ]
-            added = manager.add_many(requests)  # each group of the chunk starts as soon as it is recorded
+            with interruption.deferred():  # a group is recorded and handed to the engine whole
+                added = manager.add_many(requests)  # each group starts as soon as it is recorded
             watch.add(status.id for status in added.added)
             for request, error in added.refused:
                 watch.refused(request, error.message)
