@@ -14,7 +14,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import FrameType
 
 EXIT_INTERRUPTED = 130
@@ -27,17 +28,30 @@ class Interruption:
     def __init__(self) -> None:
         self.outcome = "nothing was started"
         self.requested = threading.Event()
+        self._deferring = False
 
     def check(self) -> None:
         """Raise KeyboardInterrupt if Ctrl-C was pressed (in case a library swallowed the first one)."""
         if self.requested.is_set():
             raise KeyboardInterrupt
 
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Ctrl-C waits for the end of this block (a step of the core that must not stop halfway, such
+        as recording a group of files), then stops as usual."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        self.check()
+
     def on_sigint(self, _signum: int, _frame: FrameType | None) -> None:
         if self.requested.is_set():
             return  # already stopping: let the pause finish
         self.requested.set()
-        raise KeyboardInterrupt
+        if not self._deferring:
+            raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,15 +11,27 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.cli import Interruption
+from app.cli.context import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PAUSED_OUTCOME,
+    CliError,
+    api_url_of,
+    remember_api,
+    token_for,
+)
 from app.cli.output import LIST_HEADER, ProgressPrinter, list_line
 from app.cli.parser import build_parser
+from app.cli.remote import abort_remote, cmd_list_remote, existing_deployment_abort_note, resume_remote
+from app.cli.running import Watch, engine
 from app.cli.tokens import NO_KEYRING_HINT, given_token, no_token_sentence, read_token_file, tokens_by_api
-from app.core.api import ApiClient, normalize_api_url
+from app.core.adding import ADD_GROUP
+from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.credentials import CredentialStore, KeyringUnavailableError
 from app.core.engine import open_engine
 from app.core.errors import UploadError
@@ -28,18 +40,16 @@ from app.core.keys import KeyTemplateError, check_key, join_prefix
 from app.core.logs import setup_logging
 from app.core.manager import UploadManager
 from app.core.metadata import REQUIRED_FIELDS, MetadataError, load_metadata_argument
-from app.core.models import MIB, TransferSettings, UploadRequest, UploadStatus
+from app.core.models import TransferSettings, UploadRequest, UploadStatus
 from app.core.ownership import BusyElsewhereError
-from app.core.settings import load_settings, save_settings
 from app.core.states import UploadState
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_PROBLEMS_SHOWN = 20
-PAUSED_OUTCOME = "what was started is paused, and `s3up resume --all` continues it"
-
-
-class CliError(Exception):
-    """A problem found before anything was uploaded; the message is printed as is."""
+DEFAULT_RECENT = 20  # finished uploads `s3up list` shows
+# Files handed to the engine per call: it records them in groups of ADD_GROUP and starts each group at
+# once, so sending begins long before a folder of 10,000 is recorded; between calls, finished files are
+# printed and Ctrl-C is answered.
+ADD_CHUNK = 2 * ADD_GROUP
 
 
 def run_command(argv: Sequence[str] | None, interruption: Interruption) -> int:
@@ -59,10 +69,8 @@ def run_command(argv: Sequence[str] | None, interruption: Interruption) -> int:
 
 
 def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
-    api_url = _api_url(args.api)
-    token = given_token(args) or CredentialStore().get(api_url)
-    if not token:
-        raise CliError(no_token_sentence(api_url))
+    api_url = api_url_of(args.api)
+    token = token_for(api_url, args)
     metadata = _metadata(args.metadata, required=())
     keyed = _keyed_files(args)
     interruption.check()
@@ -72,23 +80,32 @@ def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
         _require_core_fields(metadata)
         if not args.cdn_base_url:
             print("s3up: this API does not return links; pass --cdn-base-url to get them.", file=sys.stderr)
-    _remember_api(api_url)
-    with _engine(args, {api_url: token}.get, interruption) as manager:
+    remember_api(api_url)
+    with engine(args, {api_url: token}.get, interruption) as manager:
         interruption.outcome = PAUSED_OUTCOME
-        wanted = []
-        for found, key in keyed:
-            request = UploadRequest(
-                path=found.path,
-                api_url=api_url,
-                key=key,
-                metadata=metadata,
-                content_type=args.content_type,
-                overwrite=args.overwrite,
-                accelerate=args.accelerate,
-                cdn_base_url=args.cdn_base_url,
-            )
-            wanted.append(manager.add(request).id)
-        return _run(manager, wanted, args, interruption)
+        watch = Watch(manager, args)
+        for start in range(0, len(keyed), ADD_CHUNK):
+            requests = [
+                UploadRequest(
+                    path=found.path,
+                    api_url=api_url,
+                    key=key,
+                    metadata=metadata,
+                    content_type=args.content_type,
+                    overwrite=args.overwrite,
+                    accelerate=args.accelerate,
+                    cdn_base_url=args.cdn_base_url,
+                )
+                for found, key in keyed[start : start + ADD_CHUNK]
+            ]
+            with interruption.deferred():  # a group is recorded and handed to the engine whole
+                added = manager.add_many(requests)  # each group starts as soon as it is recorded
+            watch.add(status.id for status in added.added)
+            for request, error in added.refused:
+                watch.refused(request, error.message)
+            watch.pump()
+            interruption.check()
+        return watch.wait(interruption)
 
 
 def _metadata(argument: str | None, required: Sequence[str]) -> dict[str, Any]:
@@ -150,6 +167,19 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
     not count; an upload refused because its key exists is listed with its choices, not sent again.
     The exit status is 1 when one of the uploads this process was to finish did not."""
     conflict_choice = args.overwrite or args.key is not None
+    if args.remote is not None:
+        if conflict_choice:
+            raise CliError(
+                "--overwrite and --key apply to an upload of this computer's list; give its number "
+                "instead of --remote."
+            )
+        return resume_remote(args, interruption)
+    for option, given in (("--file", args.file), ("--api", args.api)):
+        if given is not None:
+            raise CliError(
+                f"{option} goes with --remote FILE_ID (an upload on the server, from `s3up list --remote`); "
+                "an upload of `s3up list` goes on with its own file, at its own API."
+            )
     if conflict_choice and args.all:
         raise CliError("--overwrite and --key apply to one upload: give its number instead of --all.")
     if args.key is not None:
@@ -160,7 +190,7 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
     given = given_token(args)
     store = CredentialStore()
     tokens: dict[str, str] = {}  # read below, on this thread, before anything is sent
-    with _engine(args, tokens.get, interruption) as manager:
+    with engine(args, tokens.get, interruption) as manager:
         restored = {status.id: status for status in manager.restore()}
         if not args.all and args.id not in restored:
             raise CliError(f"There is no unfinished upload number {args.id}; `s3up list` shows them.")
@@ -177,7 +207,7 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
         tokens.update(found)
         for api_url in without:
             print(f"s3up: {no_token_sentence(api_url)}", file=sys.stderr)
-        printer = ProgressPrinter(as_json=args.json)
+        watch = Watch(manager, args)
         running, unfinished = [], 0
         interruption.outcome = PAUSED_OUTCOME
         for status in asked:
@@ -187,13 +217,14 @@ def cmd_resume(args: argparse.Namespace, interruption: Interruption) -> int:
             elif status.api_url in without:
                 unfinished += 1
             elif status.state is UploadState.CONFLICT and not conflict_choice:
-                printer.report(status)  # its line says what will work; resuming as it is would not
+                watch.printer.report(status)  # its line says what will work; resuming as it is would not
                 unfinished += 1
             elif _resumed(manager, status, args, conflict_choice):
                 running.append(status.id)
             else:
                 unfinished += not args.all
-        code = _run(manager, running, args, interruption) if running else EXIT_OK
+        watch.add(running)
+        code = watch.wait(interruption) if running else EXIT_OK
         return EXIT_FAILED if unfinished else code
 
 
@@ -216,9 +247,21 @@ def _resumed(
 
 
 def cmd_list(args: argparse.Namespace, interruption: Interruption) -> int:
+    if args.remote:
+        if args.recent is not None:
+            raise CliError("--recent counts finished uploads of this computer; `s3up list --remote` shows "
+                           "the unfinished ones on the server.")  # fmt: skip
+        return cmd_list_remote(args, interruption)
+    if args.api is not None:
+        raise CliError(
+            "--api goes with --remote (the uploads the server holds); `s3up list` shows this computer's "
+            "uploads, whatever their API."
+        )
     interruption.outcome = "nothing was changed"
-    with open_engine(lambda _url: None, TransferSettings(max_connections=1)) as engine:
-        statuses = engine.manager.restore() + engine.manager.history(args.recent)
+    with open_engine(lambda _url: None, TransferSettings(max_connections=1)) as opened:
+        statuses = opened.manager.restore() + opened.manager.history(
+            DEFAULT_RECENT if args.recent is None else args.recent
+        )
     if args.json:
         printer = ProgressPrinter(as_json=True)
         for status in statuses:
@@ -233,21 +276,49 @@ def cmd_list(args: argparse.Namespace, interruption: Interruption) -> int:
 
 
 def cmd_abort(args: argparse.Namespace, interruption: Interruption) -> int:
+    if args.remote is not None:
+        return abort_remote(args, interruption)
+    if args.api is not None:
+        raise CliError(
+            "--api goes with --remote FILE_ID (an upload on the server, from `s3up list --remote`); an "
+            "upload of `s3up list` is aborted at its own API."
+        )
     given = given_token(args)
     store = CredentialStore()
     tokens: dict[str, str] = {}
-    with open_engine(tokens.get, TransferSettings(max_connections=1)) as engine:
-        manager = engine.manager
+    with open_engine(tokens.get, TransferSettings(max_connections=1)) as opened:
+        manager = opened.manager
         listed = {status.id: status for status in manager.restore()}
         if args.id not in listed:
             raise CliError(f"There is no unfinished upload number {args.id}; `s3up list` shows them.")
-        tokens.update(tokens_by_api([listed[args.id].api_url], given, store)[0])
+        before = listed[args.id]
+        tokens.update(tokens_by_api([before.api_url], given, store)[0])
+        info = _probe_quietly(before.api_url, tokens.get(before.api_url))
         interruption.outcome = f"upload {args.id} may not be cancelled: run `s3up abort {args.id}` again"
         manager.cancel(args.id)
-        status = manager.status(args.id)
-    note = f" {status.message}" if status and status.message else ""
-    print(f"Upload {args.id} cancelled.{note}")
+        after = manager.status(args.id)
+    print(_cancelled_sentence(before, after, info))
     return EXIT_OK
+
+
+def _probe_quietly(api_url: str, token: str | None) -> ApiInfo | None:
+    """What kind of API this is, or None when that cannot be learnt now (the cancel goes on anyway)."""
+    try:
+        return ApiClient(api_url, token).probe()
+    except UploadError:
+        return None
+
+
+def _cancelled_sentence(before: UploadStatus, after: UploadStatus | None, info: ApiInfo | None) -> str:
+    """What `s3up abort N` did, truthfully: on the existing deployment nothing can delete the parts."""
+    done = f"Upload {before.id} cancelled"
+    if before.upload_id is None and before.bytes_done == 0:
+        return f"{done}; no part of it had been sent."
+    if info is not None and not info.extended:
+        return f"{done} here. {existing_deployment_abort_note(before.bytes_done)}"
+    if after is not None and after.message:  # the engine's note: the server could not delete them now
+        return f"{done}. {after.message}"
+    return f"{done}; the server deleted the parts already sent."
 
 
 def cmd_login(args: argparse.Namespace, interruption: Interruption) -> int:
@@ -265,17 +336,25 @@ def cmd_login(args: argparse.Namespace, interruption: Interruption) -> int:
         store.set(api_url, token)
     except KeyringUnavailableError as error:
         raise CliError(f"{error.message} {NO_KEYRING_HINT}") from None
-    _remember_api(api_url)
-    who = f" as {info.principal} ({info.organization_id})" if info.principal else ""
-    checked = (
-        "" if info.token_verified else " This API cannot check a token in advance; the first upload will."
-    )
-    print(f"Signed in to {api_url}{who}. The token is stored in {store.backend_name()}.{checked}")
+    remember_api(api_url)
+    stored = f"The token is stored in {store.backend_name()}."
+    if info.extended:
+        who = f" as {info.principal} ({info.organization_id})" if info.principal else ""
+        print(f"Signed in to {api_url}{who}. {stored}")
+    else:
+        print(
+            f"Signed in to {api_url}: the existing deployment (its core routes only). {stored}\n"
+            "- The address answers as the upload API, but the token itself could not be checked: this API "
+            "checks it only when an upload starts, so the first upload will.\n"
+            '- Uploads there need --metadata with "organizationId" and "objectRecordId", and '
+            "--cdn-base-url for their links.\n"
+            "- Listing or aborting unfinished uploads on the server needs this project's API."
+        )
     return EXIT_OK
 
 
 def cmd_logout(args: argparse.Namespace, interruption: Interruption) -> int:
-    api_url = _api_url(args.api)
+    api_url = api_url_of(args.api)
     interruption.outcome = "the token may still be stored: run `s3up logout` again"
     CredentialStore().delete(api_url)
     print(f"Signed out of {api_url}; the stored token was deleted.")
@@ -290,81 +369,3 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Interruption], int]] = {
     "login": cmd_login,
     "logout": cmd_logout,
 }
-
-
-# --- the engine and its run ------------------------------------------------------------------------
-
-
-def _transfer_settings(args: argparse.Namespace) -> TransferSettings:
-    concurrency = args.concurrency or 8
-    return TransferSettings(
-        max_connections=concurrency,
-        per_file_connections=concurrency,
-        part_size=args.part_size * MIB if args.part_size else None,
-        bandwidth_limit=args.bandwidth_limit * MIB if args.bandwidth_limit else None,
-        accelerate=args.accelerate,
-    )
-
-
-@contextmanager
-def _engine(
-    args: argparse.Namespace, token_source: Callable[[str], str | None], interruption: Interruption
-) -> Iterator[UploadManager]:
-    """A manager on the default journal. On the way out (Ctrl-C included) what it is sending is paused
-    and its threads stop; every upload stays resumable."""
-    with open_engine(token_source, _transfer_settings(args)) as engine:
-        try:
-            yield engine.manager
-        except KeyboardInterrupt:
-            interruption.requested.set()
-            for status in engine.manager.statuses():
-                if status.state in (UploadState.UPLOADING, UploadState.FINALIZING):
-                    engine.manager.pause(status.id)
-            raise
-
-
-def _run(
-    manager: UploadManager, wanted: list[int], args: argparse.Namespace, interruption: Interruption
-) -> int:
-    """Wait for the uploads, drawing progress. Returns the exit status."""
-    limit = args.bandwidth_limit * MIB if args.bandwidth_limit else None
-    printer = ProgressPrinter(as_json=args.json, bandwidth_limit=limit)
-    manager.subscribe(printer.update)
-    for status in manager.statuses():
-        printer.update(status)
-    try:
-        while not manager.wait(wanted, timeout=0.2):
-            interruption.check()
-            printer.draw(wanted)
-            printer.report_finished(wanted)
-    finally:
-        printer.finish()
-    for status in manager.statuses():
-        printer.update(status)
-    printer.report_finished(wanted)
-    finals: list[UploadStatus | None] = [manager.status(upload_ref) for upload_ref in wanted]
-    failed = [s for s in finals if s is None or s.state is not UploadState.DONE]
-    if failed and not args.json:
-        print(
-            f"{len(failed)} of {len(wanted)} file{'s' if len(wanted) != 1 else ''} did not finish; the line "
-            "of each says why and what to do.",
-            file=sys.stderr,
-        )
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-# --- settings ---------------------------------------------------------------------------------------
-
-
-def _api_url(given: str | None) -> str:
-    url = given or load_settings().api_url
-    if not url:
-        raise CliError("No API URL: pass --api https://…/prod (it is remembered for next time).")
-    return normalize_api_url(url)
-
-
-def _remember_api(api_url: str) -> None:
-    settings = load_settings()
-    if settings.api_url != api_url:
-        settings.api_url = api_url
-        save_settings(settings)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TextIO
 
-from app.core.models import UploadState, UploadStatus
+from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.core.planner import format_size
 
 # Widths of the live line's fields, so that it never shifts as the numbers change.
@@ -40,6 +40,13 @@ def status_json(status: UploadStatus) -> dict[str, object]:
         "error": status.message if status.state is not UploadState.DONE else None,
         "sentElsewhere": status.sent_elsewhere,
     }
+
+
+# The `--json` record of a file that could not be added (same fields, no upload behind it).
+REFUSED_JSON: dict[str, object] = {
+    "id": None, "file": "", "key": "", "url": None, "size": None, "bytesDone": 0, "status": "refused",
+    "uploadId": None, "linkVerified": None, "apiUrl": None, "error": "", "sentElsewhere": False,
+}  # fmt: skip
 
 
 MAX_ETA_HOURS = 99
@@ -98,6 +105,11 @@ def result_line(status: UploadStatus) -> str:
 class ProgressPrinter:
     """Prints results as files finish, and a live progress line on stderr when it is a terminal.
 
+    Only the uploads it was told to `watch` are printed and drawn. `update` (the manager's subscriber,
+    on engine threads) only records; the command's own thread prints, woken by `news` as soon as a
+    watched upload stops, so that `--json` lines stream as files finish (flushed after each batch) and
+    a slow reader of stdout never holds up the engine.
+
     The live line keeps its width: every field is padded to its longest form. The speed is never shown
     above `bandwidth_limit` (bytes/s), and "finishing…" replaces speed and ETA once every part is sent.
     """
@@ -117,39 +129,70 @@ class ProgressPrinter:
         self._limit = bandwidth_limit
         self._lock = threading.Lock()
         self._latest: dict[int, UploadStatus] = {}
+        self._watched: dict[int, None] = {}  # in the order given
+        self._stopped: dict[int, None] = {}  # watched, stopped, not printed yet
         self._reported: set[int] = set()
         self._line_shown = False
+        self.news = threading.Event()  # set when a watched upload stopped
+
+    def watch(self, upload_refs: Iterable[int]) -> None:
+        """Report and draw these uploads too."""
+        with self._lock:
+            for upload_ref in upload_refs:
+                self._watched[upload_ref] = None
+                status = self._latest.get(upload_ref)
+                if status is not None:
+                    self._note(status)
 
     def update(self, status: UploadStatus) -> None:
         """Subscriber for the manager (called on engine threads)."""
         with self._lock:
             self._latest[status.id] = status
+            if status.id in self._watched:
+                self._note(status)
 
-    def report_finished(self, wanted: Iterable[int]) -> None:
-        """Print each wanted upload that has stopped and was not printed yet."""
-        wanted = set(wanted)
+    def _note(self, status: UploadStatus) -> None:
+        if not status.state.is_active and status.id not in self._reported:
+            self._stopped[status.id] = None
+            self.news.set()
+
+    def report_finished(self) -> None:
+        """Print each watched upload that has stopped and was not printed yet."""
         with self._lock:
-            stopped = [
-                s
-                for i, s in self._latest.items()
-                if i in wanted and i not in self._reported and not s.state.is_active
-            ]
-            for status in stopped:
-                self._reported.add(status.id)
-                self._clear_line()
-                self._print_result(status)
+            self.news.clear()
+            stopped, self._stopped = self._stopped, {}
+            if not stopped:
+                return
+            self._clear_line()
+            for upload_ref in stopped:
+                self._reported.add(upload_ref)
+                self._out.write(self._result(self._latest[upload_ref]) + "\n")
+            self._out.flush()
 
     def report(self, status: UploadStatus) -> None:
         """Print one upload's record unconditionally (for `list --json`)."""
         with self._lock:
-            self._print_result(status)
+            self._clear_line()
+            self._out.write(self._result(status) + "\n")
+            self._out.flush()
 
-    def draw(self, wanted: Iterable[int]) -> None:
+    def report_refused(self, request: UploadRequest, message: str) -> None:
+        """Print a file the engine refused to add (it changed or went after the folder was walked)."""
+        with self._lock:
+            self._clear_line()
+            if self._as_json:
+                record = {"file": str(request.path), "key": request.key, "apiUrl": request.api_url}
+                self._out.write(json.dumps({**REFUSED_JSON, **record, "error": message}) + "\n")
+            else:
+                self._out.write(f"{'refused':<9} {request.path.name}: {message}\n")
+            self._out.flush()
+
+    def draw(self) -> None:
         """Redraw the live line: bar, percentage, bytes, speed, ETA, files finished."""
         if not self._live or self._as_json:
             return
         with self._lock:
-            statuses = [self._latest[i] for i in wanted if i in self._latest]
+            statuses = [self._latest[i] for i in self._watched if i in self._latest]
             if not statuses:
                 return
             text = live_text(statuses, self._limit)
@@ -173,12 +216,8 @@ class ProgressPrinter:
             self._err.flush()
             self._line_shown = False
 
-    def _print_result(self, status: UploadStatus) -> None:
-        if self._as_json:
-            self._out.write(json.dumps(status_json(status)) + "\n")
-        else:
-            self._out.write(result_line(status) + "\n")
-        self._out.flush()
+    def _result(self, status: UploadStatus) -> str:
+        return json.dumps(status_json(status)) if self._as_json else result_line(status)
 
 
 def live_text(statuses: list[UploadStatus], bandwidth_limit: float | None = None) -> str:

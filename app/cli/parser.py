@@ -47,14 +47,47 @@ was started (bad option, metadata, path, API or token); 130 Ctrl-C (what was sta
 `s3up resume --all` continues it)."""
 
 
+REMOTE_HELP = """\
+uploads on the server (this project's API only; the existing deployment cannot list them):
+`s3up list --remote` shows the unfinished uploads the server holds for you, from any computer, with
+each one's FILE ID (a unique start of it is enough). `s3up resume --remote FILE_ID --file PATH` goes on
+with a local file, taken only when every part already sent has its bytes; `s3up abort --remote FILE_ID`
+deletes the parts the server holds."""
+
+ABORT_HELP = """\
+On the existing deployment (no /abortUpload route) the upload is cancelled on this computer only: the
+parts already sent stay in the bucket until the bucket's clean-up rule for unfinished uploads removes
+them."""
+
+
 class Parser(argparse.ArgumentParser):
     """Says what is wrong in one sentence and where the help is, instead of printing the usage."""
 
     def error(self, message: str) -> NoReturn:
         message = re.sub(r"^argument [^:]+: (?=--|The )", "", message)  # our sentences name the option
+        message = re.sub(  # argparse's words for two options of one group
+            r"^argument (\S+): not allowed with argument (\S+)$",
+            lambda names: f"{_named(names[1])} and {_named(names[2])} cannot be used together",
+            message,
+        )
+        message = re.sub(
+            r"^one of the arguments (.+) is required$",
+            lambda names: f"Give {_either([_named(name) for name in names[1].split()])}",
+            message,
+        )
         message = message[:1].upper() + message[1:]
         ending = "" if message.endswith(".") else "."
         self.exit(EXIT_USAGE, f"s3up: {message}{ending} `{self.prog} --help` lists the options.\n")
+
+
+def _named(argument: str) -> str:
+    """An argument as a sentence names it ("id" is the upload number)."""
+    return "an upload number" if argument == "id" else argument
+
+
+def _either(choices: list[str]) -> str:
+    """ "a, b or c"."""
+    return ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
 
 
 def whole_number(name: str, low: int, high: int, unit: str = "", note: str = "") -> Callable[[str], int]:
@@ -102,9 +135,7 @@ def build_parser() -> Parser:
 
     upload = _command(commands, "upload", "upload files and folders", f"{METADATA_HELP}\n\n{TOKEN_HELP}")
     upload.add_argument("paths", nargs="+", type=Path, metavar="FILE|DIR", help="files and folders to upload")
-    upload.add_argument(
-        "--api", metavar="URL", help="the API's base URL, e.g. https://…/prod (default: the last one used)"
-    )
+    _api_option(upload)
     _token_options(upload)
     upload.add_argument(
         "--metadata",
@@ -125,10 +156,23 @@ def build_parser() -> Parser:
     upload.add_argument("--overwrite", action="store_true", help="replace an existing object at the key")
     _transfer_options(upload)
 
-    resume = _command(commands, "resume", "continue unfinished uploads", TOKEN_HELP)
+    resume = _command(commands, "resume", "continue unfinished uploads", f"{REMOTE_HELP}\n\n{TOKEN_HELP}")
     which = resume.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", type=upload_number, help="the upload's number (see `s3up list`)")
-    which.add_argument("--all", action="store_true", help="every unfinished upload")
+    which.add_argument("--all", action="store_true", help="every unfinished upload of this computer")
+    which.add_argument(
+        "--remote",
+        metavar="FILE_ID",
+        help="an unfinished upload on the server, started on any computer (see `s3up list --remote`)",
+    )
+    resume.add_argument(
+        "--file",
+        type=Path,
+        metavar="PATH",
+        help="with --remote: the local file to send the rest of (default: the one this computer "
+        "started it with); taken only when every part already sent has its bytes",
+    )
+    _api_option(resume, "with --remote: ")
     _token_options(resume)
     resume.add_argument(
         "--overwrite",
@@ -140,18 +184,43 @@ def build_parser() -> Parser:
     )
     _transfer_options(resume)
 
-    listing = _command(commands, "list", "unfinished and recent uploads")
+    listing = _command(
+        commands,
+        "list",
+        "unfinished and recent uploads (--remote: yours on the server, from any computer)",
+        f"{REMOTE_HELP}\n\n{TOKEN_HELP}",
+    )
+    listing.add_argument(
+        "--remote",
+        action="store_true",
+        help="the unfinished uploads the server holds for you, started on any computer (this project's "
+        "API only): when each started, its size, what S3 holds of it, until when its parts are kept, and "
+        "its number here when this computer started it",
+    )
     listing.add_argument("--json", action="store_true", help="one JSON object per upload")
     listing.add_argument(
         "--recent",
         type=whole_number("--recent", 0, MAX_RECENT),
-        default=20,
         metavar="N",
         help=f"how many finished uploads to show (0 to {MAX_RECENT}, default 20)",
     )
+    _api_option(listing, "with --remote: ")
+    _token_options(listing)
 
-    abort = _command(commands, "abort", "cancel an unfinished upload and delete its parts", TOKEN_HELP)
-    abort.add_argument("id", type=upload_number, help="the upload's number (see `s3up list`)")
+    abort = _command(
+        commands,
+        "abort",
+        "cancel an unfinished upload and delete its parts",
+        f"{ABORT_HELP}\n\n{REMOTE_HELP}\n\n{TOKEN_HELP}",
+    )
+    which = abort.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=upload_number, help="the upload's number (see `s3up list`)")
+    which.add_argument(
+        "--remote",
+        metavar="FILE_ID",
+        help="an unfinished upload on the server, started on any computer (see `s3up list --remote`)",
+    )
+    _api_option(abort, "with --remote: ")
     _token_options(abort)
 
     login = _command(
@@ -184,6 +253,14 @@ def _command(
     return command
 
 
+def _api_option(parser: argparse.ArgumentParser, when: str = "") -> None:
+    parser.add_argument(
+        "--api",
+        metavar="URL",
+        help=f"{when}the API's base URL, e.g. https://…/prod (default: the last one used)",
+    )
+
+
 def _token_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
@@ -199,7 +276,8 @@ def _transfer_options(parser: argparse.ArgumentParser) -> None:
         "--concurrency",
         type=whole_number("--concurrency", 1, MAX_CONNECTIONS),
         metavar="N",
-        help=f"parts in flight at once (1 to {MAX_CONNECTIONS}, default 8)",
+        help=f"requests in flight at once (1 to {MAX_CONNECTIONS}; default: automatic, from 2 to "
+        f"{MAX_CONNECTIONS}, following what the network gives)",
     )
     parser.add_argument(
         "--part-size",

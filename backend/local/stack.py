@@ -38,7 +38,7 @@ from backend.local.s3.store import S3Store
 from backend.local.server import LocalServer
 from backend.routes import routes
 from backend.runtime import Route, Services, new_session, run_route
-from backend.tokens import TokenRejectedError, hash_token
+from backend.tokens import TokenRejectedError, hash_token, token_from_header
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ class LocalStack:
         self._initial_token = token
         self._identity = (principal, organization_id, key_prefix)
         self._clock = clock
+        self._denied: set[str] = set()  # hashes of the tokens `deny_token` named
         self._data: DataDir | None = None
         self._store: S3Store | None = None
         self._s3_service: S3Service | None = None
@@ -301,6 +302,7 @@ class LocalStack:
         if self.core_only:  # the existing deployment's own failures (never in our handlers)
             routes["/initialize"] = existing.initialize(routes["/initialize"])
             check_token = existing.authorizer(authorize)
+        check_token = self._denying(check_token)
         return ApiGateway(
             routes,
             check_token,
@@ -387,6 +389,28 @@ class LocalStack:
         self.services.tokens.revoke(hash_token(token))
         if flush_cache:
             self.flush_authorizer_cache()
+
+    def deny_token(self, token: str, *, flush_cache: bool = True) -> None:
+        """Test hook: from now on the authorizer answers this token with a Deny policy (an authorizer
+        that suspends a user), which API Gateway turns into its 403. With `flush_cache` (the token's
+        cached answer is flushed), at once; without, once its cached Allow expires."""
+        self._denied.add(hash_token(token))
+        if flush_cache and self._gateway is not None:
+            self._gateway.cache.flush(token)
+
+    def _denying(self, check_token: LambdaFn) -> LambdaFn:
+        def function(event: Mapping[str, Any], context: LambdaContext) -> Any:
+            token = token_from_header(event.get("authorizationToken"))
+            if token and hash_token(token) in self._denied:
+                resource = authorizer.stage_wildcard(str(event.get("methodArn", "")))
+                statement = {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": resource}
+                return {
+                    "principalId": "denied",
+                    "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+                }
+            return check_token(event, context)
+
+        return function
 
     def flush_authorizer_cache(self) -> None:
         """Forget every cached authorizer answer (API Gateway's FlushStageAuthorizersCache)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,15 +69,35 @@ def one_sentence(stderr: str) -> bool:
     return "Traceback" not in stderr and stderr.count("\n") <= 3
 
 
-def wait_for_parts(home: Path, count: int, timeout: float = 60) -> None:
-    """Until the first unfinished upload in `home`'s journal has `count` parts sent."""
+def wait_for_parts(home: Path, count: int, timeout: float = 60, *, path: Path | None = None) -> None:
+    """Until the first unfinished upload in `home`'s journal (of the file at `path`, when given) has
+    `count` parts sent."""
     journal_path = home / "data" / "journal.sqlite3"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if journal_path.exists():
             with Journal(journal_path) as journal:
-                uploads = journal.unfinished()
+                uploads = [u for u in journal.unfinished() if path is None or u.path == path]
                 if uploads and len(journal.parts(uploads[0].id)) >= count:
                     return
         time.sleep(0.1)
     raise AssertionError("the upload never got going")
+
+
+# One 5 MiB part at a time at 4 MiB/s: the parts land in order, and an upload of tens of MiB is still
+# sending for seconds after its first part.
+SLOW_PARTS = ("--part-size", "5", "--concurrency", "1", "--bandwidth-limit", "4")
+
+
+def upload_stopped_by_ctrl_c(home: Path, path: Path, *args: str) -> tuple[str, str]:
+    """`s3up upload PATH ARGS` sending `SLOW_PARTS`, stopped by Ctrl-C once its first part is on S3;
+    asserts exit status 130 and returns its (stdout, stderr)."""
+    process = start_cli(home, "upload", str(path), *args, *SLOW_PARTS)
+    try:
+        wait_for_parts(home, 1, path=path)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    return out, err

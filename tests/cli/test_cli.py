@@ -14,7 +14,7 @@ import pytest
 from app.core.journal import Journal
 from app.core.models import MIB
 from backend.local import LocalStack
-from tests.cli.support import METADATA, ROOT, cli_env, first_row, make_file, run_cli
+from tests.cli.support import METADATA, ROOT, cli_env, first_row, make_file, run_cli, wait_for_parts
 from tests.core.conftest import fetch
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
@@ -211,6 +211,8 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
             stack.token,
             "--part-size",
             "5",
+            "--concurrency",
+            "1",
             "--bandwidth-limit",
             "5",
         ],
@@ -220,9 +222,12 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)
-    process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=30)
+    try:
+        wait_for_parts(home, 1, path=path)  # sending, with its Ctrl-C handler in place
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
     assert process.returncode == 130
     assert "s3up resume --all" in err
     listed = run_cli(home, "list")
@@ -231,7 +236,7 @@ def test_ctrl_c_pauses_and_list_then_abort(stack: LocalStack, home: Path, tmp_pa
     upload_ref = first_row(listed.stdout).split()[0]
     aborted = run_cli(home, "abort", upload_ref, "--token", stack.token)
     assert aborted.returncode == 0, aborted.stderr
-    assert f"Upload {upload_ref} cancelled." in aborted.stdout
+    assert f"Upload {upload_ref} cancelled; the server deleted the parts already sent." in aborted.stdout
     assert "interrupted.bin" not in run_cli(home, "list").stdout
 
 

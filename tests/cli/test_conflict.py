@@ -4,7 +4,6 @@ is, and finished by `s3up resume ID --overwrite` or `--key NEWKEY` (UploadManage
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,12 @@ import pytest
 from app.core.journal import Journal
 from app.core.models import MIB
 from backend.local import LocalStack
-from tests.cli.support import make_file, one_sentence, run_cli, start_cli, wait_for_parts
+from tests.cli.support import (
+    make_file,
+    one_sentence,
+    run_cli,
+    upload_stopped_by_ctrl_c,
+)
 from tests.core.conftest import fetch
 
 
@@ -93,17 +97,10 @@ def test_resume_with_a_new_key_uploads_it_there(stack: LocalStack, home: Path, t
 def test_overwrite_or_key_for_an_upload_that_was_not_refused_says_so(
     stack: LocalStack, home: Path, tmp_path: Path
 ) -> None:
-    path = make_file(tmp_path, "paused.bin", 12 * MIB)
-    process = start_cli(
-        home, "upload", str(path), "--api", stack.api_url, "--token", stack.token,
-        "--key", "cli/conflict/paused.bin", "--part-size", "5", "--bandwidth-limit", "4",
-    )  # fmt: skip
-    try:
-        wait_for_parts(home, 1)
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
-    finally:
-        process.kill()
+    path = make_file(tmp_path, "paused.bin", 24 * MIB)
+    upload_stopped_by_ctrl_c(
+        home, path, "--api", stack.api_url, "--token", stack.token, "--key", "cli/conflict/paused.bin"
+    )
     with Journal(home / "data" / "journal.sqlite3") as journal:
         (upload,) = journal.unfinished()
     result = run_cli(home, "resume", str(upload.id), "--overwrite", "--token", stack.token)

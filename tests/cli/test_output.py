@@ -89,11 +89,14 @@ def test_sizes_are_binary_and_labelled_so() -> None:
 def test_the_printer_draws_on_a_terminal_and_clears_its_line() -> None:
     err, out = Terminal(), io.StringIO()
     printer = ProgressPrinter(as_json=False, out=out, err=err)
+    printer.watch([7])
     printer.update(replace(BASE, bytes_done=GIB, speed=MIB))
-    printer.draw([7])
+    printer.draw()
     assert err.getvalue().startswith("\r[###")
     printer.update(replace(BASE, bytes_done=BASE.size, state=UploadState.DONE, url="https://cdn/k/big.bin"))
-    printer.report_finished([7])
+    assert printer.news.is_set()
+    printer.report_finished()
+    assert not printer.news.is_set()
     assert err.getvalue().endswith("\r\033[K")
     assert out.getvalue() == "done      big.bin -> https://cdn/k/big.bin\n"
 

@@ -81,7 +81,7 @@ def test_token_sources_are_exclusive_and_unknown_options_are_a_sentence(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     err = parse_error(capsys, "upload", "f", "--token", "a", "--token-file", "b")
-    assert "not allowed with argument" in err
+    assert "s3up: --token-file and --token cannot be used together." in err
     err = parse_error(capsys, "upload", "f", "--colour")
     assert "Unrecognized arguments: --colour." in err
 
@@ -105,7 +105,39 @@ def test_upload_help_names_the_fields_the_api_needs_and_why_token_is_for_scripts
     assert "process list (ps)" in text
     assert "history" in text
     assert ".DS_Store" in text
-    assert "(1 to 64, default 8)" in text
+    assert "(1 to 64; default: automatic, from 2 to 64" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("command", ["list", "resume", "abort"])
+def test_help_tells_how_to_reach_the_uploads_on_the_server(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--remote" in text
+    assert "`s3up resume --remote FILE_ID --file PATH`" in text
+    assert "`s3up abort --remote FILE_ID` deletes the parts" in text
+    assert "the existing deployment cannot list them" in text
+    if command == "abort":
+        assert "parts already sent stay in the bucket until the bucket's clean-up rule" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "sentence"),
+    [
+        (["resume", "3", "--remote", "abc123"], "--remote and an upload number cannot be used together."),
+        (["resume", "--all", "--remote", "abc123"], "--remote and --all cannot be used together."),
+        (["abort", "3", "--remote", "x"], "--remote and an upload number cannot be used together."),
+        (["resume"], "Give an upload number, --all or --remote."),
+        (["abort"], "Give an upload number or --remote."),
+    ],
+)
+def test_an_upload_is_named_one_way(
+    capsys: pytest.CaptureFixture[str], argv: list[str], sentence: str
+) -> None:
+    err = parse_error(capsys, *argv)
+    assert err == f"s3up: {sentence} `s3up {argv[0]} --help` lists the options.\n"
 
 
 def test_an_out_of_range_value_creates_nothing(tmp_path: Path) -> None:

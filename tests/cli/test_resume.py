@@ -8,7 +8,15 @@ from pathlib import Path
 
 from app.core.models import MIB
 from backend.local import LocalStack
-from tests.cli.support import make_file, one_sentence, run_cli, start_cli, wait_for_parts
+from tests.cli.support import (
+    SLOW_PARTS,
+    make_file,
+    one_sentence,
+    run_cli,
+    start_cli,
+    upload_stopped_by_ctrl_c,
+    wait_for_parts,
+)
 from tests.core.conftest import fetch
 
 WAIT = 60
@@ -16,17 +24,7 @@ WAIT = 60
 
 def paused_upload(stack: LocalStack, home: Path, path: Path, key: str) -> None:
     """An upload with a part sent, then paused by Ctrl-C."""
-    process = start_cli(
-        home, "upload", str(path), "--api", stack.api_url, "--token", stack.token, "--key", key,
-        "--part-size", "5", "--bandwidth-limit", "4",
-    )  # fmt: skip
-    try:
-        wait_for_parts(home, 1)
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=WAIT)
-    finally:
-        process.kill()
-    assert process.returncode == 130
+    upload_stopped_by_ctrl_c(home, path, "--api", stack.api_url, "--token", stack.token, "--key", key)
 
 
 def test_resume_all_leaves_an_upload_another_process_sends_and_exits_0(
@@ -35,7 +33,7 @@ def test_resume_all_leaves_an_upload_another_process_sends_and_exits_0(
     path = make_file(tmp_path, "elsewhere.bin", 40 * MIB)  # 10 s at 4 MiB/s: still sending when checked
     sender = start_cli(
         home, "upload", str(path), "--api", stack.api_url, "--token", stack.token,
-        "--key", "cli/elsewhere.bin", "--part-size", "5", "--bandwidth-limit", "4",
+        "--key", "cli/elsewhere.bin", *SLOW_PARTS,
     )  # fmt: skip
     try:
         wait_for_parts(home, 1)
@@ -52,7 +50,7 @@ def test_resume_all_leaves_an_upload_another_process_sends_and_exits_0(
 def test_two_resume_all_at_once_both_exit_0_and_the_file_is_sent_once(
     stack: LocalStack, home: Path, tmp_path: Path
 ) -> None:
-    path = make_file(tmp_path, "twice.bin", 16 * MIB)
+    path = make_file(tmp_path, "twice.bin", 24 * MIB)
     paused_upload(stack, home, path, "cli/two-resumers.bin")
     first = start_cli(home, "resume", "--all", "--json", "--token", stack.token, "--bandwidth-limit", "8")
     second = start_cli(home, "resume", "--all", "--json", "--token", stack.token, "--bandwidth-limit", "8")
@@ -67,7 +65,7 @@ def test_two_resume_all_at_once_both_exit_0_and_the_file_is_sent_once(
 def test_an_upload_without_a_token_is_said_and_counts_as_unfinished(
     stack: LocalStack, home: Path, tmp_path: Path
 ) -> None:
-    path = make_file(tmp_path, "tokenless.bin", 12 * MIB)
+    path = make_file(tmp_path, "tokenless.bin", 24 * MIB)
     paused_upload(stack, home, path, "cli/tokenless.bin")
     resumed = run_cli(home, "resume", "--all")
     assert resumed.returncode == 1
