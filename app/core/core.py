@@ -199,7 +199,7 @@ class EngineCore:
                 upload.signer = None
                 upload.plan_generation += 1
             upload.record, upload.plan, upload.done = record, plan, done
-            upload.upload_id = record.upload_id
+            upload.upload_id, upload.single = record.upload_id, record.single
             upload.rebuild_pending()
             if record.state.is_finished:
                 upload.url, upload.link_verified = record.url, record.link_verified

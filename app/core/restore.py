@@ -56,6 +56,7 @@ def load_uploads(journal: Journal, locks: UploadLocks, listed: Sequence[JournalU
                 done=parts.get(record.id, {}),
                 state=UploadState.PAUSED,
                 upload_id=record.upload_id,
+                single=record.single,
                 part_size_fixed=record.part_size_fixed,
             )
             if record.id in elsewhere:

@@ -178,11 +178,6 @@ def test_ctrl_c_while_a_folder_is_added_records_the_chunk_whole_and_resume_finis
     assert {str(upload.path) for upload in recorded} <= set(map(str, files))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: single-PUT uploads stopped by Ctrl-C are resumed as multipart ones (/listParts, /finalize "
-    "with parts: 400 'is a single PUT: it has no parts'); remove this mark once the engine resumes them",
-)
 def test_resume_after_ctrl_c_finishes_the_single_put_files_of_a_folder(
     stack: LocalStack, home: Path, tmp_path: Path
 ) -> None:
@@ -210,5 +205,5 @@ def test_resume_after_ctrl_c_finishes_the_single_put_files_of_a_folder(
         release.set()
         stack.routes["/finalizeBatch"] = original
     resumed = run_cli(home, "resume", "--all", "--json", "--token", stack.token)
-    assert {json.loads(line)["status"] for line in resumed.stdout.splitlines()} == {"done"}
+    assert {json.loads(line)["status"] for line in resumed.stdout.splitlines()} == {"done"}, resumed.stdout
     assert resumed.returncode == 0
