@@ -86,8 +86,8 @@ class Dispatcher:
                         core.work.notify()  # the wake-up was meant for a worker that stays
                         return None
                     self.limit.update()
-                    started = self._started_uploads()
-                    slots = self._slots(sum(1 for u in started if not u.complete), len(started))
+                    started, sending = self._started_uploads()
+                    slots = self._slots(sending, len(started))
                     now = time.monotonic()
                     pick, wake_at = pick_job(started, core.active.values(), slots, now)
                     if pick is not None:
@@ -189,12 +189,21 @@ class Dispatcher:
             return 1
         return max(1, min(BATCH_FILES, info.limit("batchFiles", BATCH_FILES)))
 
-    def _started_uploads(self) -> list[ActiveUpload]:
-        """The started uploads still being worked on, in order (the others are dropped from the list)."""
-        gone = [ref for ref, u in self._started.items() if not (u.prepared and u.state in ACTIVE_STATES)]
+    def _started_uploads(self) -> tuple[list[ActiveUpload], int]:
+        """The started uploads still being worked on, in order (the others are dropped from the list),
+        and how many of them have bytes left to send."""
+        started: list[ActiveUpload] = []
+        sending = 0
+        gone = []
+        for ref, upload in self._started.items():
+            if upload.prepared and upload.state in ACTIVE_STATES:
+                started.append(upload)
+                sending += len(upload.done) < upload.plan.count
+            else:
+                gone.append(ref)
         for ref in gone:
             del self._started[ref]
-        return list(self._started.values())
+        return started, sending
 
     def _started_one(self, upload: ActiveUpload) -> None:
         with self.core.lock:

@@ -70,16 +70,16 @@ def pick_job(
     waiting_parts = 0
     sending = False  # parts are in flight
     for upload in started:
-        if upload.state not in ACTIVE_STATES or not upload.prepared:
-            continue
-        if slots.verify and upload.unverified and not upload.finished_remotely:
+        # (The cheap tests first: this runs for every started upload at every pick.)
+        if upload.busy or not upload.prepared or upload.state not in ACTIVE_STATES:
+            continue  # a step of its own runs (no part is in flight then), or nobody works on it
+        if upload.unverified and slots.verify and not upload.finished_remotely:
             number = min(upload.unverified)
             upload.unverified.discard(number)
             upload.verifying.add(number)
             return Pick(JobKind.VERIFY, (upload,), number), None
-        sending = sending or bool(upload.in_flight)
-        if upload.busy:
-            continue
+        if upload.in_flight:
+            sending = True
         if upload.step_retry_at > now:
             wake_at = _earliest(wake_at, upload.step_retry_at)
             continue
@@ -88,6 +88,8 @@ def pick_job(
                 upload.ready_at = now
             ready.append(upload)
             continue
+        if not (upload.pending or upload.retry_at):
+            continue  # every part is sent or on its way
         if slots.per_file_connections is not None and len(upload.in_flight) >= slots.per_file_connections:
             continue
         if upload.has_part_due(now):
