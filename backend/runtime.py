@@ -9,13 +9,17 @@ propagates (on AWS that is API Gateway's 502). `lambda_handler(handle)` builds t
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import botocore.loaders
 import botocore.session
+import botocore.utils
 
 from backend.apigw import ApiError, ApiRequest, error_response, json_response
 from backend.config import Config
@@ -32,6 +36,18 @@ LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 _LOADER = botocore.loaders.create_loader()
 
 
+def parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamps, with S3's ISO 8601 form ("2026-11-30T23:45:45.000Z") read by the
+    standard library: dateutil's parser, botocore's default, cost more than the rest of parsing a
+    listing (a /finalizeBatch lists up to a thousand objects)."""
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return botocore.utils.parse_timestamp(value)
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 Session (kwargs as `boto3.Session`) sharing one process-wide model loader.
 
@@ -39,7 +55,26 @@ def new_session(**kwargs: Any) -> boto3.Session:
     """
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
     return boto3.Session(botocore_session=core, **kwargs)
+
+
+def _resolve_endpoints_without_key(client: Any) -> None:
+    """botocore finds each request's endpoint from its parameters, the object key among them, and
+    caches the answer per set of parameters: every new key is a miss, and evaluating S3's rule set
+    costs more than signing the URL (a /initializeBatch signs one URL per file). No rule of S3's
+    rule set reads the key (checked here; otherwise nothing changes), so it is left out, and every
+    key of a bucket shares one cached endpoint."""
+    try:
+        model = client.meta.service_model
+        rules = _LOADER.load_service_model(model.service_name, "endpoint-rule-set-1", model.api_version)
+        if '"ref": "Key"' in json.dumps(rules["rules"]):
+            return
+        provider = client._ruleset_resolver._provider
+    except (AttributeError, KeyError, botocore.exceptions.DataNotFoundError):
+        return  # another botocore: its own caching stands
+    resolve = provider.resolve_endpoint
+    provider.resolve_endpoint = lambda **params: resolve(**{k: v for k, v in params.items() if k != "Key"})
 
 
 class Services:
@@ -85,12 +120,14 @@ class Services:
 
     def _s3_client(self, endpoint: str | None, *, accelerate: bool = False) -> Any:
         session = self._s3_session or self._default_session()
-        return session.client(
+        client = session.client(
             "s3",
             region_name=self.region,
             endpoint_url=endpoint,
             config=client_config(local=self.config.is_local, accelerate=accelerate),
         )
+        _resolve_endpoints_without_key(client)
+        return client
 
     @property
     def s3(self) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -181,19 +182,26 @@ class _Starter:
         self.services = services
         self.who = who
         self.core_only = services.config.core_only
+        self._ahead: Sequence[str] = ()  # the keys to list on the first question (see `look_ahead`)
+        self._listing = threading.Lock()
         self.listed: dict[str, Listed] | None = None
 
     def look_ahead(self, keys: Sequence[str]) -> None:
-        """List which of many keys hold an object, in one call where HEADs would take one each."""
+        """List which of many keys hold an object, in one call where HEADs would take one each: when
+        the first of them is asked about (a key the caller owns, or overwrites, is never asked)."""
         if len(keys) >= 2 and not self.core_only:
-            self.listed = list_existing(
-                self.services.s3,
-                self.services.bucket,
-                keys,
-                max_pages=max(1, len(keys) // LIST_PAGES_PER_KEYS),
-            )
+            self._ahead = keys
 
     def exists(self, key: str) -> bool:
+        with self._listing:
+            if self._ahead:
+                keys, self._ahead = self._ahead, ()
+                self.listed = list_existing(
+                    self.services.s3,
+                    self.services.bucket,
+                    keys,
+                    max_pages=max(1, len(keys) // LIST_PAGES_PER_KEYS),
+                )
         if self.listed is not None:
             return key in self.listed
         return object_exists(self.services.s3, self.services.bucket, key)

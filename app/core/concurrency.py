@@ -54,6 +54,10 @@ class ConcurrencyLimit:
     def value(self) -> int:
         return self._limit
 
+    def next_decision(self) -> float:
+        """When (the clock's time) `update()` decides next."""
+        return self._window_start + INTERVAL
+
     def fix(self, fixed: int | None) -> None:
         """A new setting: a number fixes the limit, None adapts it (from where it is)."""
         with self._lock:

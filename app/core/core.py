@@ -36,6 +36,9 @@ REPORT_INTERVAL = 0.1
 # Steps within an active upload: the journal keeps "queued" until it stops (restore shows any active
 # upload paused, and another process sees it locked), so that a folder costs no write per step.
 UNRECORDED_EVENTS = frozenset({Event.SEND, Event.FINALIZE, Event.RESEND})
+# Steps a worker has just taken: they make no new work for the other workers (nor does leaving the
+# active states: the worker that ran the last job of the upload looks for the next job itself).
+STEP_EVENTS = frozenset({Event.SEND, Event.FINALIZE})
 # Changes that must survive a power cut: what the user decided, and why an upload stopped. The others
 # say what this process is doing (restore shows such an upload paused whatever they say).
 DURABLE_EVENTS = frozenset(
@@ -81,12 +84,12 @@ class EngineCore:
 
     # --- uploads ----------------------------------------------------------------------------------
 
-    def register(self, upload: ActiveUpload) -> None:
+    def register(self, upload: ActiveUpload, *, wake_worker: bool = True) -> None:
         with self.lock:
             self.uploads[upload.id] = upload
             if upload.state in ACTIVE_STATES:
                 self._active_changed(upload.id, True)
-            self.changed()
+            self.changed(wake_worker=wake_worker)
 
     def find(self, upload_ref: int) -> ActiveUpload | None:
         with self.lock:
@@ -127,7 +130,7 @@ class EngineCore:
                     self._active_changed(upload.id, target in ACTIVE_STATES)
                     upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
-                    self.changed()
+                    self.changed(wake_worker=target in ACTIVE_STATES and event not in STEP_EVENTS)
                 if target is not UploadState.DONE and event not in UNRECORDED_EVENTS:
                     self.journal.set_state(upload.id, target, message, durable=event in DURABLE_EVENTS)
             finally:
@@ -143,11 +146,14 @@ class EngineCore:
         self.emit(upload)
         return True
 
-    def changed(self) -> None:
+    def changed(self, *, wake_worker: bool = True) -> None:
         """Something changed (call with the lock held): wake those waiting for uploads to end, and one
-        idle worker (which wakes the next when it found work: no herd of workers for one job)."""
+        idle worker (which wakes the next when it found work: no herd of workers for one job).
+        `wake_worker=False` when the change makes no new work, or a worker looks for work next anyway
+        (it reports a job's outcome)."""
         self.lock.notify_all()
-        self.work.notify()
+        if wake_worker:
+            self.work.notify()
 
     def note(self, upload: ActiveUpload, message: str | None, *, passing: bool = False) -> None:
         """Tell the user something about the upload without changing its state (kept in memory only:

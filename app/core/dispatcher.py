@@ -3,6 +3,12 @@
 `next_job` picks work with `scheduler.pick_job` under the core's lock (within the connection limit,
 fixed or adaptive: `concurrency.ConcurrencyLimit`) and hands the worker a snapshot; `complete` gives
 the outcome to `outcomes.Outcomes`, which decides what it means for the upload.
+
+Uploads are started ahead of need by as many parts as the connections take in about two start calls
+(measured: parts taken per second, and how long a start call takes), so that the next files are ready
+when the connections free up, and no further (a started file's URLs expire). Idle workers sleep until
+something changes; only one of them keeps the time (a backoff that ends, the next decision of the
+adaptive limit), so that 66 idle threads cost nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from app.core.core import EngineCore
 from app.core.errors import UploadError
 from app.core.jobs import Job, JobKind, Outcome
 from app.core.outcomes import Outcomes
+from app.core.progress import SpeedMeter
 from app.core.scheduler import Pick, Slots, pick_job
 from app.core.states import ACTIVE_STATES, Event, UploadState
 from app.core.upload import ActiveUpload
@@ -24,7 +31,13 @@ from app.core.worker import Worker
 
 VERIFY_SLOTS = 2  # parts checked at once, engine-wide (disk and CPU, beside the network jobs)
 BATCH_FILES = 50  # files per batch call (the API allows up to 100: half keeps each call short)
+START_BATCH_SLOTS = 3  # /initializeBatch calls at once (beside the connections to S3)
+FINISH_BATCH_SLOTS = 2  # /finalizeBatch calls at once
+START_AHEAD = 4 * BATCH_FILES  # at most this many more files started than there are connections
+FIRST_START_SECONDS = 0.5  # how long a start call is assumed to take until one is measured
+IDLE_WAIT = 5.0  # an idle worker's wait when nothing is due (a safety net: changes wake it)
 BATCH_KINDS = frozenset({JobKind.START_BATCH, JobKind.FINISH_BATCH})
+START_KINDS = frozenset({JobKind.PREPARE, JobKind.START_BATCH})
 
 
 class Dispatcher:
@@ -39,7 +52,13 @@ class Dispatcher:
         # Guarded by the core's lock:
         self._network_jobs = 0
         self._verify_jobs = 0
+        self._start_batches = 0
+        self._finish_batches = 0
         self._starting = 0  # uploads in a start (or reconcile) step
+        self._start_seconds = FIRST_START_SECONDS  # how long a start step takes (moving average)
+        self._start_times: dict[int, float] = {}  # id(job) -> when it was taken, for start steps
+        self._parts_taken = SpeedMeter(window=2.0)  # parts handed to workers per second
+        self._timer_at = float("inf")  # when the worker that keeps the time wakes up
 
     # --- WorkerHost -------------------------------------------------------------------------------
 
@@ -64,25 +83,40 @@ class Dispatcher:
                 pick = None
                 while not core.closing.is_set():
                     if worker_index >= self.pool_size():
+                        core.work.notify()  # the wake-up was meant for a worker that stays
                         return None
-                    if self.limit.update():
-                        core.work.notify_all()
-                    started = self._started_uploads()
-                    slots = self._slots(sum(1 for u in started if not u.complete), len(started))
-                    pick, wake_at = pick_job(started, core.active.values(), slots, time.monotonic())
+                    self.limit.update()
+                    started, sending = self._started_uploads()
+                    slots = self._slots(sending, len(started))
+                    now = time.monotonic()
+                    pick, wake_at = pick_job(started, core.active.values(), slots, now)
                     if pick is not None:
                         break
-                    timeout = 0.5 if wake_at is None else min(0.5, max(0.01, wake_at - time.monotonic()))
-                    core.work.wait(timeout)
+                    self._idle_wait(now, wake_at)
                 if pick is None:
                     return None
                 job = self._job_for(pick)
                 self._count(job, +1)
-                core.work.notify()  # there may be more: the next idle worker looks
+                if pick.kind is not JobKind.PART or self._network_jobs < self.limit.value:
+                    core.work.notify()  # there may be more: the next idle worker looks
             if self._begin(pick):
                 return job
             with core.lock:
                 self._count(job, -1)
+
+    def _idle_wait(self, now: float, wake_at: float | None) -> None:
+        """Sleep until something changes (the core's lock is held). One idle worker keeps the time:
+        it wakes when a backoff ends or the adaptive limit decides again; the others wait to be woken."""
+        if self.limit.adaptive:
+            decision = self.limit.next_decision()
+            wake_at = decision if wake_at is None else min(wake_at, decision)
+        if wake_at is None or wake_at >= self._timer_at:
+            self.core.work.wait(IDLE_WAIT)
+            return
+        self._timer_at = wake_at
+        self.core.work.wait(max(0.005, wake_at - now))
+        if self._timer_at == wake_at:
+            self._timer_at = float("inf")
 
     def progress(self, job: Job, amount: int) -> None:
         upload = self.core.find(job.upload_ref)
@@ -100,6 +134,8 @@ class Dispatcher:
         members = job.batch or (job,)
         uploads = [u for u in (core.find(member.upload_ref) for member in members) if u is not None]
         try:
+            if job.kind in START_KINDS:
+                self._start_ended(job)
             if job.batch:
                 self.outcomes.batch(job, outcome)
             elif uploads:
@@ -114,12 +150,13 @@ class Dispatcher:
                 self._count(job, -1)
                 for upload in uploads:
                     core.release_if_idle(upload)
-                core.changed()
+                core.changed(wake_worker=False)  # this worker looks for the next job itself
 
     # --- picking ----------------------------------------------------------------------------------
 
     def pool_size(self) -> int:
-        return (self.core.settings.max_connections or MAXIMUM) + VERIFY_SLOTS
+        connections = self.core.settings.max_connections or MAXIMUM
+        return connections + VERIFY_SLOTS + START_BATCH_SLOTS + FINISH_BATCH_SLOTS
 
     def _slots(self, sending: int, prepared: int) -> Slots:
         """What may start now, with `prepared` uploads started and active, `sending` of them with parts
@@ -129,15 +166,19 @@ class Dispatcher:
         network = self._network_jobs < limit
         if not network:
             self.limit.saturated()
-        started = sending + self._starting
+        # Parts the connections will take while about two start calls run: started ahead of need.
+        need = limit + self._parts_taken.speed() * 2 * self._start_seconds
         return Slots(
             network=network,
             verify=self._verify_jobs < VERIFY_SLOTS,
             per_file_connections=self.core.settings.per_file_connections,
-            start_window=limit + 2 * BATCH_FILES - started,
+            start_window=limit + START_AHEAD - sending - self._starting,
             batch_size=self._batch_size,
-            prefetch_below=limit if self._starting < 2 * BATCH_FILES else 0,
+            prefetch_below=max(0, int(need) - self._starting),
             unstarted=len(self.core.active) - prepared,
+            starting=self._starting,
+            start_batch=self._start_batches < START_BATCH_SLOTS,
+            finish_batch=self._finish_batches < FINISH_BATCH_SLOTS,
         )
 
     def _batch_size(self, api_url: str) -> int | None:
@@ -148,25 +189,51 @@ class Dispatcher:
             return 1
         return max(1, min(BATCH_FILES, info.limit("batchFiles", BATCH_FILES)))
 
-    def _started_uploads(self) -> list[ActiveUpload]:
-        """The started uploads still being worked on, in order (the others are dropped from the list)."""
-        gone = [ref for ref, u in self._started.items() if not (u.prepared and u.state in ACTIVE_STATES)]
+    def _started_uploads(self) -> tuple[list[ActiveUpload], int]:
+        """The started uploads still being worked on, in order (the others are dropped from the list),
+        and how many of them have bytes left to send."""
+        started: list[ActiveUpload] = []
+        sending = 0
+        gone = []
+        for ref, upload in self._started.items():
+            if upload.prepared and upload.state in ACTIVE_STATES:
+                started.append(upload)
+                sending += len(upload.done) < upload.plan.count
+            else:
+                gone.append(ref)
         for ref in gone:
             del self._started[ref]
-        return list(self._started.values())
+        return started, sending
 
     def _started_one(self, upload: ActiveUpload) -> None:
         with self.core.lock:
             self._started[upload.id] = upload
-            self.core.changed()
+            self.core.changed(wake_worker=False)  # told while a worker reports: it looks next
 
     def _count(self, job: Job, change: int) -> None:
         if job.kind is JobKind.VERIFY:
             self._verify_jobs += change
-            return
-        self._network_jobs += change
-        if job.kind in (JobKind.PREPARE, JobKind.START_BATCH):
+        elif job.kind is JobKind.START_BATCH:
+            self._start_batches += change
+        elif job.kind is JobKind.FINISH_BATCH:
+            self._finish_batches += change
+        else:
+            self._network_jobs += change
+        if job.kind in START_KINDS:
             self._starting += change * max(1, len(job.batch))
+            if change > 0:
+                self._start_times[id(job)] = time.monotonic()
+            else:
+                self._start_times.pop(id(job), None)
+        elif job.kind is JobKind.PART and change > 0:
+            self._parts_taken.add(1)
+
+    def _start_ended(self, job: Job) -> None:
+        """A start step ended: its duration goes into the moving average."""
+        with self.core.lock:
+            taken = self._start_times.pop(id(job), None)
+            if taken is not None:
+                self._start_seconds = 0.7 * self._start_seconds + 0.3 * (time.monotonic() - taken)
 
     def _job_for(self, pick: Pick) -> Job:
         """The worker's snapshot of what it needs (the core's lock is held)."""

@@ -101,10 +101,12 @@ class UploadManager:
                     part_size_fixed=record.part_size_fixed,
                 )
                 upload.rebuild_pending()
-                core.register(upload)
+                core.register(upload, wake_worker=False)
                 core.emit(upload)
                 with core.lock:
                     added.append(upload.snapshot())
+            with core.lock:
+                core.changed()  # one wake-up for the group: the worker that starts them wakes the next
         return AddResult(added, refused)
 
     def restore(self) -> list[UploadStatus]:

@@ -68,6 +68,7 @@ class UploadLocks:
         self._folder = folder
         self._held: dict[int, int] = {}  # upload number -> open file descriptor
         self._lock = threading.Lock()
+        self._folder_made = False  # made (and tightened) by this process once
 
     def acquire(self, upload_ref: int) -> None:
         """Take the upload's lock (a no-op when this process holds it). Raises BusyElsewhereError."""
@@ -75,8 +76,7 @@ class UploadLocks:
             if upload_ref in self._held:
                 return
             try:
-                private_dir(self._folder)
-                fd = os.open(self._path(upload_ref), os.O_RDWR | os.O_CREAT, 0o600)
+                fd = self._open(upload_ref)
             except OSError as error:  # no lock is better than no upload; the journal still works
                 log.warning("Cannot lock upload %s (%s); go on without the lock", upload_ref, error)
                 return
@@ -117,6 +117,16 @@ class UploadLocks:
             held, self._held = self._held, {}
             for fd in held.values():
                 _close(fd)
+
+    def _open(self, upload_ref: int) -> int:
+        """The lock file's descriptor; its folder is made the first time (or again, if it went)."""
+        path = self._path(upload_ref)
+        if self._folder_made:
+            with contextlib.suppress(FileNotFoundError):
+                return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        private_dir(self._folder)
+        self._folder_made = True
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
     def _path(self, upload_ref: int) -> Path:
         return self._folder / f"upload-{upload_ref}.lock"

@@ -9,8 +9,11 @@ server after a resume.
 
 On an API with the folder routes, starts and finishes go in batches: the job takes every upload of the
 same API that is ready for the same step, up to the API's batch size, so that a folder of small files
-costs one API call per step per batch, not per file. The caller holds the engine core's lock: picking a
-job marks it taken (the uploads busy, or the part in flight or being checked).
+costs one API call per step per batch, not per file. A start batch goes when it is full (or takes the
+last waiting files): a call for a few files costs the API almost what a full one costs. Batch calls run
+on slots of their own (`start_batch`, `finish_batch`), beside the connections to S3. The caller holds
+the engine core's lock: picking a job marks it taken (the uploads busy, or the part in flight or being
+checked).
 """
 
 from __future__ import annotations
@@ -40,13 +43,16 @@ class Pick:
 class Slots:
     """What may start now."""
 
-    network: bool  # a start, a part or a finish
+    network: bool  # a part, or one upload's start or finish
     verify: bool  # a check of a part sent before
     per_file_connections: int | None  # None: no cap per file
     start_window: int  # how many more uploads may be started now
     batch_size: Callable[[str], int | None]  # per API URL: files per batch call; 1: none; None: not known yet
     prefetch_below: int = 0  # start the next uploads early while fewer parts than this wait (0: never)
     unstarted: int = 0  # active uploads not started yet
+    starting: int = 0  # uploads in a start step now
+    start_batch: bool = True  # a batch start (/initializeBatch) may run now
+    finish_batch: bool = True  # a batch finish (/finalizeBatch) may run now
 
 
 def pick_job(
@@ -64,16 +70,16 @@ def pick_job(
     waiting_parts = 0
     sending = False  # parts are in flight
     for upload in started:
-        if upload.state not in ACTIVE_STATES or not upload.prepared:
-            continue
-        if slots.verify and upload.unverified and not upload.finished_remotely:
+        # (The cheap tests first: this runs for every started upload at every pick.)
+        if upload.busy or not upload.prepared or upload.state not in ACTIVE_STATES:
+            continue  # a step of its own runs (no part is in flight then), or nobody works on it
+        if upload.unverified and slots.verify and not upload.finished_remotely:
             number = min(upload.unverified)
             upload.unverified.discard(number)
             upload.verifying.add(number)
             return Pick(JobKind.VERIFY, (upload,), number), None
-        sending = sending or bool(upload.in_flight)
-        if not slots.network or upload.busy:
-            continue
+        if upload.in_flight:
+            sending = True
         if upload.step_retry_at > now:
             wake_at = _earliest(wake_at, upload.step_retry_at)
             continue
@@ -82,6 +88,8 @@ def pick_job(
                 upload.ready_at = now
             ready.append(upload)
             continue
+        if not (upload.pending or upload.retry_at):
+            continue  # every part is sent or on its way
         if slots.per_file_connections is not None and len(upload.in_flight) >= slots.per_file_connections:
             continue
         if upload.has_part_due(now):
@@ -90,12 +98,12 @@ def pick_job(
         else:
             wake_at = _earliest(wake_at, upload.earliest_retry())
     if ready:
-        finish_at = _finish_at(ready, slots, last=not (sendable or sending or slots.unstarted))
-        if finish_at <= now:
-            return _finish(ready, slots), None
-        wake_at = _earliest(wake_at, finish_at)
+        pick_or_time = _finish(ready, slots, now, last=not (sendable or sending or slots.unstarted))
+        if isinstance(pick_or_time, Pick):
+            return pick_or_time, None
+        wake_at = _earliest(wake_at, pick_or_time)
     if (
-        slots.network
+        (slots.network or slots.start_batch)
         and slots.start_window > 0
         and (sendable is None or waiting_parts < slots.prefetch_below)
     ):
@@ -103,7 +111,7 @@ def pick_job(
         if isinstance(pick, Pick):
             return pick, None
         wake_at = _earliest(wake_at, pick)
-    if sendable is not None:
+    if sendable is not None and slots.network:
         number = sendable.take_part(now)
         assert number is not None
         sendable.in_flight[number] = 0
@@ -111,25 +119,24 @@ def pick_job(
     return None, wake_at
 
 
-def _finish_at(ready: list[ActiveUpload], slots: Slots, *, last: bool) -> float:
-    """When the ready uploads are finished: at once one by one, or in a batch once it is full, they
-    are the `last` (nothing else is being sent or waits to start), or the first of them has waited
-    `FINISH_DELAY` (so that "done" never lags far behind)."""
+def _finish(ready: list[ActiveUpload], slots: Slots, now: float, *, last: bool) -> Pick | float | None:
+    """The finish of the first ready upload (with the others of its API, in a batch), or when it may
+    go: one by one at once, or in a batch once it is full, they are the `last` (nothing else is being
+    sent or waits to start), or the first of them has waited `FINISH_DELAY` (so that "done" never lags
+    far behind). None: no slot for it now."""
     first = ready[0]
     size = slots.batch_size(first.record.api_url) or 1
+    if not (slots.finish_batch if size > 1 else slots.network):
+        return None
+    batch = [u for u in ready if u.record.api_url == first.record.api_url][:size]
     assert first.ready_at is not None
-    if size == 1 or last or sum(1 for u in ready if u.record.api_url == first.record.api_url) >= size:
-        return first.ready_at
-    return first.ready_at + FINISH_DELAY
-
-
-def _finish(ready: list[ActiveUpload], slots: Slots) -> Pick:
-    first = ready[0]
-    size = slots.batch_size(first.record.api_url) or 1
-    batch = tuple(u for u in ready if u.record.api_url == first.record.api_url)[:size]
+    if size > 1 and not last and len(batch) < size and first.ready_at + FINISH_DELAY > now:
+        return first.ready_at + FINISH_DELAY
     for upload in batch:
         upload.busy, upload.ready_at = True, None
-    return Pick(JobKind.FINISH_BATCH if size > 1 else JobKind.FINALIZE, batch if size > 1 else (first,))
+    if size == 1:
+        return Pick(JobKind.FINALIZE, (first,))
+    return Pick(JobKind.FINISH_BATCH, tuple(batch))
 
 
 def _start(waiting: Iterable[ActiveUpload], slots: Slots, now: float) -> Pick | float | None:
@@ -137,6 +144,7 @@ def _start(waiting: Iterable[ActiveUpload], slots: Slots, now: float) -> Pick | 
     wake_at: float | None = None
     probing: set[str] = set()  # APIs whose kind a running step is finding out
     batch: list[ActiveUpload] = []
+    batch_size = 1
     for upload in waiting:
         if upload.state not in ACTIVE_STATES or upload.prepared:
             continue
@@ -152,19 +160,24 @@ def _start(waiting: Iterable[ActiveUpload], slots: Slots, now: float) -> Pick | 
         if batch:
             if api_url == batch[0].record.api_url and upload.needs_start:
                 batch.append(upload)
-                if len(batch) >= min(slots.batch_size(api_url) or 1, slots.start_window):
+                if len(batch) >= batch_size:
                     break
             continue
         if size is None and api_url in probing:
             continue  # one step finds out the API's kind; the others wait for it
         if size is not None and size > 1 and upload.needs_start:
-            batch.append(upload)
-            if len(batch) >= min(size, slots.start_window):
-                break
+            # Files start in order: the next one waits for a batch slot, and for a window that holds
+            # a full batch (or all the files left).
+            if not slots.start_batch or slots.start_window < min(size, slots.unstarted - slots.starting):
+                return wake_at
+            batch, batch_size = [upload], size
+            continue
+        if not slots.network:
             continue
         upload.busy = True
         return Pick(JobKind.PREPARE, (upload,))
-    if batch:
+    # A full batch, or the last waiting files, once the window holds them all.
+    if batch and len(batch) <= slots.start_window:
         for upload in batch:
             upload.busy = True
         return Pick(JobKind.START_BATCH, tuple(batch))

@@ -249,7 +249,7 @@ def start_batch(api: ApiClient, info: ApiInfo, jobs: Sequence[Job]) -> BatchDone
     single_max = info.limit("singlePutMaxSize", MAX_SINGLE_PUT)
     for job in jobs:
         try:
-            check_file(job.record)
+            check_file(job.record, read=False)  # its content is checked before it is finished
         except FileChangedError as error:
             results[job.upload_ref] = Failed(error)
             continue
@@ -400,9 +400,10 @@ def abort_quietly(api: ApiClient, upload_id: str, key: str) -> str | None:
     return None
 
 
-def check_file(record: JournalUpload) -> None:
-    """Raise FileChangedError (FileMissingError) when the file is no longer what the upload began with."""
-    problem = file_problem(record.path, record.identity)
+def check_file(record: JournalUpload, *, read: bool = True) -> None:
+    """Raise FileChangedError (FileMissingError) when the file is no longer what the upload began with
+    (`read=False`: from its size and date alone, without reading its content)."""
+    problem = file_problem(record.path, record.identity, read=read)
     if problem:
         raise FileMissingError(problem.message) if problem.missing else FileChangedError(problem.message)
 

@@ -1,10 +1,12 @@
 """The API's records in one SQLite file: what the local stack runs on.
 
 WAL journal, one write transaction at a time (`BEGIN IMMEDIATE`, so concurrent writers queue on
-the lock instead of failing), readers never blocked; a small pool of connections serves any
-number of threads. `synchronous=NORMAL` in WAL mode loses nothing when the process is killed
-(`kill -9`): a committed transaction is in the WAL file, which the next open replays. The file
-is created readable by its owner only (it holds token hashes and upload metadata).
+the lock instead of failing; the threads of one process queue on a lock of their own first, handed
+over at once, where SQLite's busy handler would poll with sleeps of up to 100 ms), readers never
+blocked; a small pool of connections serves any number of threads. `synchronous=NORMAL` in WAL mode
+loses nothing when the process is killed (`kill -9`): a committed transaction is in the WAL file,
+which the next open replays. The file is created readable by its owner only (it holds token hashes
+and upload metadata).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class SqliteDatabase:
         self.path = Path(path)
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer = threading.Lock()  # this process's write transactions, one at a time
         self._closed = False
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +164,7 @@ class SqliteDatabase:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
-        with self.connection() as connection:
+        with self.connection() as connection, self._writer:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection

@@ -7,11 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.core.jobs import JobKind
 from app.core.journal import Journal
 from app.core.models import MIB, UploadState
 from app.core.planner import plan_parts
-from app.core.scheduler import Slots, pick_job
+from app.core.scheduler import FINISH_DELAY, Slots, pick_job
 from app.core.upload import ActiveUpload
 from tests.core.test_journal import new_upload
 
@@ -107,7 +109,7 @@ def test_parts_sent_before_are_checked_beside_the_sending_and_finish_waits_for_t
         assert job.kind is JobKind.FINALIZE
 
 
-def test_a_folder_is_started_and_finished_in_batches_within_the_window(tmp_path: Path) -> None:
+def test_a_folder_is_started_in_full_batches_within_the_window(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite3") as journal:
         files = [active(journal, size=1000) for _ in range(7)]
         batches = slots(batch_size=lambda _url: 3, start_window=5)
@@ -115,17 +117,40 @@ def test_a_folder_is_started_and_finished_in_batches_within_the_window(tmp_path:
         assert first is not None
         assert first.kind is JobKind.START_BATCH
         assert [u.id for u in first.uploads] == [f.id for f in files[:3]]
-        second, _ = pick_job([], files, replace(batches, start_window=2), now=0.0)
+        assert pick_job([], files, replace(batches, start_window=2), now=0.0) == (None, None), (
+            "a batch goes when the window holds all of it, not a few files at a time"
+        )
+        assert pick_job([], files, replace(batches, start_batch=False), now=0.0) == (None, None), (
+            "no start batch slot free"
+        )
+        second, _ = pick_job([], files, batches, now=0.0)
         assert second is not None
-        assert [u.id for u in second.uploads] == [f.id for f in files[3:5]], "no more than the window"
-        for upload in files[:5]:
+        assert [u.id for u in second.uploads] == [f.id for f in files[3:6]]
+        last, _ = pick_job([], files, batches, now=0.0)
+        assert last is not None
+        assert [u.id for u in last.uploads] == [files[6].id], "the last files go in a batch of their own"
+
+
+def test_finishes_go_in_batches_on_their_own_slots(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        files = [active(journal, size=1000) for _ in range(5)]
+        for upload in files:
             started(upload)
             upload.done = {1: object()}  # type: ignore[dict-item]
             upload.pending.clear()
-        finish, _ = pick_job(files[:5], files, batches, now=0.0)
+        batches = slots(batch_size=lambda _url: 3, network=False)
+        assert pick_job(files, files, replace(batches, finish_batch=False), now=0.0) == (None, None)
+        finish, _ = pick_job(files, files, batches, now=0.0)
         assert finish is not None
-        assert finish.kind is JobKind.FINISH_BATCH
+        assert finish.kind is JobKind.FINISH_BATCH, "no connection to S3 is needed to finish"
         assert [u.id for u in finish.uploads] == [f.id for f in files[:3]]
+        rest, wake_at = pick_job(files, files, replace(batches, unstarted=1), now=0.1)
+        assert rest is None, "two files wait for company while more are on their way"
+        assert wake_at is not None
+        assert wake_at == pytest.approx(FINISH_DELAY), "counted from when they were first seen ready"
+        rest, _ = pick_job(files, files, replace(batches, unstarted=1), now=wake_at)
+        assert rest is not None
+        assert [u.id for u in rest.uploads] == [f.id for f in files[3:]]
 
 
 def test_an_api_of_unknown_kind_is_probed_by_one_start_while_the_others_wait(tmp_path: Path) -> None:
