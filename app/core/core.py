@@ -128,7 +128,10 @@ class EngineCore:
                     if target in ACTIVE_STATES:
                         self.locks.acquire(upload.id)
                     self._active_changed(upload.id, target in ACTIVE_STATES)
-                    upload.state, upload.message, upload.passing_note = target, message, False
+                    if event in UNRECORDED_EVENTS and message is None:
+                        upload.state = target  # a step: the note that stands (why it restarted) stays
+                    else:
+                        upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
                     self.changed(wake_worker=target in ACTIVE_STATES and event not in STEP_EVENTS)
                 if target is not UploadState.DONE and event not in UNRECORDED_EVENTS:
