@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from backend.config import DEFAULT_TOKENS_TABLE, DYNAMODB_STORE
 from backend.local import command as serve_command
 from backend.runtime import new_session
-from backend.stores.dynamodb import DynamoTokenStore
+from backend.stores.dynamodb_tokens import DynamoTokenStore
 from backend.stores.sqlite import SqliteDatabase, SqliteTokenStore
 from backend.tokens import MIN_CHOSEN_TOKEN_LENGTH, TokenRecord, TokenStore, check_token_text, hash_token
 

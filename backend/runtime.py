@@ -25,7 +25,8 @@ from backend.apigw import ApiError, ApiRequest, error_response, json_response
 from backend.config import Config
 from backend.files import FileStore
 from backend.s3 import client_config
-from backend.stores.dynamodb import DynamoFileStore, DynamoTokenStore
+from backend.stores.dynamodb import DynamoFileStore
+from backend.stores.dynamodb_tokens import DynamoTokenStore
 from backend.stores.sqlite import SqliteDatabase, SqliteFileStore, SqliteTokenStore
 from backend.tokens import TokenStore
 

@@ -1,4 +1,4 @@
-"""The `Files` and tokens tables on DynamoDB (low-level boto3 client): what runs on AWS Lambda.
+"""The `Files` table on DynamoDB (low-level boto3 client): what runs on AWS Lambda.
 
 `Files` (partition key `pk`, a string) holds, as docs/ARCHITECTURE.md describes:
 - `pk = "filecounter"`: the atomic counter `count`;
@@ -37,63 +37,23 @@ from backend.files import (
     owner_id,
     utc_now,
 )
-from backend.tokens import TokenRecord, TokenStore
+from backend.stores.dynamodb_tables import OWNER_INDEX, OWNER_STATE_INDEX, TTL_ATTRIBUTE
+from backend.stores.dynamodb_values import (
+    flag_value,
+    number_value,
+    optional_int,
+    optional_text,
+    string_value,
+    text_value,
+)
 
 COUNTER_PK = "filecounter"
 POINTER_PREFIX = "upload#"
 CLIENT_PREFIX = "client#"
 OBJECT_PREFIX = "object#"
-OWNER_INDEX = "byOwner"
-OWNER_STATE_INDEX = "byOwnerState"
-TTL_ATTRIBUTE = "ttl"
-# What the listing indexes carry besides their keys (the request JSON stays out: it may be 64 KB).
-INDEX_ATTRIBUTES = (
-    "uploadId",
-    "fileKey",
-    "principal",
-    "organizationId",
-    "state",
-    "contentType",
-    "fileSize",
-    "single",
-    "overwrite",
-    "clientToken",
-    "createdAt",
-    "updatedAt",
-    "size",
-    "url",
-    "etag",
-    "finishedAt",
-)
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem
 _INDEX_KEYS = "#owner = :owner, ownerState = :ownerState, fileNumber = :number"
 _MAX_BATCH_ROUNDS = 8
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int | float) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _text(item: Mapping[str, Any], name: str, default: str = "") -> str:
-    return str(item.get(name, {}).get("S", default))
-
-
-def _optional_text(item: Mapping[str, Any], name: str) -> str | None:
-    value = item.get(name, {}).get("S")
-    return None if value is None else str(value)
-
-
-def _optional_int(item: Mapping[str, Any], name: str) -> int | None:
-    value = item.get(name, {}).get("N")
-    return None if value is None else int(float(value))
-
-
-def _flag(item: Mapping[str, Any], name: str) -> bool:
-    return bool(item.get(name, {}).get("BOOL", False))
 
 
 def owner_state(owner: str, state: UploadState) -> str:
@@ -104,69 +64,69 @@ def owner_state(owner: str, state: UploadState) -> str:
 def upload_attributes(number: int, upload: NewUpload, now: str) -> dict[str, Any]:
     """The fields both items of a new upload hold (the numbered item adds the request and index keys)."""
     attributes: dict[str, Any] = {
-        "uploadId": _s(upload.upload_id),
-        "fileNumber": _n(number),
-        "fileKey": _s(upload.file_key),
-        "principal": _s(upload.principal),
-        "organizationId": _s(upload.organization_id),
-        "state": _s(UploadState.UPLOADING.value),
-        "contentType": _s(upload.content_type),
+        "uploadId": string_value(upload.upload_id),
+        "fileNumber": number_value(number),
+        "fileKey": string_value(upload.file_key),
+        "principal": string_value(upload.principal),
+        "organizationId": string_value(upload.organization_id),
+        "state": string_value(UploadState.UPLOADING.value),
+        "contentType": string_value(upload.content_type),
         "single": {"BOOL": upload.single},
         "overwrite": {"BOOL": upload.overwrite},
-        "createdAt": _s(now),
-        "updatedAt": _s(now),
+        "createdAt": string_value(now),
+        "updatedAt": string_value(now),
     }
     if upload.file_size is not None:
-        attributes["fileSize"] = _n(upload.file_size)
+        attributes["fileSize"] = number_value(upload.file_size)
     if upload.client_token is not None:
-        attributes["clientToken"] = _s(upload.client_token)
+        attributes["clientToken"] = string_value(upload.client_token)
     return attributes
 
 
 def upload_from_item(item: Mapping[str, Any]) -> Upload:
     """An `Upload` from either of its items (or an index entry)."""
     return Upload(
-        upload_id=_text(item, "uploadId"),
+        upload_id=text_value(item, "uploadId"),
         file_number=int(item["fileNumber"]["N"]),
-        file_key=_text(item, "fileKey"),
-        principal=_text(item, "principal"),
-        organization_id=_text(item, "organizationId"),
-        state=UploadState(_text(item, "state", UploadState.UPLOADING.value)),
-        content_type=_text(item, "contentType"),
-        file_size=_optional_int(item, "fileSize"),
-        single=_flag(item, "single"),
-        overwrite=_flag(item, "overwrite"),
-        client_token=_optional_text(item, "clientToken"),
-        created_at=_text(item, "createdAt"),
-        updated_at=_text(item, "updatedAt"),
-        size=_optional_int(item, "size"),
-        url=_optional_text(item, "url"),
-        etag=_optional_text(item, "etag"),
-        finished_at=_optional_text(item, "finishedAt"),
+        file_key=text_value(item, "fileKey"),
+        principal=text_value(item, "principal"),
+        organization_id=text_value(item, "organizationId"),
+        state=UploadState(text_value(item, "state", UploadState.UPLOADING.value)),
+        content_type=text_value(item, "contentType"),
+        file_size=optional_int(item, "fileSize"),
+        single=flag_value(item, "single"),
+        overwrite=flag_value(item, "overwrite"),
+        client_token=optional_text(item, "clientToken"),
+        created_at=text_value(item, "createdAt"),
+        updated_at=text_value(item, "updatedAt"),
+        size=optional_int(item, "size"),
+        url=optional_text(item, "url"),
+        etag=optional_text(item, "etag"),
+        finished_at=optional_text(item, "finishedAt"),
     )
 
 
 def publication_item(publication: Publication) -> dict[str, Any]:
     return {
-        "pk": _s(OBJECT_PREFIX + publication.file_key),
-        "fileKey": _s(publication.file_key),
-        "organizationId": _s(publication.organization_id),
-        "principal": _s(publication.principal),
-        "uploadId": _s(publication.upload_id),
-        "state": _s(publication.state.value),
-        "since": _n(publication.since),
-        "holdsUntil": _n(publication.holds_until),
-        "version": _n(publication.version),
+        "pk": string_value(OBJECT_PREFIX + publication.file_key),
+        "fileKey": string_value(publication.file_key),
+        "organizationId": string_value(publication.organization_id),
+        "principal": string_value(publication.principal),
+        "uploadId": string_value(publication.upload_id),
+        "state": string_value(publication.state.value),
+        "since": number_value(publication.since),
+        "holdsUntil": number_value(publication.holds_until),
+        "version": number_value(publication.version),
     }
 
 
 def publication_from_item(item: Mapping[str, Any]) -> Publication:
     return Publication(
-        file_key=_text(item, "fileKey"),
-        organization_id=_text(item, "organizationId"),
-        principal=_text(item, "principal"),
-        upload_id=_text(item, "uploadId"),
-        state=PublicationState(_text(item, "state")),
+        file_key=text_value(item, "fileKey"),
+        organization_id=text_value(item, "organizationId"),
+        principal=text_value(item, "principal"),
+        upload_id=text_value(item, "uploadId"),
+        state=PublicationState(text_value(item, "state")),
         since=float(item["since"]["N"]),
         holds_until=float(item.get("holdsUntil", {}).get("N", "0")),
         version=int(item["version"]["N"]),
@@ -192,7 +152,7 @@ class DynamoFileStore(FileStore):
 
     # ---- reading ---------------------------------------------------------------------------
     def _get(self, pk: str) -> dict[str, Any] | None:
-        answer = self._db.get_item(TableName=self.table, Key={"pk": _s(pk)}, ConsistentRead=True)
+        answer = self._db.get_item(TableName=self.table, Key={"pk": string_value(pk)}, ConsistentRead=True)
         return answer.get("Item")
 
     def _batch_get(self, pks: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -200,7 +160,7 @@ class DynamoFileStore(FileStore):
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(pks)), BATCH_GET_LIMIT):
             request: dict[str, Any] = {
-                self.table: {"Keys": [{"pk": _s(pk)} for pk in chunk], "ConsistentRead": True}
+                self.table: {"Keys": [{"pk": string_value(pk)} for pk in chunk], "ConsistentRead": True}
             }
             for attempt in range(_MAX_BATCH_ROUNDS):
                 answer = self._db.batch_get_item(RequestItems=request)
@@ -227,9 +187,13 @@ class DynamoFileStore(FileStore):
         `organizationId`) are completed from their numbered item."""
         if "organizationId" not in pointer:
             numbered = self._get(pointer["fileNumber"]["N"]) or {}
-            pointer = {**numbered, **pointer, "organizationId": numbered.get("organizationId", _s(""))}
+            pointer = {
+                **numbered,
+                **pointer,
+                "organizationId": numbered.get("organizationId", string_value("")),
+            }
         item = dict(pointer)
-        item.setdefault("uploadId", _s(pointer["pk"]["S"][len(POINTER_PREFIX) :]))
+        item.setdefault("uploadId", string_value(pointer["pk"]["S"][len(POINTER_PREFIX) :]))
         return upload_from_item(item)
 
     def find_client_tokens(
@@ -265,10 +229,10 @@ class DynamoFileStore(FileStore):
         else:
             index, key_name, key = OWNER_STATE_INDEX, "ownerState", owner_state(owner, state)
         condition = "#k = :k"
-        values: dict[str, Any] = {":k": _s(key)}
+        values: dict[str, Any] = {":k": string_value(key)}
         if before is not None:
             condition += " AND fileNumber < :before"
-            values[":before"] = _n(before)
+            values[":before"] = number_value(before)
         query: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
@@ -296,10 +260,10 @@ class DynamoFileStore(FileStore):
             raise ValueError("reserve at least one number")
         answer = self._db.update_item(
             TableName=self.table,
-            Key={"pk": _s(COUNTER_PK)},
+            Key={"pk": string_value(COUNTER_PK)},
             UpdateExpression="ADD #count :n",
             ExpressionAttributeNames={"#count": "count"},
-            ExpressionAttributeValues={":n": _n(count)},
+            ExpressionAttributeValues={":n": number_value(count)},
             ReturnValues="UPDATED_NEW",
         )
         return int(answer["Attributes"]["count"]["N"]) - count + 1
@@ -314,10 +278,10 @@ class DynamoFileStore(FileStore):
         attributes = upload_attributes(number, upload, now)
         owner = owner_id(upload.principal, upload.organization_id)
         item = {
-            "pk": _s(str(number)),
-            "request": _s(upload.request_json),
-            "owner": _s(owner),
-            "ownerState": _s(owner_state(owner, UploadState.UPLOADING)),
+            "pk": string_value(str(number)),
+            "request": string_value(upload.request_json),
+            "owner": string_value(owner),
+            "ownerState": string_value(owner_state(owner, UploadState.UPLOADING)),
             **attributes,
         }
         absent = "attribute_not_exists(pk)"
@@ -326,7 +290,7 @@ class DynamoFileStore(FileStore):
             {
                 "Put": {
                     "TableName": self.table,
-                    "Item": {"pk": _s(POINTER_PREFIX + upload.upload_id), **attributes},
+                    "Item": {"pk": string_value(POINTER_PREFIX + upload.upload_id), **attributes},
                     "ConditionExpression": absent,
                 }
             },
@@ -338,17 +302,17 @@ class DynamoFileStore(FileStore):
                     "Put": {
                         "TableName": self.table,
                         "Item": {
-                            "pk": _s(
+                            "pk": string_value(
                                 client_pk(upload.principal, upload.organization_id, upload.client_token)
                             ),
-                            "uploadId": _s(upload.upload_id),
-                            "fileNumber": _n(number),
-                            TTL_ATTRIBUTE: _n(client_token_expiry(recorded_at)),
+                            "uploadId": string_value(upload.upload_id),
+                            "fileNumber": number_value(number),
+                            TTL_ATTRIBUTE: number_value(client_token_expiry(recorded_at)),
                         },
                         # An expired record that DynamoDB's TTL has not deleted yet may be replaced.
                         "ConditionExpression": f"{absent} OR #ttl <= :now",
                         "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
-                        "ExpressionAttributeValues": {":now": _n(int(recorded_at))},
+                        "ExpressionAttributeValues": {":now": number_value(int(recorded_at))},
                     }
                 }
             )
@@ -390,22 +354,25 @@ class DynamoFileStore(FileStore):
         """Set `state` and `fields` on both upload items (and run `extra` writes) in one transaction."""
         names = {"#state": "state", **{f"#f{i}": name for i, name in enumerate(fields)}}
         numbered_names = {**names, "#owner": "owner"}
-        values = {":state": _s(state.value), **{f":f{i}": value for i, value in enumerate(fields.values())}}
+        values = {
+            ":state": string_value(state.value),
+            **{f":f{i}": value for i, value in enumerate(fields.values())},
+        }
         assignments = ", ".join(["#state = :state", *(f"#f{i} = :f{i}" for i in range(len(fields)))])
         owner = owner_id(upload.principal, upload.organization_id)
         # `owner` too: an item written before the listing indexes existed joins them when it changes.
         numbered_values = {
             **values,
-            ":owner": _s(owner),
-            ":ownerState": _s(owner_state(owner, state)),
-            ":number": _n(upload.file_number),
+            ":owner": string_value(owner),
+            ":ownerState": string_value(owner_state(owner, state)),
+            ":number": number_value(upload.file_number),
         }
         self._db.transact_write_items(
             TransactItems=[
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": {"pk": _s(str(upload.file_number))},
+                        "Key": {"pk": string_value(str(upload.file_number))},
                         "UpdateExpression": f"SET {assignments}, {_INDEX_KEYS}",
                         "ExpressionAttributeNames": numbered_names,
                         "ExpressionAttributeValues": numbered_values,
@@ -414,7 +381,7 @@ class DynamoFileStore(FileStore):
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": {"pk": _s(POINTER_PREFIX + upload.upload_id)},
+                        "Key": {"pk": string_value(POINTER_PREFIX + upload.upload_id)},
                         "UpdateExpression": f"SET {assignments}",
                         "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": values,
@@ -427,14 +394,14 @@ class DynamoFileStore(FileStore):
     def mark_finished(self, upload: Upload, finish: Finish, publication: Publication | None = None) -> Upload:
         now = utc_now()
         fields: dict[str, dict[str, Any]] = {
-            "updatedAt": _s(now),
-            "finishedAt": _s(now),
-            "size": _n(finish.size),
+            "updatedAt": string_value(now),
+            "finishedAt": string_value(now),
+            "size": number_value(finish.size),
         }
         if finish.url is not None:
-            fields["url"] = _s(finish.url)
+            fields["url"] = string_value(finish.url)
         if finish.etag is not None:
-            fields["etag"] = _s(finish.etag)
+            fields["etag"] = string_value(finish.etag)
         extra: list[dict[str, Any]] = []
         if publication is not None:
             extra.append(
@@ -443,7 +410,7 @@ class DynamoFileStore(FileStore):
                         "TableName": self.table,
                         "Item": publication_item(publication.published_by(upload)),
                         "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": {":v": _n(publication.version)},
+                        "ExpressionAttributeValues": {":v": number_value(publication.version)},
                     }
                 }
             )
@@ -461,7 +428,7 @@ class DynamoFileStore(FileStore):
         return upload.finished(finish, now)
 
     def mark_aborted(self, upload: Upload) -> None:
-        self._update_both(upload, UploadState.ABORTED, {"updatedAt": _s(utc_now())})
+        self._update_both(upload, UploadState.ABORTED, {"updatedAt": string_value(utc_now())})
 
     def put_publication(self, new: Publication, expected: Publication | None) -> Publication | None:
         stored = replace(new, version=(expected.version if expected else 0) + 1)
@@ -469,7 +436,7 @@ class DynamoFileStore(FileStore):
         if expected is not None:
             condition = {
                 "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": {":v": _n(expected.version)},
+                "ExpressionAttributeValues": {":v": number_value(expected.version)},
             }
         try:
             self._db.put_item(TableName=self.table, Item=publication_item(stored), **condition)
@@ -481,125 +448,10 @@ class DynamoFileStore(FileStore):
         try:
             self._db.delete_item(
                 TableName=self.table,
-                Key={"pk": _s(OBJECT_PREFIX + expected.file_key)},
+                Key={"pk": string_value(OBJECT_PREFIX + expected.file_key)},
                 ConditionExpression="version = :v",
-                ExpressionAttributeValues={":v": _n(expected.version)},
+                ExpressionAttributeValues={":v": number_value(expected.version)},
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-
-# ---- tokens --------------------------------------------------------------------------------
-def token_item(record: TokenRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "tokenHash": _s(record.token_hash),
-        "principal": _s(record.principal),
-        "organizationId": _s(record.organization_id),
-        "keyPrefix": _s(record.key_prefix),
-        "revoked": {"BOOL": record.revoked},
-        "createdAt": _n(record.created_at),
-    }
-    if record.expires_at is not None:
-        item["expiresAt"] = _n(record.expires_at)
-    return item
-
-
-def token_from_item(item: Mapping[str, Any]) -> TokenRecord:
-    return TokenRecord(
-        token_hash=_text(item, "tokenHash"),
-        principal=_text(item, "principal"),
-        organization_id=_text(item, "organizationId"),
-        key_prefix=_text(item, "keyPrefix"),
-        expires_at=_optional_int(item, "expiresAt"),
-        revoked=_flag(item, "revoked"),
-        created_at=_optional_int(item, "createdAt") or 0,
-    )
-
-
-class DynamoTokenStore(TokenStore):
-    """The tokens table (partition key `tokenHash`) through a low-level boto3 DynamoDB client."""
-
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self._db = dynamodb
-        self.table = table
-
-    def _insert(self, record: TokenRecord) -> bool:
-        try:
-            self._db.put_item(
-                TableName=self.table,
-                Item=token_item(record),
-                ConditionExpression="attribute_not_exists(tokenHash)",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def _get(self, token_hash: str) -> TokenRecord | None:
-        answer = self._db.get_item(
-            TableName=self.table, Key={"tokenHash": _s(token_hash)}, ConsistentRead=True
-        )
-        item = answer.get("Item")
-        return token_from_item(item) if item else None
-
-    def _all(self) -> list[TokenRecord]:
-        records: list[TokenRecord] = []
-        for page in self._db.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
-            records.extend(token_from_item(item) for item in page.get("Items", []))
-        return records
-
-    def _set_revoked(self, token_hash: str) -> bool:
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"tokenHash": _s(token_hash)},
-                UpdateExpression="SET revoked = :yes",
-                ConditionExpression="attribute_exists(tokenHash)",
-                ExpressionAttributeValues={":yes": {"BOOL": True}},
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-
-# ---- tables --------------------------------------------------------------------------------
-def files_table_definition(table: str) -> dict[str, Any]:
-    """`CreateTable` arguments for the `Files` table (infra/ declares the same; a test compares)."""
-    projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_ATTRIBUTES)}
-    return {
-        "TableName": table,
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "owner", "AttributeType": "S"},
-            {"AttributeName": "ownerState", "AttributeType": "S"},
-            {"AttributeName": "fileNumber", "AttributeType": "N"},
-        ],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": key, "KeyType": "HASH"},
-                    {"AttributeName": "fileNumber", "KeyType": "RANGE"},
-                ],
-                "Projection": projection,
-            }
-            for index, key in ((OWNER_INDEX, "owner"), (OWNER_STATE_INDEX, "ownerState"))
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-
-
-def create_tables(dynamodb: Any, files_table: str, tokens_table: str) -> None:
-    """Create the `Files` table (with its indexes and TTL) and the tokens table, on demand billing."""
-    dynamodb.create_table(**files_table_definition(files_table))
-    dynamodb.update_time_to_live(
-        TableName=files_table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )
-    dynamodb.create_table(
-        TableName=tokens_table,
-        KeySchema=[{"AttributeName": "tokenHash", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "tokenHash", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )

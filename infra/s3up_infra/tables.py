@@ -2,7 +2,7 @@
 
 ``Files`` has two indexes that list one owner's uploads newest first (``byOwner``) and in one state
 (``byOwnerState``), with the attributes ``/listUploads`` shows; and a TTL attribute that deletes
-client-token records after their 7 days. backend/stores/dynamodb.py declares the same (a test
+client-token records after their 7 days. backend/stores/dynamodb_tables.py declares the same (a test
 compares).
 """
 

@@ -17,7 +17,7 @@ from backend.apigw import Caller
 from backend.config import Config
 from backend.local import LocalStack
 from backend.runtime import Route, Services, run_route
-from backend.stores.dynamodb import create_tables
+from backend.stores.dynamodb_tables import create_tables
 from tests.backend.support import (
     ALICE,
     CDN,

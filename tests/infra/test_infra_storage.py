@@ -141,8 +141,9 @@ def test_tokens_table_is_keyed_by_the_token_hash(default_synth: Synth) -> None:
 
 
 def test_files_table_matches_what_the_backend_creates(default_synth: Synth) -> None:
-    # The indexes /listUploads queries and the client tokens' TTL, as backend/stores/dynamodb.py has them.
-    from backend.stores.dynamodb import TTL_ATTRIBUTE, files_table_definition
+    # The indexes /listUploads queries and the client tokens' TTL, as backend/stores/dynamodb_tables.py
+    # has them.
+    from backend.stores.dynamodb_tables import TTL_ATTRIBUTE, files_table_definition
 
     props = table(default_synth, "Files-dev")
     expected = files_table_definition("Files-dev")
