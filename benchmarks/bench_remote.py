@@ -82,10 +82,11 @@ def client_engine(args: argparse.Namespace) -> dict[str, float]:
             ids = [status.id for status in result.added]
             while not manager.wait(ids, timeout=0.5):
                 peak[0] = max(peak[0], engine.manager._dispatcher.limit.value)
-            bad = [s for s in map(manager.status, ids) if s is None or s.state is not UploadState.DONE]
+            statuses = [manager.status(upload_ref) for upload_ref in ids]
+            bad = [s for s in statuses if s is None or s.state is not UploadState.DONE]
             if bad:
                 raise RuntimeError(f"{len(bad)} files did not finish: {bad[0]}")
-            verified = sum(1 for s in map(manager.status, ids) if s and s.link_verified)
+            verified = sum(1 for s in statuses if s and s.link_verified)
     return {"files": len(files), "connections": peak[0], "verified": verified}
 
 
@@ -227,6 +228,12 @@ class ProxyProcess:
         self.process.wait(10)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """Another process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def through(proxy: ProxyProcess, url: str) -> str:
     """`url` with the proxy's address in place of its own."""
     return f"{proxy.url}{urlsplit(url).path}"
@@ -238,7 +245,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="s3up-bench-", dir="/dev/shm" if Path("/dev/shm").exists() else None))
     (work / "s3" / "bench").mkdir(parents=True)
     source, count, size = make_source(work, args)
-    rclone, s3_endpoint = start_rclone(work / "s3", "MD5" if args.scenario == "folder" else "")
+    rclone, s3_endpoint = start_rclone(work / "s3", "")
     client_cpus = api_cpus = None
     if args.placement == "split":  # the API (and the proxies) on one core; S3 and the client on the other
         cpus = sorted(os.sched_getaffinity(0))
@@ -273,9 +280,14 @@ def orchestrate(args: argparse.Namespace) -> None:
                 shift = round_number % len(clients)
                 for name in clients[shift:] + clients[:shift]:
                     prefix = f"{args.scenario}-{name}-{round_number}"
-                    api_cpu = own_cpu_seconds()
+                    servers = (rclone.pid, s3_proxy.process.pid, api_proxy.process.pid)
+                    api_cpu, server_cpu = own_cpu_seconds(), [process_cpu_seconds(pid) for pid in servers]
                     sample = measure(name, [*common, "--prefix", prefix], client_cpus)
                     sample["api_cpu"] = own_cpu_seconds() - api_cpu
+                    sample["s3_cpu"], sample["proxy_cpu"] = (
+                        process_cpu_seconds(servers[0]) - server_cpu[0],
+                        sum(process_cpu_seconds(pid) for pid in servers[1:]) - sum(server_cpu[1:]),
+                    )
                     results[name].append(sample)
                     report_round(round_number, name, sample, count, size)
                     shutil.rmtree(work / "s3" / "bench" / prefix, ignore_errors=True)
@@ -290,7 +302,8 @@ def report_round(round_number: int, name: str, sample: dict[str, float], count: 
     seconds, rss = sample["seconds"], sample["rss_kib"] / 1024
     print(
         f"round {round_number + 1} {name:<11} {count / seconds:7.1f} files/s {size / MIB / seconds:7.1f} "
-        f"MiB/s  cpu {sample['cpu']:.2f} s  rss {rss:.0f} MiB  connections {sample['connections']}",
+        f"MiB/s  cpu {sample['cpu']:.2f} s  rss {rss:.0f} MiB  connections {sample['connections']}  "
+        f"api {sample['api_cpu']:.2f} s  s3 {sample['s3_cpu']:.2f} s  proxies {sample['proxy_cpu']:.2f} s",
         file=sys.stderr,
     )
 
@@ -308,7 +321,10 @@ def print_table(
         f"\n{what}, +{args.latency_ms} ms per request{cap}, API {args.api_kind}, "
         f"{args.placement} CPUs, {args.rounds} rounds\n"
     )
-    columns = ["files/s", "MiB/s", "× s3transfer", "client CPU s", "peak RSS MiB", "connections", "API CPU s"]
+    columns = [
+        "files/s", "MiB/s", "× s3transfer", "client CPU s", "peak RSS MiB", "connections", "API CPU s",
+        "S3 CPU s", "proxies' CPU s",
+    ]  # fmt: skip
     print("| client | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
     reference = results["s3transfer"]
@@ -325,6 +341,8 @@ def print_table(
             f"{statistics.median(s['rss_kib'] for s in samples) / 1024:.0f}",
             f"{max(s['connections'] for s in samples):.0f}",
             f"{statistics.median(s['api_cpu'] for s in samples):.2f}",
+            f"{statistics.median(s['s3_cpu'] for s in samples):.2f}",
+            f"{statistics.median(s['proxy_cpu'] for s in samples):.2f}",
         ]
         print(f"| {name} | " + " | ".join(cells) + " |")
 

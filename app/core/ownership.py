@@ -102,11 +102,11 @@ class UploadLocks:
                 return
             if finished and sys.platform != "win32":  # POSIX: delete it while still locked
                 with contextlib.suppress(OSError):
-                    self._path(upload_ref).unlink()
+                    os.unlink(self._path(upload_ref))
             _close(fd)
             if finished and sys.platform == "win32":
                 with contextlib.suppress(OSError):
-                    self._path(upload_ref).unlink()
+                    os.unlink(self._path(upload_ref))
 
     def holds(self, upload_ref: int) -> bool:
         with self._lock:
@@ -128,8 +128,9 @@ class UploadLocks:
         self._folder_made = True
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
-    def _path(self, upload_ref: int) -> Path:
-        return self._folder / f"upload-{upload_ref}.lock"
+    def _path(self, upload_ref: int) -> str:
+        # A string, not a Path: a folder of many files takes and lets go of a lock per file.
+        return os.path.join(self._folder, f"upload-{upload_ref}.lock")
 
 
 def _close(fd: int) -> None:

@@ -299,7 +299,10 @@ def finish_batch(api: ApiClient, jobs: Sequence[Job], stop: threading.Event) -> 
     to_finish = []
     for job in jobs:
         try:
-            check_file(job.record)
+            # A single PUT read its bytes in one go and S3's ETag is their MD5: the object is the file as
+            # it was read, and its size and date say whether it changed since it was added. A multipart
+            # upload's parts were read at different times, so its content is read again.
+            check_file(job.record, read=not job.single)
         except FileChangedError as error:
             results[job.upload_ref] = Failed(error)
         else:
