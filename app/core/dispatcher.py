@@ -34,6 +34,10 @@ BATCH_FILES = 50  # files per batch call (the API allows up to 100: half keeps e
 START_BATCH_SLOTS = 3  # /initializeBatch calls at once (beside the connections to S3)
 FINISH_BATCH_SLOTS = 2  # /finalizeBatch calls at once
 START_AHEAD = 4 * BATCH_FILES  # at most this many more files started than there are connections
+# Files whose bytes are all sent may wait this many for their finish calls before no more are started:
+# otherwise, when finishing falls behind (many tiny files), the started files pile up by thousands and
+# every pick walks them all.
+FINISH_AHEAD = 2 * FINISH_BATCH_SLOTS * BATCH_FILES
 FIRST_START_SECONDS = 0.5  # how long a start call is assumed to take until one is measured
 IDLE_WAIT = 5.0  # an idle worker's wait when nothing is due (a safety net: changes wake it)
 BATCH_KINDS = frozenset({JobKind.START_BATCH, JobKind.FINISH_BATCH})
@@ -160,19 +164,20 @@ class Dispatcher:
 
     def _slots(self, sending: int, prepared: int) -> Slots:
         """What may start now, with `prepared` uploads started and active, `sending` of them with parts
-        still to send (the core's lock is held). Only those count against the window of started
-        uploads: one whose bytes are all sent only waits for its finish call."""
+        still to send (the core's lock is held). Those count against the window of started uploads; the
+        others only wait for their finish calls, and count once more than FINISH_AHEAD of them wait."""
         limit = self.limit.value
         network = self._network_jobs < limit
         if not network:
             self.limit.saturated()
         # Parts the connections will take while about two start calls run: started ahead of need.
         need = limit + self._parts_taken.speed() * 2 * self._start_seconds
+        finishing_behind = max(0, prepared - sending - FINISH_AHEAD)
         return Slots(
             network=network,
             verify=self._verify_jobs < VERIFY_SLOTS,
             per_file_connections=self.core.settings.per_file_connections,
-            start_window=limit + START_AHEAD - sending - self._starting,
+            start_window=limit + START_AHEAD - sending - self._starting - finishing_behind,
             batch_size=self._batch_size,
             prefetch_below=max(0, int(need) - self._starting),
             unstarted=len(self.core.active) - prepared,

@@ -232,3 +232,46 @@ def test_throttling_cuts_the_connections_and_a_fixed_number_stays() -> None:
     assert limit.value == max(MINIMUM, int(before * 0.7))
     fixed = ConcurrencyLimit(5, clock=clock)
     assert run(fixed, clock, lambda n: n * MIB, 5) == [5] * 5
+
+
+def test_files_stop_being_started_while_their_finish_calls_fall_behind(
+    journal: Journal, make_manager: MakeManager, make_file: MakeFile
+) -> None:
+    """Tiny files are sent faster than they are finished: the files waiting for a finish call count
+    against the start window once FINISH_AHEAD of them wait, so the started ones stay a bounded number
+    (every pick walks them) instead of growing to the whole folder."""
+    from app.core.dispatcher import BATCH_FILES, FINISH_AHEAD, START_AHEAD
+
+    count = 700
+    files = [make_file(f"behind/f{n:03}.txt", 100) for n in range(count)]
+    held, release = threading.Event(), threading.Event()
+    with LocalStack(port=0) as local:
+        finish = local.routes["/finalizeBatch"]
+
+        def held_finish(event: dict, context: object) -> object:
+            held.set()
+            release.wait(60)
+            return finish(event, context)
+
+        local.routes["/finalizeBatch"] = held_finish
+        manager = make_manager(journal, local.token, part_size=None, max_connections=2)
+        try:
+            ids = [
+                s.id
+                for s in manager.add_many(
+                    [request(p, local.api_url, f"behind/{p.name}") for p in files]
+                ).added
+            ]
+            assert held.wait(60)
+            bound = 2 + START_AHEAD + FINISH_AHEAD + BATCH_FILES
+            deadline = time.monotonic() + 5  # while the finish calls are held, starting must level off
+            started = 0
+            while time.monotonic() < deadline:
+                started = sum(1 for s in map(manager.status, ids) if s is not None and s.upload_id)
+                assert started <= bound, f"{started} files started while their finishes wait"
+                time.sleep(0.2)
+            assert started > FINISH_AHEAD  # it did start ahead, up to the bound
+        finally:
+            release.set()
+        assert manager.wait(ids, timeout=120)
+        assert {s.state for s in map(manager.status, ids) if s is not None} == {UploadState.DONE}
