@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -79,6 +80,7 @@ def main() -> None:
     finally:
         stack.terminate()
         stack.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
     print(
         f"{args.files:,} files of {args.size} bytes: recorded after {recorded:.1f} s, "
         f"done after {done:.1f} s "
