@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from app import __version__
 
@@ -61,7 +62,37 @@ them."""
 
 
 class Parser(argparse.ArgumentParser):
-    """Says what is wrong in one sentence and where the help is, instead of printing the usage."""
+    """Says what is wrong in one sentence and where the help is, instead of printing the usage; takes a
+    value that starts with a dash (a file id, a key, a file name) after an option that needs one."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self._dashed_values_attached(words), namespace)
+
+    def _dashed_values_attached(self, words: list[str]) -> list[str]:
+        """`--remote -x7Q…` as `--remote=-x7Q…`: argparse reads any word that starts with a dash as an
+        option, and would answer "expected one argument" (an S3 upload id may start with one)."""
+        attached: list[str] = []
+        index = 0
+        while index < len(words):
+            word, following = words[index], words[index + 1] if index + 1 < len(words) else None
+            action: Any = self._option_string_actions.get(word)
+            if (
+                action is not None
+                and action.nargs is None  # takes exactly one value
+                and following is not None
+                and following.startswith("-")
+                and following != "--"
+                and following not in self._option_string_actions
+            ):
+                attached.append(f"{word}={following}")
+                index += 2
+            else:
+                attached.append(word)
+                index += 1
+        return attached
 
     def error(self, message: str) -> NoReturn:
         message = re.sub(r"^argument [^:]+: (?=--|The )", "", message)  # our sentences name the option

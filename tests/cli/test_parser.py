@@ -146,3 +146,19 @@ def test_an_out_of_range_value_creates_nothing(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert one_sentence(result.stderr)
     assert not home.exists()  # not even the journal, the settings or the log folder
+
+
+@pytest.mark.parametrize(
+    ("argv", "attribute", "value"),
+    [
+        (["resume", "--remote", "-x7Qk2", "--token", "t"], "remote", "-x7Qk2"),  # an upload id with a dash
+        (["abort", "--remote", "--x7Qk2"], "remote", "--x7Qk2"),
+        (["upload", "a.bin", "--key", "-weird"], "key", "-weird"),
+        (["upload", "a.bin", "--token-file", "-"], "token_file", "-"),
+        (["list", "--remote", "--json"], "remote", True),  # a flag takes no value: --json stays an option
+    ],
+)
+def test_a_value_that_starts_with_a_dash_is_taken_as_the_value(
+    argv: list[str], attribute: str, value: object
+) -> None:
+    assert str(getattr(build_parser().parse_args(argv), attribute)) == str(value)
