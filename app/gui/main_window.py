@@ -233,18 +233,9 @@ class MainWindow(QMainWindow):
                 overwrite=batch.overwrite,
             )
         )
-        requests = [
-            UploadRequest(
-                path=found.path,
-                api_url=session.api_url,
-                key=key,
-                metadata=batch.metadata,
-                overwrite=batch.overwrite,
-                accelerate=session.settings.accelerate,
-                cdn_base_url=session.cdn_base_url or None,
-            )
-            for found, key in zip(batch.files, batch.keys, strict=True)
-        ]
+        requests = batch.requests(
+            session.api_url, session.cdn_base_url or None, accelerate=session.settings.accelerate
+        )
         if len(requests) > 1:
             self.statusBar().showMessage(f"Adding {plural(len(requests), 'file')}…")
         self.bridge.add_many(requests, self._added)

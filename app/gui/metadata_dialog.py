@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from app.core.folders import FoundFile
 from app.core.keys import BUILTIN_PLACEHOLDERS, KeyTemplateError, check_template, render_key
 from app.core.metadata import REQUIRED_FIELDS, MetadataError, parse_metadata, validate_metadata
-from app.core.models import UploadStatus
+from app.core.models import UploadRequest, UploadStatus
 from app.gui.batch_files_model import BatchColumn, BatchFilesModel
 from app.gui.bridge import UploadBridge
 from app.gui.formatting import human_size, plural
@@ -60,6 +60,21 @@ class Batch:
     metadata_text: str
     template: str
     overwrite: bool
+
+    def requests(self, api_url: str, cdn_base_url: str | None, *, accelerate: bool) -> list[UploadRequest]:
+        """One upload request per file, to the API the user is signed in to."""
+        return [
+            UploadRequest(
+                path=found.path,
+                api_url=api_url,
+                key=key,
+                metadata=self.metadata,
+                overwrite=self.overwrite,
+                accelerate=accelerate,
+                cdn_base_url=cdn_base_url,
+            )
+            for found, key in zip(self.files, self.keys, strict=True)
+        ]
 
 
 def _section(title: str, hint: str) -> QLabel:
