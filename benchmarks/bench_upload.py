@@ -41,8 +41,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_rclone(data_dir: Path, etag_hash: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_rclone(data_dir: Path, etag_hash: str, tls: Path | None) -> tuple[subprocess.Popen[bytes], str]:
+    """`tls`: a folder holding cert.pem and key.pem, to serve HTTPS as S3 does."""
     port = free_port()
+    tls_options = ["--cert", str(tls / "cert.pem"), "--key", str(tls / "key.pem")] if tls else []
     process = subprocess.Popen(
         [
             "rclone",
@@ -56,6 +58,7 @@ def start_rclone(data_dir: Path, etag_hash: str) -> tuple[subprocess.Popen[bytes
             "off",
             "--etag-hash",
             etag_hash,
+            *tls_options,
             str(data_dir),
         ],
         stdout=subprocess.DEVNULL,
@@ -65,7 +68,7 @@ def start_rclone(data_dir: Path, etag_hash: str) -> tuple[subprocess.Popen[bytes
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, f"http://127.0.0.1:{port}"
+            return process, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.1)
     process.kill()
@@ -194,7 +197,8 @@ def client_single_put(args: argparse.Namespace) -> None:
         "put_object", Params={"Bucket": args.bucket, "Key": args.key}, ExpiresIn=3600
     )
     target = urlsplit(url)
-    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=600, blocksize=1024 * 1024)
+    kind = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    connection = kind(target.hostname, target.port, timeout=600, blocksize=1024 * 1024)
     size = os.path.getsize(args.file)
     with open(args.file, "rb") as file:
         connection.request(
@@ -308,7 +312,8 @@ def orchestrate(args: argparse.Namespace) -> None:
     with source.open("wb") as file:
         for _ in range(args.size_mib):
             file.write(os.urandom(MIB))
-    rclone, s3_endpoint = start_rclone(data_dir, args.etag_hash)
+    tls = make_certificate(work) if args.tls else None
+    rclone, s3_endpoint = start_rclone(data_dir, args.etag_hash, tls)
     layouts = {name: placements()[name] for name in args.placements}
     results = {(layout, name): [] for layout in layouts for name in args.clients}
     try:
@@ -357,6 +362,17 @@ def orchestrate(args: argparse.Namespace) -> None:
         print_table(args, layout, server_cpus, client_cpus, {n: results[layout, n] for n in args.clients})
 
 
+def make_certificate(work: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1, trusted by every client through the environment."""
+    from tests.core.test_proxies import _self_signed_certificate
+
+    cert, key = _self_signed_certificate()
+    (work / "cert.pem").write_bytes(cert)
+    (work / "key.pem").write_bytes(key)
+    os.environ["SSL_CERT_FILE"] = os.environ["AWS_CA_BUNDLE"] = str(work / "cert.pem")  # OpenSSL, botocore
+    return work
+
+
 def round_ratio(samples: list[dict[str, float]], references: list[dict[str, float]]) -> float:
     """Median over the rounds of (this client's speed / the reference's speed in the same round)."""
     pairs = zip(samples, references, strict=True)
@@ -384,10 +400,12 @@ def print_table(
         else f"server on CPUs {sorted(server_cpus)}, client on CPUs {sorted(client_cpus)}"
     )
     print(
-        f"\n{layout}: {args.size_mib} MiB file, parts of {args.part_mib} MiB, "
+        f"\n{layout}: {args.size_mib} MiB file over {'HTTPS' if args.tls else 'HTTP'}, "
+        f"parts of {args.part_mib} MiB, "
         f"{args.concurrency} connections, {args.rounds} rounds (medians), {where}\n"
     )
-    references = [name for name in ("s3transfer-crc32", "single-put") if name in results]
+    transfers = [name for name in ("s3transfer-crc32", "s3transfer") if name in results][:1]
+    references = [*transfers, *(["single-put"] if "single-put" in results else [])]
     print(
         "| client | MiB/s | "
         + "".join(f"× {name} | " for name in references)
@@ -424,6 +442,12 @@ def main() -> None:
         default="",
         help="rclone's --etag-hash: with MD5, every HEAD of an object re-reads and hashes all of it "
         "(S3 does not), which charges any client that checks its object; off by default",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve S3 over HTTPS, as AWS does (the engine then spends no MD5 on the parts: TLS guards "
+        "them); rclone cannot take boto3's CRC32 there (aws-chunked bodies), so compare with s3transfer",
     )
     parser.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=list(CLIENTS))
     parser.add_argument("--placements", nargs="+", default=["shared", "split"], choices=["shared", "split"])

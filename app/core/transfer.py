@@ -1,9 +1,14 @@
 """Sends one part's bytes to a presigned URL, straight from the file, and checks what S3 stored.
 
 The body is read from disk in small chunks while it is sent, so memory is one chunk per connection
-whatever the part size. The MD5 is computed on the way and compared with the ETag S3 returns. A send
-can be stopped from another thread (`PartStopper.stop()`): the socket is shut down, so even a send
-blocked on a stalled connection ends at once.
+whatever the part size. Over plain HTTP the MD5 is computed on the way and compared with the ETag S3
+returns, as nothing else guards the bytes on the wire. Over HTTPS it is not: TLS authenticates every
+record, so S3 has received exactly the bytes sent, and the MD5 would be most of the client's CPU (about
+1.6 s per GiB, where sending costs about 1). A resume still checks the parts it keeps against their
+ETags by reading the file again (`steps.verify_part`).
+
+A send can be stopped from another thread (`PartStopper.stop()`): the socket is shut down, so even a
+send blocked on a stalled connection ends at once.
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ class UrlExpiredError(UploadError):
 @dataclass(frozen=True)
 class SentPart:
     etag: str
-    md5_hex: str
 
 
 class PartStopper:
@@ -162,7 +166,7 @@ def send_part(
     target = urlsplit(url)
     route = connections.get(target.scheme, target.hostname or "", target.port)
     connection = route.connection
-    digest = hashlib.md5(usedforsecurity=False)
+    digest = hashlib.md5(usedforsecurity=False) if target.scheme == "http" else None
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     sock: socket.socket | None = None
@@ -187,7 +191,8 @@ def send_part(
             if not read:
                 raise UploadError("The file became shorter while it was being uploaded.")
             chunk = view[:read]
-            digest.update(chunk)
+            if digest is not None:
+                digest.update(chunk)
             connection.send(chunk)
             remaining -= read
             on_progress(read)
@@ -205,7 +210,7 @@ def send_part(
         if stopper.stopped:
             raise PartStopped() from error
         if early is not None:  # S3 (or the proxy) refused before reading the whole body, and said why
-            return _read_answer(route, *early, digest.hexdigest(), url_expired=time.time() >= expires_at)
+            return _read_answer(route, *early, _hex(digest), url_expired=time.time() >= expires_at)
         if str(error).startswith("Tunnel connection failed: "):  # http.client's words for CONNECT
             raise _proxy_refused(str(error).split(": ", 1)[1], route.proxy_credentials) from error
         raise ServerError(f"The connection to S3 failed ({type(error).__name__}: {error}).") from error
@@ -214,11 +219,15 @@ def send_part(
         raise
     finally:
         stopper._untrack(sock)
-    return _read_answer(route, status, etag, body, digest.hexdigest(), url_expired=time.time() >= expires_at)
+    return _read_answer(route, status, etag, body, _hex(digest), url_expired=time.time() >= expires_at)
+
+
+def _hex(digest: hashlib._Hash | None) -> str | None:
+    return None if digest is None else digest.hexdigest()
 
 
 def _read_answer(
-    route: Route, status: int, etag: str | None, body: bytes, md5_hex: str, *, url_expired: bool
+    route: Route, status: int, etag: str | None, body: bytes, md5_hex: str | None, *, url_expired: bool
 ) -> SentPart:
     if status == 407 and route.absolute_form:  # the proxy's answer, not S3's
         raise _proxy_refused("407 Proxy Authentication Required", route.proxy_credentials)
@@ -237,16 +246,19 @@ def _early_answer(connection: http.client.HTTPConnection) -> tuple[int, str | No
         return None
 
 
-def _check_answer(status: int, etag: str | None, body: bytes, md5_hex: str, *, url_expired: bool) -> SentPart:
+def _check_answer(
+    status: int, etag: str | None, body: bytes, md5_hex: str | None, *, url_expired: bool
+) -> SentPart:
+    """`md5_hex` is the MD5 of the bytes sent, or None when TLS guarded them (nothing to compare)."""
     if status == 200:
         if not etag:
             raise ServerError("S3 accepted a part but returned no ETag.")
         match = ETAG_MD5.match(etag)
-        if match and match.group(1).lower() != md5_hex:
+        if match and md5_hex is not None and match.group(1).lower() != md5_hex:
             raise IntegrityError(
                 "S3 stored different bytes than were sent for a part (its ETag is not their MD5)."
             )
-        return SentPart(etag=etag, md5_hex=md5_hex)
+        return SentPart(etag=etag)
     fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace")))
     code, message = fields.get("Code", ""), html.unescape(fields.get("Message", ""))
     described = f"S3 answered {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"

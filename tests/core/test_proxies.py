@@ -156,7 +156,7 @@ def test_https_parts_are_tunnelled_with_connect(proxy_env: Callable[..., None], 
         connections = ConnectionCache(timeout=10, ssl_context=server.client_context)
         for _ in range(2):  # the second PUT reuses the tunnel
             sent = put(server.tls_url, path, connections)
-            assert sent.md5_hex == hashlib.md5(body).hexdigest()
+            assert sent.etag == f'"{hashlib.md5(body).hexdigest()}"'
         connections.close()
     assert [p.method for p in proxy.passed] == ["CONNECT"]
     assert proxy.passed[0].target == f"127.0.0.1:{server.port}"
@@ -179,10 +179,13 @@ def put(url: str, path: Path, connections: ConnectionCache) -> SentPart:
 
 
 class TlsServer:
-    """A tiny S3 stand-in that answers a PUT with its MD5 as ETag, over TLS and over plain HTTP."""
+    """A tiny S3 stand-in that answers a PUT with its MD5 as ETag, over TLS and over plain HTTP.
 
-    def __init__(self) -> None:
+    With `garbled`, it stores (and answers the MD5 of) other bytes than it received."""
+
+    def __init__(self, *, garbled: bool = False) -> None:
         self.received: list[bytes] = []
+        self.garbled = garbled
         cert, key = _self_signed_certificate()
         server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with tempfile.TemporaryDirectory() as folder:  # the context keeps what it loaded
@@ -225,6 +228,8 @@ class TlsServer:
 
             def do_PUT(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if outer.garbled:
+                    body = body[::-1]
                 outer.received.append(body)
                 self.send_response(200)
                 self.send_header("ETag", f'"{hashlib.md5(body).hexdigest()}"')

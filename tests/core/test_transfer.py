@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import socket
 import time
+import types
+from pathlib import Path
 
 import pytest
 
 from app.core.errors import IntegrityError, ServerError, UploadError, UploadGoneError
 from app.core.transfer import ConnectionCache, PartStopper, UrlExpiredError, _check_answer, send_part
+from tests.core.test_proxies import TlsServer, put
 
 MD5 = "9e107d9d372bb6826bd81d3542a419d6"
 
@@ -29,6 +33,38 @@ def test_an_etag_that_is_not_an_md5_is_trusted() -> None:  # e.g. SSE-KMS bucket
 def test_a_different_md5_is_an_integrity_error() -> None:
     with pytest.raises(IntegrityError):
         _check_answer(200, '"00000000000000000000000000000000"', b"", MD5, url_expired=False)
+
+
+def test_bytes_changed_on_a_plain_http_wire_are_caught(tmp_path: Path) -> None:
+    path = tmp_path / "part.bin"
+    path.write_bytes(b"abcdefgh" * 1000)
+    with TlsServer(garbled=True) as server:
+        connections = ConnectionCache(timeout=10)
+        try:
+            with pytest.raises(IntegrityError):
+                put(server.plain_url, path, connections)
+        finally:
+            connections.close()
+
+
+def test_over_tls_no_md5_is_computed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS authenticates every byte on the wire, so the MD5 (most of the client's CPU) is not spent."""
+    import app.core.transfer as transfer
+
+    def no_md5(*_: object, **__: object) -> object:
+        raise AssertionError("an MD5 was computed for a part sent over TLS")
+
+    monkeypatch.setattr(transfer, "hashlib", types.SimpleNamespace(md5=no_md5))
+    path = tmp_path / "part.bin"
+    path.write_bytes(b"abcdefgh" * 1000)
+    with TlsServer(garbled=True) as server:  # only a broken S3 could store other bytes over TLS
+        connections = ConnectionCache(timeout=10, ssl_context=server.client_context)
+        try:
+            sent = put(server.tls_url, path, connections)
+        finally:
+            connections.close()
+    assert server.received == [path.read_bytes()[::-1]]
+    assert sent.etag == f'"{hashlib.md5(server.received[0]).hexdigest()}"'
 
 
 @pytest.mark.parametrize(
