@@ -41,7 +41,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_rclone(data_dir: Path, etag_hash: str, tls: Path | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_rclone(
+    data_dir: Path, etag_hash: str, tls: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """`tls`: a folder holding cert.pem and key.pem, to serve HTTPS as S3 does."""
     port = free_port()
     tls_options = ["--cert", str(tls / "cert.pem"), "--key", str(tls / "key.pem")] if tls else []
