@@ -101,6 +101,12 @@ class Dispatcher:
                     return None
                 job = self._job_for(pick)
                 self._count(job, +1)
+                full = pick.kind is JobKind.PART and self._network_jobs >= self.limit.value
+                if full and (pick.parts_behind or slots.unstarted):
+                    # This took the last free connection and more work waits. (A worker back from its
+                    # part always finds its own connection free, so with long parts no other moment
+                    # shows that more connections could be used.)
+                    self.limit.saturated()
                 if pick.kind is not JobKind.PART or self._network_jobs < self.limit.value:
                     core.work.notify()  # there may be more: the next idle worker looks
             if self._begin(pick):

@@ -33,6 +33,7 @@ class Pick:
     kind: JobKind
     uploads: tuple[ActiveUpload, ...]  # one, or several for a batch
     part_number: int = 0
+    parts_behind: int = 0  # for a part: how many more parts of started uploads could go now
 
     @property
     def upload(self) -> ActiveUpload:
@@ -115,7 +116,7 @@ def pick_job(
         number = sendable.take_part(now)
         assert number is not None
         sendable.in_flight[number] = 0
-        return Pick(JobKind.PART, (sendable,), number), None
+        return Pick(JobKind.PART, (sendable,), number, parts_behind=waiting_parts - 1), None
     return None, wake_at
 
 

@@ -187,14 +187,26 @@ class Clock:
         return self.now
 
 
-def run(limit: ConcurrencyLimit, clock: Clock, goodput: Callable[[int], float], intervals: int) -> list[int]:
-    """Feed `limit` the goodput that `goodput(connections)` gives, interval after interval."""
+def run(
+    limit: ConcurrencyLimit,
+    clock: Clock,
+    goodput: Callable[[int], float],
+    intervals: int,
+    *,
+    burst: int = 0,
+    connections: int = 0,
+) -> list[int]:
+    """Feed `limit` the goodput that `goodput(connections)` gives, in ticks of 50 ms; each connection
+    opened beyond the `connections` open already first hands over `burst` bytes at once (its socket
+    buffer filling). Returns the limit after each 0.5 s."""
     seen = []
     for _ in range(intervals):
-        clock.now += 0.5
-        limit.sent(int(goodput(limit.value) * 0.5))
-        limit.saturated()
-        limit.update()
+        for _ in range(10):
+            clock.now += 0.05
+            opened, connections = max(0, limit.value - connections), limit.value
+            limit.sent(int(goodput(limit.value) * 0.05) + opened * burst)
+            limit.saturated()
+            limit.update()
         seen.append(limit.value)
     return seen
 
@@ -217,8 +229,64 @@ def test_adaptive_connections_grow_while_it_pays_and_stop_where_the_server_is_th
     clock = Clock()
     hurting = ConcurrencyLimit(None, clock=clock)  # more connections make it slower
     seen = run(hurting, clock, lambda n: 200 * MIB if n <= START else 100 * MIB, 12)
-    assert seen[1] == START, seen  # the doubling is taken back at once
+    assert seen[2] == START, seen  # the doubling is taken back after one interval
     assert seen.count(START) >= len(seen) * 3 // 4, seen  # and each probe upwards too
+
+
+def test_new_connections_filling_their_socket_buffers_do_not_read_as_goodput() -> None:
+    """Each connection opened hands 4 MiB to its socket at once (as on loopback): where the server is
+    the ceiling, that burst must not make each step up look as if it paid (it climbed to 36)."""
+    clock = Clock()
+    ceiling = ConcurrencyLimit(START, clock=clock)
+    run(ceiling, clock, lambda n: 150 * MIB, 2)  # steady, with START connections open
+    ceiling.fix(None)  # adaptive from there
+    seen = run(ceiling, clock, lambda n: 150 * MIB, 40, burst=4 * MIB, connections=START)
+    assert seen[-1] <= 2 * START, seen
+    assert sum(1 for n in seen if n > 2 * START) <= len(seen) // 4, seen
+
+    clock = Clock()
+    per_connection = ConcurrencyLimit(None, clock=clock)  # a far region, with the same bursts
+    seen = run(per_connection, clock, lambda n: n * 4 * MIB, 12, burst=4 * MIB)
+    assert seen[-1] == MAXIMUM
+    assert seen.index(MAXIMUM) <= 6, seen
+
+
+def test_connections_grow_while_every_one_is_busy_with_a_long_send(
+    journal: Journal, make_manager: MakeManager, make_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Far from the region each connection is slow (here 256 KiB per 100 ms: a part takes 2 s, longer
+    than a decision), so more connections send more. A worker back from its part always finds its own
+    connection free: the engine must see otherwise that more parts wait than connections (it stayed at
+    16 of 64 connections, at two thirds of the speed)."""
+    from app.core import worker
+
+    real_send_part = worker.send_part
+    lock = threading.Lock()
+    sending = [0, 0]  # now, most at once
+
+    def capped_send_part(*args: object, on_progress: Callable[[int], None], **kwargs: object) -> object:
+        def paced(amount: int) -> None:
+            time.sleep(0.1)
+            on_progress(amount)
+
+        with lock:
+            sending[0] += 1
+            sending[1] = max(sending)
+        try:
+            return real_send_part(*args, on_progress=paced, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                sending[0] -= 1
+
+    monkeypatch.setattr(worker, "send_part", capped_send_part)
+    with LocalStack(port=0) as local:
+        files = [make_file(f"far/f{n:03}.bin", 1024 * 1024) for n in range(96)]
+        manager = make_manager(
+            journal, local.token, part_size=None, max_connections=None, per_file_connections=None
+        )
+        result = manager.add_many([request(path, local.api_url, f"far/{path.name}") for path in files])
+        assert manager.wait([status.id for status in result.added], timeout=120)
+    assert sending[1] >= 4 * START, f"at most {sending[1]} sends at once"
 
 
 def test_throttling_cuts_the_connections_and_a_fixed_number_stays() -> None:
