@@ -70,6 +70,17 @@ def test_per_file_cap_and_order_of_files(tmp_path: Path) -> None:
         ]
 
 
+def test_a_part_says_how_many_more_could_go_now(tmp_path: Path) -> None:
+    """The dispatcher learns from this that more work waits than connections (`parts_behind`): with
+    long parts, a worker back from its part always finds its own connection free."""
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        first, second = started(active(journal)), started(active(journal, size=10 * MIB))
+        behind = []
+        while (job := pick_job([first, second], [], PER_FILE, now=0.0)[0]) is not None:
+            behind.append(job.parts_behind)
+        assert behind == [5, 4, 3, 2, 1, 0]  # 4 parts of the first file, then 2 of the second
+
+
 def test_a_part_in_backoff_waits_then_goes_first(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite3") as journal:
         upload = started(active(journal, size=5 * MIB))
