@@ -76,11 +76,13 @@ class ConcurrencyLimit:
         with self._lock:
             if self._fixed is not None:
                 return
-            if self._idle:
-                self._idle = False
-                self._settle(self._clock())
-            if self._settle_until and self._clock() < self._settle_until:
-                return  # socket buffers filling: not goodput
+            if self._idle or self._settle_until:
+                now = self._clock()
+                if self._idle:
+                    self._idle = False
+                    self._settle(now)
+                if now < self._settle_until:
+                    return  # socket buffers filling: not goodput
             self._bytes += amount
 
     def _settle(self, now: float) -> None:

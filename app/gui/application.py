@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 # How long a thread may keep the interpreter lock while another waits for it (Python's default: 5 ms).
 # The window shares the lock with the upload threads, and each paint takes it back hundreds of times:
-# with 10,000 small files uploading, 0.5 ms brought the longest event-loop stall from 130-300 ms to
-# 110-120 ms and its 99th percentile from 55 to 45 ms (benchmarks/bench_gui_stall.py).
+# with 10,000 small files uploading, 0.5 ms (with one table signal per batch) brought the longest
+# event-loop stall from 130-300 ms to 101-139 ms and its 99th percentile from 55 to 43-54 ms
+# (benchmarks/bench_gui_stall.py).
 GUI_SWITCH_INTERVAL = 0.0005
 
 
