@@ -105,8 +105,10 @@ def setup_logging(
     *,
     max_bytes: int = MAX_LOG_BYTES,
     backups: int = LOG_BACKUPS,
+    filename: str = LOG_FILENAME,
 ) -> Path:
-    """Log to ``<directory or log_dir()>/s3up.log`` (rotating, `backups` × `max_bytes`) and return its path.
+    """Log to ``<directory or log_dir()>/<filename>`` (rotating, `backups` × `max_bytes`) and return its
+    path. Each process writes a file of its own (the app's engine process: ``s3up-engine.log``).
 
     Idempotent: calling it again replaces the handlers it installed before (no duplicate lines).
     The folder and every file in it (rotated ones too) are readable by their owner only, where the OS
@@ -114,9 +116,9 @@ def setup_logging(
     """
     directory = directory if directory is not None else log_dir()
     private_dir(directory)
-    for old_log in directory.glob(f"{LOG_FILENAME}*"):  # rotated by an older version, perhaps 0644
+    for old_log in directory.glob(f"{filename}*"):  # rotated by an older version, perhaps 0644
         private_file(old_log)
-    path = directory / LOG_FILENAME
+    path = directory / filename
     file_handler = _PrivateRotatingFileHandler(
         path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
     )

@@ -17,7 +17,7 @@ from app.core.commands import Command as UploadsCommand
 from app.core.models import TransferSettings
 
 if TYPE_CHECKING:
-    from app.core.manager import UploadManager
+    from app.core.engine_wire import EngineControls
 
 __all__ = [
     "Action",
@@ -70,7 +70,7 @@ class UpdateSettings:
 Command = UploadsCommand | PauseAll | ResumeAll | ResolveConflict | CredentialsChanged | UpdateSettings
 
 
-def dispatch(manager: UploadManager, command: Command) -> None:
+def dispatch(manager: EngineControls, command: Command) -> None:
     """Carry out `command` on `manager` (blocking: call it off the GUI thread).
 
     Raises the first `UploadError` an upload refused with, after trying every upload.

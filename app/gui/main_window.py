@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.details.open_requested.connect(self.open_link)
         self.bridge.statuses_changed.connect(self.on_statuses)
         self.bridge.error_occurred.connect(lambda text: self.statusBar().showMessage(text, 12000))
+        self.bridge.engine_stopped.connect(self._engine_stopped)
         self.session.changed.connect(self._refresh)
 
     # --- start ------------------------------------------------------------------------------------
@@ -233,12 +234,16 @@ class MainWindow(QMainWindow):
                 overwrite=batch.overwrite,
             )
         )
-        requests = batch.requests(
-            session.api_url, session.cdn_base_url or None, accelerate=session.settings.accelerate
+        api_url, cdn_base_url, accelerate = (
+            session.api_url,
+            session.cdn_base_url or None,
+            session.settings.accelerate,
         )
-        if len(requests) > 1:
-            self.statusBar().showMessage(f"Adding {plural(len(requests), 'file')}…")
-        self.bridge.add_many(requests, self._added)
+        if len(batch.files) > 1:
+            self.statusBar().showMessage(f"Adding {plural(len(batch.files), 'file')}…")
+        self.bridge.add_many(
+            lambda: batch.requests(api_url, cdn_base_url, accelerate=accelerate), self._added
+        )
 
     def _added(self, outcome: AddOutcome) -> None:
         self._unlisted.put(outcome.added)  # listed a few hundred per turn: a turn never runs long
@@ -477,6 +482,15 @@ class MainWindow(QMainWindow):
         save_window_state(self._window_state, self, self.view.horizontalHeader(), self.splitter)
         self.notifier.hide()
         super().closeEvent(event)
+
+    def _engine_stopped(self, text: str) -> None:
+        """The uploads stopped with the engine: say so in a box that stays until it is read (not modal, so
+        that the window can still be looked at and quit)."""
+        self.statusBar().showMessage(text)
+        box = QMessageBox(QMessageBox.Icon.Critical, "Uploads stopped", text, parent=self)
+        box.setObjectName("engine-stopped")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def close_without_asking(self) -> None:
         """Close as part of shutting the app down (the uploads stay resumable either way)."""

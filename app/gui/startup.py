@@ -1,6 +1,9 @@
-"""The app's one wiring, from the resume journal to the window: journal → manager → bridge → session →
-window, built in one place and taken down in the reverse order. The app, the self-test and the
+"""The app's one wiring, from the engine to the window: engine process (journal and uploads) → bridge →
+session → window, built in one place and taken down in the reverse order. The app, the self-test and the
 screenshots tool all start through `wired_app`.
+
+The engine runs in a process of its own (`app.core.engine_process`), so that its upload threads never
+hold the interpreter lock the window's thread needs to paint.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.credentials import CredentialStore, KeyringUnavailableError
-from app.core.journal import Journal
-from app.core.manager import UploadManager
+from app.core.engine_process import EngineProcess
 from app.core.paths import log_dir
 from app.core.settings import AppSettings, load_settings, to_transfer_settings
 from app.gui.bridge import UploadBridge
@@ -35,15 +37,14 @@ class LocalApi:
 
 @dataclass(frozen=True)
 class WiredApp:
-    journal: Journal
-    manager: UploadManager
+    engine: EngineProcess
     bridge: UploadBridge
     session: Session
     window: MainWindow
 
 
 def token_source(credentials: CredentialStore) -> Callable[[str], str | None]:
-    """The manager's token lookup: a failing (e.g. locked) keyring counts as no token, so uploads wait
+    """The engine's token lookup: a failing (e.g. locked) keyring counts as no token, so uploads wait
     for sign-in instead of failing."""
 
     def lookup(api_url: str) -> str | None:
@@ -63,21 +64,20 @@ def wired_app(
     settings: AppSettings | None = None,
     log_folder: Path | None = None,
 ) -> Iterator[WiredApp]:
-    """Open the journal and build the manager, bridge, session and (hidden) main window on it; on exit
-    close the window and shut the bridge, the manager and the journal down, in that order.
+    """Start the engine process (it opens the journal) and build the bridge, session and (hidden) main
+    window on it; on exit close the window and shut the bridge and the engine down, in that order.
 
     `settings` defaults to the saved ones. Raises `JournalError` when the journal cannot be opened.
     """
-    journal = Journal.open_default()
     with ExitStack() as cleanup:
-        cleanup.callback(journal.close)
         settings = settings if settings is not None else load_settings()
         credentials = CredentialStore()
-        manager = UploadManager(journal, token_source(credentials), to_transfer_settings(settings))
-        cleanup.callback(manager.shutdown)
-        bridge = UploadBridge(manager)
-        cleanup.callback(bridge.shutdown)
         folder = log_folder or log_dir()
+        engine = EngineProcess(token_source(credentials), to_transfer_settings(settings), log_folder=folder)
+        cleanup.callback(engine.shutdown)
+        bridge = UploadBridge(engine)
+        cleanup.callback(bridge.shutdown)
+        engine.when_stopped(bridge.report_engine_stopped)
         if local is not None:
             session = Session.for_local_stack(
                 bridge,
@@ -92,4 +92,4 @@ def wired_app(
             session = Session(bridge, credentials, settings, log_folder=folder)
         window = MainWindow(bridge, session, window_state_store())
         cleanup.callback(window.close_without_asking)
-        yield WiredApp(journal, manager, bridge, session, window)
+        yield WiredApp(engine, bridge, session, window)

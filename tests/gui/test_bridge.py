@@ -88,7 +88,9 @@ def test_commands_run_in_order_off_the_gui_thread(qtbot, bridge, fake_manager, t
     file = tmp_path / "a.bin"
     file.write_bytes(b"x" * 10)
     outcomes = []
-    bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
+    bridge.add_many(
+        lambda: [UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append
+    )
     qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
     upload_id = outcomes[0].added[0].id
     bridge.send(for_uploads(Action.PAUSE, [upload_id]))
@@ -140,7 +142,9 @@ def test_a_long_add_does_not_hold_up_pause_all(qtbot, bridge, fake_manager, tmp_
     file = tmp_path / "a.bin"
     file.write_bytes(b"x")
     outcomes = []
-    bridge.add_many([UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append)
+    bridge.add_many(
+        lambda: [UploadRequest(path=file, api_url="https://a/prod", key="a.bin")], outcomes.append
+    )
     bridge.send(PauseAll())
     qtbot.waitUntil(lambda: ("pause_all", None) in fake_manager.calls, timeout=3000)
     assert not outcomes  # still adding
@@ -160,7 +164,7 @@ def test_a_large_folder_is_added_in_chunks_through_add_many(qtbot, bridge, fake_
     requests = [UploadRequest(path=file, api_url="https://a/prod", key=f"k/{n}") for n in range(2499)]
     requests.insert(1200, UploadRequest(path=refused_file, api_url="https://a/prod", key="k/refused"))
     outcomes = []
-    bridge.add_many(requests, outcomes.append, chunk=1000)
+    bridge.add_many(lambda: requests, outcomes.append, chunk=1000)
     qtbot.waitUntil(lambda: bool(outcomes) and outcomes[-1].last, timeout=10000)
     assert fake_manager.calls == [("add_many", 1000), ("add_many", 1000), ("add_many", 500)]
     assert [outcome.last for outcome in outcomes] == [False, False, True]

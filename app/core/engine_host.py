@@ -1,0 +1,223 @@
+"""The engine's own process: runs `UploadManager` on the journal and answers the app over a pipe.
+
+The desktop app starts it through `engine_process.EngineProcess`, so that the upload threads never take
+the interpreter lock from the window's thread (with 10,000 files in flight, painting waited for it).
+Calls run on a small thread pool, so that a call that needs a token (asked of the app over the same
+pipe) never blocks the loop that reads the answer. When the pipe closes (the app quit or died), the engine
+shuts down as at a normal quit: running uploads stay resumable in the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from app.core.engine import Engine, open_engine
+from app.core.engine_wire import (
+    REMOTE_CALLS,
+    STARTUP_ID,
+    Call,
+    Failure,
+    Ready,
+    Reply,
+    Statuses,
+    Stop,
+    TokenAnswer,
+    TokenQuestion,
+    portable,
+    portable_value,
+)
+from app.core.errors import UploadError
+from app.core.logs import register_secret, setup_logging
+from app.core.models import TransferSettings, UploadStatus
+
+log = logging.getLogger(__name__)
+
+ENGINE_LOG_FILENAME = "s3up-engine.log"
+STATUS_BATCH_SECONDS = 0.05  # statuses gathered before a batch is sent: the app shows ~10 a second
+# Statuses per message: the app unpickles a message in one go, holding its interpreter lock; 10,000
+# statuses at once kept the window from painting for ~100 ms.
+STATUSES_PER_MESSAGE = 200
+TOKEN_CACHE_SECONDS = 1.0  # a token asked for is reused this long (every request needs one)
+TOKEN_WAIT_SECONDS = 30.0  # a keyring may prompt, but an app that stopped answering means no token
+CALL_THREADS = 8  # more than the app ever has waiting (its command, add and I/O workers)
+
+
+class _Pipe:
+    """The child's end of the pipe, shared by the threads that send on it."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._lock = threading.Lock()
+
+    def send(self, message: object) -> bool:
+        """False when the app has gone (the pipe is closed)."""
+        with self._lock:
+            try:
+                self.connection.send(message)
+            except (OSError, EOFError, ValueError):
+                return False
+        return True
+
+
+class _Tokens:
+    """The engine's token source: asks the app, which holds the keyring and the session's tokens."""
+
+    def __init__(self, pipe: _Pipe) -> None:
+        self._pipe = pipe
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[threading.Event, list[str | None]]] = {}
+        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._next_id = 1
+        self._closed = False
+
+    def __call__(self, api_url: str) -> str | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(api_url)
+            if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
+                return cached[1]
+            if self._closed:
+                return None
+            question_id = self._next_id
+            self._next_id += 1
+            answered = threading.Event()
+            slot: list[str | None] = []
+            self._waiting[question_id] = (answered, slot)
+        try:
+            if not self._pipe.send(TokenQuestion(question_id, api_url)) or not answered.wait(
+                TOKEN_WAIT_SECONDS
+            ):
+                return None
+        finally:
+            with self._lock:
+                self._waiting.pop(question_id, None)
+        token = slot[0] if slot else None
+        if token:
+            register_secret(token)  # this process's log lines hide it too
+        with self._lock:
+            self._cache[api_url] = (time.monotonic(), token)
+        return token
+
+    def answer(self, message: TokenAnswer) -> None:
+        with self._lock:
+            waiting = self._waiting.get(message.id)
+        if waiting is not None:
+            waiting[1].append(message.token)
+            waiting[0].set()
+
+    def forget(self, api_url: str) -> None:
+        with self._lock:
+            self._cache.pop(api_url, None)
+
+    def close(self) -> None:
+        """The app no longer answers: every question waiting, and every later one, gets no token."""
+        with self._lock:
+            self._closed = True
+            waiting = list(self._waiting.values())
+        for answered, _slot in waiting:
+            answered.set()
+
+
+class _StatusForwarder:
+    """Sends the newest status of each changed upload to the app, in batches."""
+
+    def __init__(self, pipe: _Pipe) -> None:
+        self._pipe = pipe
+        self._lock = threading.Lock()
+        self._pending: dict[int, UploadStatus] = {}
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="s3up-engine-statuses", daemon=True)
+        self._thread.start()
+
+    def put(self, status: UploadStatus) -> None:
+        """The manager's subscriber (called on engine threads)."""
+        with self._lock:
+            self._pending[status.id] = status
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(STATUS_BATCH_SECONDS)
+            self._wake.clear()
+            with self._lock:
+                batch = list(self._pending.values())
+                self._pending.clear()
+                stopped = self._stopped
+            for start in range(0, len(batch), STATUSES_PER_MESSAGE):
+                if not self._pipe.send(Statuses(batch[start : start + STATUSES_PER_MESSAGE])):
+                    return
+            if stopped:
+                return
+
+    def stop(self) -> None:
+        """Send what is pending, then end."""
+        with self._lock:
+            self._stopped = True
+        self._wake.set()
+        self._thread.join(5.0)
+
+
+def _run_call(engine: Engine, tokens: _Tokens, pipe: _Pipe, call: Call) -> None:
+    try:
+        if call.method not in REMOTE_CALLS:
+            raise UploadError(f"The upload engine has no command {call.method!r}.")
+        if call.method == "credentials_changed":
+            tokens.forget(*call.args, **call.kwargs)
+        value: Any = getattr(engine.manager, call.method)(*call.args, **call.kwargs)
+    except UploadError as error:
+        pipe.send(Failure(call.id, portable(error)))
+    except Exception:
+        log.exception("The engine's %s failed", call.method)
+        pipe.send(Failure(call.id, None, traceback.format_exc(limit=8)))
+    else:
+        pipe.send(Reply(call.id, portable_value(value)))
+
+
+def host_engine(
+    connection: Connection, settings: TransferSettings, journal_path: Path | None, log_folder: Path | None
+) -> None:
+    """The engine process's main function: serve calls until `Stop` or until the app's end of the pipe
+    closes, then shut the engine down and close the journal."""
+    setup_logging(log_folder, filename=ENGINE_LOG_FILENAME)
+    pipe = _Pipe(connection)
+    tokens = _Tokens(pipe)
+    try:
+        engine = open_engine(tokens, settings, journal_path=journal_path)
+    except UploadError as error:  # the journal cannot be opened: the app tells the user
+        pipe.send(Failure(STARTUP_ID, portable(error)))
+        return
+    forwarder = _StatusForwarder(pipe)
+    engine.manager.subscribe(forwarder.put)
+    calls = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="s3up-engine-call")
+    pipe.send(Ready())
+    stop = Stop(timeout=5.0)
+    try:
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                log.warning("The app closed the engine's pipe; the engine stops")
+                break
+            if isinstance(message, Call):
+                calls.submit(_run_call, engine, tokens, pipe, message)
+            elif isinstance(message, TokenAnswer):
+                tokens.answer(message)
+            elif isinstance(message, Stop):
+                stop = message
+                break
+    finally:
+        tokens.close()
+        calls.shutdown(wait=True, cancel_futures=True)
+        engine.close(stop.timeout)
+        forwarder.stop()
+        pipe.send(Reply(STARTUP_ID, None))  # the engine has stopped and the journal is closed
+        connection.close()

@@ -1,0 +1,244 @@
+"""The engine in a process of its own (`EngineProcess` ↔ `engine_host`), against the local stack: uploads,
+tokens asked of the app, errors that cross the pipe, a journal that cannot open, a killed engine, and an
+app that dies without a word."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.core.commands import Action, Command
+from app.core.engine_host import ENGINE_LOG_FILENAME
+from app.core.engine_process import EngineProcess, EngineStoppedError
+from app.core.engine_wire import REMOTE_CALLS, EngineControls, portable
+from app.core.errors import ApiUnreachableError, NotThisApiError, UploadError
+from app.core.journal import Journal, JournalError
+from app.core.manager import UploadManager
+from app.core.models import MIB, TransferSettings, UploadState, UploadStatus
+from app.core.ownership import BusyElsewhereError
+from backend.local import LocalStack
+from tests.core.conftest import fetch, request
+
+SETTINGS = TransferSettings(max_connections=4, per_file_connections=4, part_size=5 * MIB)
+
+
+class Tokens:
+    """The app's side of the token questions: counts them, answers with the stack's token."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.asked: list[str] = []
+        self.threads: set[str] = set()
+
+    def __call__(self, api_url: str) -> str | None:
+        self.asked.append(api_url)
+        self.threads.add(threading.current_thread().name)
+        return self.token
+
+
+class Watched:
+    """The newest status of each upload, as the app hears of them."""
+
+    def __init__(self) -> None:
+        self.latest: dict[int, UploadStatus] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, status: UploadStatus) -> None:
+        with self._lock:
+            self.latest[status.id] = status
+
+    def wait_for(self, ids: list[int], states: set[UploadState], timeout: float = 60) -> list[UploadStatus]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = [self.latest.get(upload_id) for upload_id in ids]
+            if all(status is not None and status.state in states for status in found):
+                return [status for status in found if status is not None]
+            time.sleep(0.02)
+        raise AssertionError(f"not reached in {timeout} s: {found}")
+
+
+@pytest.fixture
+def start_engine(tmp_path: Path) -> Iterator[Callable[..., EngineProcess]]:
+    started: list[EngineProcess] = []
+
+    def start(tokens: Callable[[str], str | None], **options: object) -> EngineProcess:
+        engine = EngineProcess(
+            tokens,
+            SETTINGS,
+            journal_path=options.pop("journal_path", tmp_path / "journal.sqlite3"),  # type: ignore[arg-type]
+            log_folder=tmp_path / "logs",
+        )
+        started.append(engine)
+        return engine
+
+    yield start
+    for engine in started:
+        engine.shutdown()
+
+
+def test_the_engine_process_uploads_and_reports_to_the_app(
+    stack: LocalStack,
+    start_engine: Callable[..., EngineProcess],
+    make_file: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    tokens = Tokens(stack.token)
+    engine = start_engine(tokens)
+    assert engine.pid is not None
+    assert engine.pid != os.getpid()
+    watched = Watched()
+    engine.subscribe(watched)
+    small = make_file("small.bin", 200_000)
+    big = make_file("big.bin", 12 * MIB)  # three parts
+    missing = tmp_path / "files" / "missing.bin"
+
+    result = engine.add_many(
+        [
+            request(small, stack.api_url, "proc/small.bin"),
+            request(big, stack.api_url, "proc/big.bin"),
+            request(missing, stack.api_url, "proc/missing.bin"),
+        ]
+    )
+
+    assert [status.key for status in result.added] == ["proc/small.bin", "proc/big.bin"]
+    [(refused_request, error)] = result.refused
+    assert refused_request.path == missing
+    assert isinstance(error, UploadError)
+    assert error.message
+    done = watched.wait_for([status.id for status in result.added], {UploadState.DONE})
+    for status, path in zip(done, [small, big], strict=True):
+        assert status.url
+        assert fetch(status.url) == path.read_bytes()
+    assert tokens.asked
+    assert set(tokens.asked) == {stack.api_url}
+    assert tokens.threads == {"s3up-engine-token_0"}  # answered beside the reader, never on it
+    history = engine.history(10)
+    assert {status.key for status in history} == {"proc/small.bin", "proc/big.bin"}
+    engine.shutdown()
+    log_text = (tmp_path / "logs" / ENGINE_LOG_FILENAME).read_text(encoding="utf-8")
+    assert stack.token not in log_text
+    with Journal(
+        tmp_path / "journal.sqlite3"
+    ) as journal:  # the engine closed it; another process may open it
+        assert {record.key for record in journal.history(10)} == {"proc/small.bin", "proc/big.bin"}
+
+
+def test_errors_cross_the_pipe_with_their_sentence_and_class(
+    stack: LocalStack, start_engine: Callable[..., EngineProcess]
+) -> None:
+    engine = start_engine(Tokens(stack.token))
+
+    refusal = engine.execute(Command(Action.PAUSE, (424242,))).first_refusal
+    assert isinstance(refusal, UploadError)
+    assert "424242" in refusal.message
+    with pytest.raises(ApiUnreachableError) as unreachable:
+        engine.remote_uploads("http://127.0.0.1:9/not-an-api")  # nothing listens on port 9
+    assert unreachable.value.transient
+    assert "cannot be reached" in unreachable.value.message
+    with pytest.raises(UploadError, match="no command"):
+        engine._call("shutdown")  # only the controls in REMOTE_CALLS run in the engine
+
+
+def test_an_error_that_cannot_be_rebuilt_crosses_as_its_sentence() -> None:
+    busy = BusyElsewhereError(7, 1234)
+    crossed = portable(busy)
+    assert type(crossed) is UploadError
+    assert crossed.message == busy.message
+    plain = NotThisApiError("Not the upload API.", status=404)
+    assert portable(plain) is plain
+
+
+def test_a_journal_that_cannot_be_opened_is_said_when_the_engine_starts(
+    start_engine: Callable[..., EngineProcess], tmp_path: Path
+) -> None:
+    not_a_database = tmp_path / "journal.sqlite3"
+    not_a_database.write_bytes(b"this is not SQLite" * 100)
+
+    with pytest.raises(JournalError) as raised:
+        start_engine(Tokens(None), journal_path=not_a_database)
+    assert raised.value.message
+
+
+def test_a_killed_engine_fails_calls_with_a_sentence_and_shuts_down_cleanly(
+    stack: LocalStack, start_engine: Callable[..., EngineProcess]
+) -> None:
+    engine = start_engine(Tokens(stack.token))
+    assert engine.history(1) == []
+    assert engine.pid is not None
+    os.kill(engine.pid, signal.SIGKILL)
+
+    deadline = time.monotonic() + 10
+    while engine.pid is not None and _alive(engine.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with pytest.raises(EngineStoppedError, match="start it again"):
+        engine.history(1)
+    started = time.monotonic()
+    engine.shutdown()
+    assert time.monotonic() - started < 5
+
+
+APP_THAT_DIES = """
+import os, sys
+from pathlib import Path
+from app.core.engine_process import EngineProcess
+from app.core.models import TransferSettings
+engine = EngineProcess(lambda url: None, TransferSettings(), journal_path=Path(sys.argv[1]),
+                       log_folder=Path(sys.argv[2]))
+print(engine.pid, flush=True)
+os._exit(3)  # no shutdown, no atexit: as a crash or a kill would
+"""
+
+
+def test_the_engine_ends_when_the_app_dies_without_a_word(tmp_path: Path) -> None:
+    app = subprocess.run(
+        [sys.executable, "-c", APP_THAT_DIES, str(tmp_path / "journal.sqlite3"), str(tmp_path / "logs")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert app.returncode == 3, app.stderr
+    engine_pid = int(app.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while _alive(engine_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(engine_pid), "the engine process outlived the app"
+    log_text = (tmp_path / "logs" / ENGINE_LOG_FILENAME).read_text(encoding="utf-8")
+    assert "closed the engine's pipe" in log_text
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "zombie" in status.read_text())
+
+
+def test_the_engine_process_offers_exactly_the_managers_controls() -> None:
+    controls = {
+        name
+        for name, member in inspect.getmembers(EngineControls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+    assert controls - {"subscribe", "shutdown"} == REMOTE_CALLS
+    for name in controls:
+        wanted = inspect.signature(getattr(EngineControls, name))
+        for implementation in (UploadManager, EngineProcess):
+            assert (
+                inspect.signature(getattr(implementation, name)).parameters.keys() == wanted.parameters.keys()
+            ), (
+                implementation.__name__,
+                name,
+            )

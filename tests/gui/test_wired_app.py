@@ -1,0 +1,67 @@
+"""The app as `python -m app` wires it (`startup.wired_app`): the window on an engine in a process of its
+own, against the local stack — a dropped file uploads and its link works; a dead engine is said."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import requests
+from PySide6.QtWidgets import QMessageBox
+
+from app.core.models import UploadState
+from app.core.settings import AppSettings
+from app.gui.startup import LocalApi, wired_app
+from backend.local import LocalStack
+from tests.gui.test_drop import drop
+
+METADATA = '{"organizationId": "org-7", "objectRecordId": "rec-1"}'
+
+
+def test_a_dropped_file_uploads_through_the_engine_process(
+    qtbot: Any, local_stack: LocalStack, stack_token: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "photo.bin"
+    file.write_bytes(os.urandom(300_000))
+    settings = AppSettings(key_template="wired/{filename}", last_metadata=METADATA, notify_when_done=False)
+    api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
+
+    with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
+        window = wired.window
+        assert wired.engine.pid != os.getpid()
+        window.show()
+        window.start()
+        drop(window, [file])
+        qtbot.waitUntil(
+            lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible(), timeout=10_000
+        )
+        dialog = window.metadata_dialog
+        qtbot.waitUntil(dialog.start_button.isEnabled, timeout=10_000)
+        dialog.start_button.click()
+        qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
+        [upload_id] = [status.id for status in window.model.statuses()]
+        qtbot.waitUntil(lambda: window.model.status(upload_id).state is UploadState.DONE, timeout=30_000)
+        done = window.model.status(upload_id)
+
+    assert done.key == "wired/photo.bin"
+    assert done.url
+    assert requests.get(done.url, timeout=10).content == file.read_bytes()
+    assert (tmp_path / "logs" / "s3up-engine.log").exists()
+
+
+def test_the_window_says_so_when_the_engine_process_dies(qtbot: Any, tmp_path: Path) -> None:
+    with wired_app(settings=AppSettings(), log_folder=tmp_path / "logs") as wired:
+        window = wired.window
+        window.show()
+        assert wired.engine.pid is not None
+        os.kill(wired.engine.pid, signal.SIGKILL)
+
+        def box() -> QMessageBox | None:
+            return window.findChild(QMessageBox, "engine-stopped")
+
+        qtbot.waitUntil(lambda: box() is not None and box().isVisible(), timeout=10_000)
+        assert "stopped unexpectedly" in box().text()
+        assert "start it again" in box().text()
+        assert "start it again" in window.statusBar().currentMessage()
