@@ -59,7 +59,8 @@ class UploadBridge(QObject):
 
     statuses_changed = Signal(list)  # list[UploadStatus], newest snapshot of each changed upload
     error_occurred = Signal(str)  # a sentence for the user, from a command that failed
-    engine_stopped = Signal(str)  # the engine process ended unexpectedly: what the user should do
+    engine_stopped = Signal(str)  # the engine process died and stays stopped: what the user should do
+    engine_restarted = Signal()  # a new engine process replaced one that died; it knows no upload yet
     _wake = Signal()
     _deliver = Signal(object)
 
@@ -174,9 +175,14 @@ class UploadBridge(QObject):
         self.error_occurred.emit(error.message)
 
     def report_engine_stopped(self, error: UploadError) -> None:
-        """Called (on any thread) when the engine process has died."""
+        """Called (on any thread) when the engine process has died and is not started again."""
         if not self._is_closed():
             self.engine_stopped.emit(error.message)
+
+    def report_engine_restarted(self) -> None:
+        """Called (on any thread) when a new engine process has replaced one that died."""
+        if not self._is_closed():
+            self.engine_restarted.emit()
 
     # --- manager commands -------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self._pending_files: Collection | None = None  # dropped before signing in
         self._restored_notice: set[int] = set()  # paused at start, while the status bar says so
         self._asked_to_quit = False
+        self._after_engine_restart = False  # the queue is being loaded again for a new engine process
         self._refused: list[tuple[UploadRequest, UploadError]] = []  # files refused by the current add
         self.sign_in_dialog: SignInDialog | None = None
         self.metadata_dialog: MetadataDialog | None = None
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self.bridge.statuses_changed.connect(self.on_statuses)
         self.bridge.error_occurred.connect(lambda text: self.statusBar().showMessage(text, 12000))
         self.bridge.engine_stopped.connect(self._engine_stopped)
+        self.bridge.engine_restarted.connect(self._engine_restarted)
         self.session.changed.connect(self._refresh)
 
     # --- start ------------------------------------------------------------------------------------
@@ -154,18 +156,20 @@ class MainWindow(QMainWindow):
         waiting = [s for s in restored if s.id not in resuming and s.state.can_resume]
         if resuming:
             self.bridge.send(for_uploads(Action.RESUME, resuming))
-        if waiting:
+        if waiting and not self._after_engine_restart:  # after a restart, those were paused before it
             self._restored_notice = {s.id for s in waiting}
             self.statusBar().showMessage(
                 f"{plural(len(waiting), 'unfinished upload')} from last time, paused. "
                 "Choose Resume All to continue."
             )
         elif resuming:
+            when = "the upload engine stopped unexpectedly" if self._after_engine_restart else "s3up quit"
             self.statusBar().showMessage(
                 f"Continuing {plural(len(resuming), 'upload')} that {'was' if len(resuming) == 1 else 'were'}"
-                " running when s3up quit.",
+                f" running when {when}.",
                 15000,
             )
+        self._after_engine_restart = False
         self._refresh()
 
     # --- adding files -----------------------------------------------------------------------------
@@ -482,6 +486,14 @@ class MainWindow(QMainWindow):
         save_window_state(self._window_state, self, self.view.horizontalHeader(), self.splitter)
         self.notifier.hide()
         super().closeEvent(event)
+
+    def _engine_restarted(self) -> None:
+        """A new engine took over from one that died, and knows the uploads only from the journal: list
+        them as it does, and resume those that were running (as after Pause and Quit)."""
+        running = [s.id for s in self.model.statuses() if s.state.is_active]
+        save_ids(self._window_state, RESUME_AT_START, running)
+        self._after_engine_restart = True
+        self.bridge.load_queue(HISTORY_LIMIT, self._queue_loaded)
 
     def _engine_stopped(self, text: str) -> None:
         """The uploads stopped with the engine: say so in a box that stays until it is read (not modal, so

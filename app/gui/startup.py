@@ -78,6 +78,7 @@ def wired_app(
         bridge = UploadBridge(engine)
         cleanup.callback(bridge.shutdown)
         engine.when_stopped(bridge.report_engine_stopped)
+        engine.when_restarted(bridge.report_engine_restarted)
         if local is not None:
             session = Session.for_local_stack(
                 bridge,

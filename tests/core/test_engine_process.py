@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.core.commands import Action, Command
 from app.core.engine_host import ENGINE_LOG_FILENAME
-from app.core.engine_process import EngineProcess, EngineStoppedError
+from app.core.engine_process import MAX_RESTARTS, EngineProcess, EngineStoppedError
 from app.core.engine_wire import REMOTE_CALLS, EngineControls, portable
 from app.core.errors import ApiUnreachableError, NotThisApiError, UploadError
 from app.core.journal import Journal, JournalError
@@ -71,12 +72,13 @@ class Watched:
 def start_engine(tmp_path: Path) -> Iterator[Callable[..., EngineProcess]]:
     started: list[EngineProcess] = []
 
-    def start(tokens: Callable[[str], str | None], **options: object) -> EngineProcess:
+    def start(tokens: Callable[[str], str | None], **options: Any) -> EngineProcess:
         engine = EngineProcess(
             tokens,
-            SETTINGS,
-            journal_path=options.pop("journal_path", tmp_path / "journal.sqlite3"),  # type: ignore[arg-type]
+            options.get("settings", SETTINGS),
+            journal_path=options.get("journal_path", tmp_path / "journal.sqlite3"),
             log_folder=tmp_path / "logs",
+            max_restarts=options.get("max_restarts", MAX_RESTARTS),
         )
         started.append(engine)
         return engine
@@ -169,17 +171,100 @@ def test_a_journal_that_cannot_be_opened_is_said_when_the_engine_starts(
     assert raised.value.message
 
 
-def test_a_killed_engine_fails_calls_with_a_sentence_and_shuts_down_cleanly(
+def kill(engine: EngineProcess) -> int:
+    """SIGKILL the engine process; returns its pid once it is gone."""
+    pid = engine.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return pid
+
+
+def test_a_killed_engine_is_started_again_and_resumes_from_the_journal(
+    stack: LocalStack, start_engine: Callable[..., EngineProcess], make_file: Callable[..., Path]
+) -> None:
+    slow = TransferSettings(
+        max_connections=2, per_file_connections=2, part_size=5 * MIB, bandwidth_limit=4 * MIB
+    )
+    engine = start_engine(Tokens(stack.token), settings=slow)
+    restarted = threading.Event()
+    engine.when_restarted(restarted.set)
+    watched = Watched()
+    engine.subscribe(watched)
+    file = make_file("restart.bin", 24 * MIB)  # five parts, about 6 s at 4 MiB/s
+    [added] = engine.add_many([request(file, stack.api_url, "proc/restart.bin")]).added
+    watched.wait_for([added.id], {UploadState.UPLOADING})
+    deadline = time.monotonic() + 20
+    while watched.latest[added.id].parts_done < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert watched.latest[added.id].parts_done >= 1
+
+    old_pid = kill(engine)
+
+    assert restarted.wait(30)
+    assert engine.pid not in (None, old_pid)
+    [restored] = engine.restore()  # the new engine knows the upload from the journal only
+    assert restored.id == added.id
+    assert restored.state is UploadState.PAUSED
+    assert restored.parts_done >= 1
+    assert engine.execute(Command(Action.RESUME, (added.id,))).first_refusal is None
+    [done] = watched.wait_for([added.id], {UploadState.DONE})
+    assert done.url
+    assert fetch(done.url) == file.read_bytes()
+
+
+def test_a_call_waiting_when_the_engine_dies_fails_with_a_sentence(
     stack: LocalStack, start_engine: Callable[..., EngineProcess]
 ) -> None:
-    engine = start_engine(Tokens(stack.token))
-    assert engine.history(1) == []
-    assert engine.pid is not None
-    os.kill(engine.pid, signal.SIGKILL)
+    answering = threading.Event()
+    release = threading.Event()
 
+    def slow_token(api_url: str) -> str | None:  # the keyring takes its time: the engine's call waits
+        answering.set()
+        release.wait(10)
+        return stack.token
+
+    engine = start_engine(slow_token)
+    failures: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            engine.remote_uploads(stack.api_url)
+        except EngineStoppedError as error:
+            failures.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert answering.wait(10)
+    kill(engine)
+    caller.join(10)
+    release.set()
+    [error] = failures
+    assert "started again" in error.message
+    assert engine.history(1) == []  # the new engine answers
+
+
+def test_an_engine_that_keeps_dying_is_left_stopped_and_says_so(
+    stack: LocalStack, start_engine: Callable[..., EngineProcess]
+) -> None:
+    engine = start_engine(Tokens(stack.token), max_restarts=1)
+    restarted = threading.Event()
+    stopped: list[EngineStoppedError] = []
+    engine.when_restarted(restarted.set)
+    engine.when_stopped(stopped.append)
+
+    kill(engine)
+    assert restarted.wait(30)
+    assert engine.history(1) == []
+    kill(engine)
     deadline = time.monotonic() + 10
-    while engine.pid is not None and _alive(engine.pid) and time.monotonic() < deadline:
+    while not stopped and time.monotonic() < deadline:
         time.sleep(0.02)
+
+    [error] = stopped
+    assert "several times in a row" in error.message
     with pytest.raises(EngineStoppedError, match="start it again"):
         engine.history(1)
     started = time.monotonic()
@@ -222,8 +307,10 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "zombie" in status.read_text())
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it went meanwhile
+        return False
 
 
 def test_the_engine_process_offers_exactly_the_managers_controls() -> None:

@@ -1,5 +1,6 @@
 """The app as `python -m app` wires it (`startup.wired_app`): the window on an engine in a process of its
-own, against the local stack — a dropped file uploads and its link works; a dead engine is said."""
+own, against the local stack: a dropped file uploads and its link works; a killed engine is replaced and
+the upload it was sending goes on; an engine that keeps dying is said."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 import requests
 from PySide6.QtWidgets import QMessageBox
 
+from app.core.engine_process import MAX_RESTARTS
 from app.core.models import UploadState
 from app.core.settings import AppSettings
 from app.gui.startup import LocalApi, wired_app
 from backend.local import LocalStack
-from tests.gui.test_drop import drop
+from tests.gui.test_drop import drop, start_batch
 
 METADATA = '{"organizationId": "org-7", "objectRecordId": "rec-1"}'
 
@@ -34,12 +36,7 @@ def test_a_dropped_file_uploads_through_the_engine_process(
         window.show()
         window.start()
         drop(window, [file])
-        qtbot.waitUntil(
-            lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible(), timeout=10_000
-        )
-        dialog = window.metadata_dialog
-        qtbot.waitUntil(dialog.start_button.isEnabled, timeout=10_000)
-        dialog.start_button.click()
+        start_batch(qtbot, window)
         qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
         [upload_id] = [status.id for status in window.model.statuses()]
         qtbot.waitUntil(lambda: window.model.status(upload_id).state is UploadState.DONE, timeout=30_000)
@@ -51,17 +48,62 @@ def test_a_dropped_file_uploads_through_the_engine_process(
     assert (tmp_path / "logs" / "s3up-engine.log").exists()
 
 
-def test_the_window_says_so_when_the_engine_process_dies(qtbot: Any, tmp_path: Path) -> None:
+def kill(pid: int | None) -> None:
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_engine_is_replaced_and_the_running_upload_goes_on(
+    qtbot: Any, local_stack: LocalStack, stack_token: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "big.bin"
+    file.write_bytes(os.urandom(24 * 1024 * 1024))
+    settings = AppSettings(
+        key_template="wired/{filename}",
+        last_metadata=METADATA,
+        notify_when_done=False,
+        bandwidth_limit_mib=4.0,  # about 6 s: the engine dies while it sends
+        part_size_mib=5,
+    )
+    api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
+
+    with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
+        window = wired.window
+        window.show()
+        window.start()
+        drop(window, [file])
+        start_batch(qtbot, window)
+        qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
+        [upload_id] = [status.id for status in window.model.statuses()]
+        qtbot.waitUntil(lambda: window.model.status(upload_id).parts_done >= 1, timeout=20_000)
+        first_pid = wired.engine.pid
+
+        kill(first_pid)
+
+        qtbot.waitUntil(lambda: "stopped unexpectedly" in window.statusBar().currentMessage(), timeout=20_000)
+        assert wired.engine.pid != first_pid
+        qtbot.waitUntil(lambda: window.model.status(upload_id).state is UploadState.DONE, timeout=60_000)
+        done = window.model.status(upload_id)
+
+    assert done.url
+    assert requests.get(done.url, timeout=10).content == file.read_bytes()
+
+
+def test_the_window_says_so_when_the_engine_keeps_dying(qtbot: Any, tmp_path: Path) -> None:
     with wired_app(settings=AppSettings(), log_folder=tmp_path / "logs") as wired:
         window = wired.window
         window.show()
-        assert wired.engine.pid is not None
-        os.kill(wired.engine.pid, signal.SIGKILL)
+        window.start()
 
         def box() -> QMessageBox | None:
             return window.findChild(QMessageBox, "engine-stopped")
 
+        for _death in range(MAX_RESTARTS):
+            with qtbot.waitSignal(wired.bridge.engine_restarted, timeout=20_000):
+                kill(wired.engine.pid)
+            assert box() is None
+        kill(wired.engine.pid)
+
         qtbot.waitUntil(lambda: box() is not None and box().isVisible(), timeout=10_000)
-        assert "stopped unexpectedly" in box().text()
-        assert "start it again" in box().text()
+        assert "several times in a row" in box().text()
         assert "start it again" in window.statusBar().currentMessage()
