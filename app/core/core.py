@@ -133,6 +133,8 @@ class EngineCore:
                     else:
                         upload.state, upload.message, upload.passing_note = target, message, False
                     upload.progress_dirty = True
+                    if target is UploadState.DONE:
+                        upload.forget_sending_state()
                     self.changed(wake_worker=target in ACTIVE_STATES and event not in STEP_EVENTS)
                 if target is not UploadState.DONE and event not in UNRECORDED_EVENTS:
                     self.journal.set_state(upload.id, target, message, durable=event in DURABLE_EVENTS)

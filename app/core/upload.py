@@ -72,6 +72,15 @@ class ActiveUpload:
     def id(self) -> int:
         return self.record.id
 
+    def forget_sending_state(self) -> None:
+        """Keep what a finished upload's status shows, not what sending it needed (its URLs, its stop
+        event, its speed samples): 10,000 finished uploads held ~45 MiB of them."""
+        self.signer = None
+        self.stopper = PartStopper()
+        self.meter = SpeedMeter()
+        self.put_headers = {}
+        self.pending = deque()
+
     @property
     def bytes_done(self) -> int:
         return sum(part.size for part in self.done.values()) + sum(self.in_flight.values())
