@@ -18,20 +18,11 @@ from app.gui.style import apply_style
 log = logging.getLogger(__name__)
 
 
-# How long a thread may keep the interpreter lock while another waits for it (Python's default: 5 ms).
-# The window shares the lock with the upload threads, and each paint takes it back hundreds of times:
-# with 10,000 small files uploading, 0.5 ms (with one table signal per batch) brought the longest
-# event-loop stall from 130-300 ms to 101-139 ms and its 99th percentile from 55 to 43-54 ms
-# (benchmarks/bench_gui_stall.py).
-GUI_SWITCH_INTERVAL = 0.0005
-
-
 def create_application(argv: list[str]) -> QApplication:
     """The QApplication (the running one when there is one, as under pytest-qt), named and styled.
 
     No application display name is set: Qt would append it to every window title ("s3up — … — s3up").
     """
-    sys.setswitchinterval(GUI_SWITCH_INTERVAL)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setApplicationName("s3up")
