@@ -18,6 +18,7 @@ from app.core.signing import UrlSigner
 from app.core.transfer import PartStopper
 
 WARN_BEFORE_EXPIRY = 24 * 3600.0  # seconds
+_MAKING = threading.Lock()  # guards the first use of an upload's stopper and speed meter
 
 
 @dataclass
@@ -46,8 +47,9 @@ class ActiveUpload:
     part_size_fixed: bool = False  # the user chose the part size: it is never re-planned
     signer: UrlSigner | None = None  # the URLs of the current multipart upload and plan
     expirations: dict[int, int] = field(default_factory=dict)  # part number -> expired URLs in a row
-    stopper: PartStopper = field(default_factory=PartStopper)
-    meter: SpeedMeter = field(default_factory=SpeedMeter)
+    # Made on first use (`stopper`, `meter`): 10,000 queued or finished uploads need neither.
+    _stopper: PartStopper | None = field(default=None, repr=False)
+    _meter: SpeedMeter | None = field(default=None, repr=False)
     progress_dirty: bool = False
     sent_elsewhere: bool = False  # another process held its lock when this one last tried
     # Parts sent before this run (or before a pause) are re-read and compared with S3's ETag:
@@ -72,12 +74,27 @@ class ActiveUpload:
     def id(self) -> int:
         return self.record.id
 
+    @property
+    def stopper(self) -> PartStopper:
+        """Stops the sends of this run of the upload (a resume gets a new one)."""
+        with _MAKING:  # read outside the core's lock too: two threads must never get two stoppers
+            if self._stopper is None:
+                self._stopper = PartStopper()
+            return self._stopper
+
+    @property
+    def meter(self) -> SpeedMeter:
+        with _MAKING:
+            if self._meter is None:
+                self._meter = SpeedMeter()
+            return self._meter
+
     def forget_sending_state(self) -> None:
         """Keep what a finished upload's status shows, not what sending it needed (its URLs, its stop
         event, its speed samples): 10,000 finished uploads held ~45 MiB of them."""
         self.signer = None
-        self.stopper = PartStopper()
-        self.meter = SpeedMeter()
+        self._stopper = None
+        self._meter = None
         self.put_headers = {}
         self.pending = deque()
 
@@ -141,8 +158,9 @@ class ActiveUpload:
         self.step_attempts = 0
         self.step_retry_at = 0.0
         self.message = None
-        self.stopper = PartStopper()
-        self.meter.reset()
+        self._stopper = None
+        if self._meter is not None:
+            self._meter.reset()
         self.restarts = 0
 
     def snapshot(self, now: float | None = None) -> UploadStatus:
