@@ -9,6 +9,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Start the desktop app; returns its exit code. Arguments Qt knows (e.g. -platform) pass through."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--engine-process"]:  # started by the app itself (app.core.engine_launch.ENGINE_FLAG)
+        from app.core.engine_launch import serve_descriptor
+
+        serve_descriptor(int(args[1]))
+        return 0
     parser = argparse.ArgumentParser(prog="python -m app", description="s3up: upload very large files to S3.")
     parser.add_argument(
         "--local",
@@ -40,5 +45,5 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     import multiprocessing
 
-    multiprocessing.freeze_support()  # the packaged app starts its engine process through itself
+    multiprocessing.freeze_support()  # where the engine process is spawned by multiprocessing (Windows)
     raise SystemExit(main())

@@ -26,19 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# The app's engine process re-imports this script as `__mp_main__` (multiprocessing's spawn): Qt and the
-# GUI are imported only when it runs as the benchmark, so that the engine's memory is measured as the
-# app's (whose own main module imports nothing heavy).
-if __name__ == "__main__":
-    from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication
 
-    from app.core.models import MIB
-    from app.core.settings import AppSettings
-    from app.gui.application import create_application
-    from app.gui.memory import freeze_startup_objects
-    from app.gui.startup import LocalApi, wired_app
-    from tests.gui.test_drop import drop
-    from tests.gui.test_responsiveness import STACK_SCRIPT, StallProbe
+from app.core.models import MIB
+from app.core.settings import AppSettings
+from app.gui.application import create_application
+from app.gui.memory import freeze_startup_objects
+from app.gui.startup import LocalApi, wired_app
+from tests.gui.test_drop import drop
+from tests.gui.test_responsiveness import STACK_SCRIPT, StallProbe
 
 METADATA = '{"organizationId": "org-7", "objectRecordId": "rec-1"}'
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
 import threading
 import time
 from collections import deque
@@ -30,7 +29,7 @@ from typing import Any
 
 from app.core.commands import Command, CommandResult
 from app.core.core import TokenSource
-from app.core.engine_host import host_engine
+from app.core.engine_launch import EngineArguments, LaunchedEngine, launch_engine
 from app.core.engine_wire import (
     STARTUP_ID,
     Call,
@@ -74,7 +73,7 @@ class EngineStoppedError(UploadError):
 class _Child:
     """One engine process and the app's end of its pipe."""
 
-    def __init__(self, process: multiprocessing.process.BaseProcess, pipe: Connection) -> None:
+    def __init__(self, process: LaunchedEngine, pipe: Connection) -> None:
         self.process = process
         self.pipe = pipe
         self.send_lock = threading.Lock()
@@ -90,10 +89,7 @@ class _Child:
 
     def end(self, grace: float) -> None:
         """Wait `grace` seconds for the process to end, kill it if it has not, and close the pipe."""
-        self.process.join(grace)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(STOP_GRACE)
+        self.process.end(grace)
         self.pipe.close()
         if self.reader is not None and self.reader is not threading.current_thread():
             self.reader.join(STOP_GRACE)
@@ -138,22 +134,13 @@ class EngineProcess:
         self._child = self._start_child()
 
     def _start_child(self) -> _Child:
-        """Spawn an engine process and wait until it has opened the journal (or raise why it could not)."""
-        context = multiprocessing.get_context("spawn")  # no fork: the app has Qt and threads running
-        pipe, child_end = context.Pipe(duplex=True)
-        process = context.Process(
-            target=host_engine,
-            args=(child_end, self._settings, self._journal_path, self._log_folder),
-            name="s3up-engine",
-            daemon=True,
-        )
+        """Start an engine process and wait until it has opened the journal (or raise why it could not)."""
+        process, pipe = launch_engine(EngineArguments(self._settings, self._journal_path, self._log_folder))
         child = _Child(process, pipe)
         started: Future[Any] = Future()
         with self._lock:
             self._starting = True
             self._waiting[STARTUP_ID] = started
-        process.start()
-        child_end.close()
         child.reader = threading.Thread(
             target=self._read, args=(child,), name="s3up-engine-reader", daemon=True
         )
@@ -367,7 +354,7 @@ class EngineProcess:
                 answer.set_exception(EngineStoppedError(STOPPED_WHILE_BUSY if restart else GONE_FOR_GOOD))
         if not died:
             return
-        log.error("The engine process ended unexpectedly (exit code %s)", child.process.exitcode)
+        log.error("The engine process ended unexpectedly (exit code %s)", child.process.exit_code)
         if restart:
             with self._lock:
                 self._restarter = threading.Thread(

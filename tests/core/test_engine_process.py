@@ -98,6 +98,11 @@ def test_the_engine_process_uploads_and_reports_to_the_app(
     engine = start_engine(tokens)
     assert engine.pid is not None
     assert engine.pid != os.getpid()
+    command = Path(f"/proc/{engine.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"--engine-process" in command  # the app's own program, no multiprocessing machinery:
+    assert not [
+        pid for pid in _children() if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
     watched = Watched()
     engine.subscribe(watched)
     small = make_file("small.bin", 200_000)
@@ -300,6 +305,19 @@ def test_the_engine_ends_when_the_app_dies_without_a_word(tmp_path: Path) -> Non
     assert not _alive(engine_pid), "the engine process outlived the app"
     log_text = (tmp_path / "logs" / ENGINE_LOG_FILENAME).read_text(encoding="utf-8")
     assert "closed the engine's pipe" in log_text
+
+
+def _children() -> list[int]:
+    """This process's children (Linux)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            continue
+        if f"PPid:\t{os.getpid()}" in lines:
+            found.append(int(status.parent.name))
+    return found
 
 
 def _alive(pid: int) -> bool:
