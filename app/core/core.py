@@ -370,7 +370,7 @@ class EngineCore:
                 return False
             self.closing.set()
             for upload in self.uploads.values():
-                upload.stopper.stop()
+                upload.stop_sends()
             self.lock.notify_all()
             self.work.notify_all()
             return True

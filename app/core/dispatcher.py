@@ -134,10 +134,12 @@ class Dispatcher:
             return
         self.limit.sent(amount)
         with self.core.lock:
-            if job.generation == upload.plan_generation and job.part_number in upload.in_flight:
+            current = job.generation == upload.plan_generation and job.part_number in upload.in_flight
+            if current:
                 upload.in_flight[job.part_number] += amount
                 upload.progress_dirty = True
-        upload.meter.add(amount)
+        if current:  # a send of an older plan makes no meter (the upload may have finished since)
+            upload.meter.add(amount)
 
     def complete(self, job: Job, outcome: Outcome) -> None:
         core = self.core

@@ -22,6 +22,7 @@ from app.core.engine import Engine, open_engine
 from app.core.engine_wire import (
     REMOTE_CALLS,
     STARTUP_ID,
+    STOPPED_ID,
     Call,
     Failure,
     Ready,
@@ -33,7 +34,7 @@ from app.core.engine_wire import (
     portable,
     portable_value,
 )
-from app.core.errors import UploadError
+from app.core.errors import ServerError, UploadError
 from app.core.logs import register_secret, setup_logging
 from app.core.models import TransferSettings, UploadStatus
 
@@ -67,13 +68,18 @@ class _Pipe:
 
 
 class _Tokens:
-    """The engine's token source: asks the app, which holds the keyring and the session's tokens."""
+    """The engine's token source: asks the app, which holds the keyring and the session's tokens.
+
+    When the app does not answer (it is quitting or gone), a request fails as a passing error, never as
+    "no token": a request sent without one would be refused and the upload kept as needing sign-in.
+    """
 
     def __init__(self, pipe: _Pipe) -> None:
         self._pipe = pipe
         self._lock = threading.Lock()
         self._waiting: dict[int, tuple[threading.Event, list[str | None]]] = {}
         self._cache: dict[str, tuple[float, str | None]] = {}
+        self._generation: dict[str, int] = {}  # bumped by `forget`: older answers are not cached
         self._next_id = 1
         self._closed = False
 
@@ -84,25 +90,26 @@ class _Tokens:
             if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
                 return cached[1]
             if self._closed:
-                return None
+                raise _no_answer()
             question_id = self._next_id
             self._next_id += 1
+            generation = self._generation.get(api_url, 0)
             answered = threading.Event()
             slot: list[str | None] = []
             self._waiting[question_id] = (answered, slot)
         try:
-            if not self._pipe.send(TokenQuestion(question_id, api_url)) or not answered.wait(
-                TOKEN_WAIT_SECONDS
-            ):
-                return None
+            sent = self._pipe.send(TokenQuestion(question_id, api_url))
+            if not sent or not answered.wait(TOKEN_WAIT_SECONDS) or not slot:
+                raise _no_answer()
         finally:
             with self._lock:
                 self._waiting.pop(question_id, None)
-        token = slot[0] if slot else None
+        token = slot[0]
         if token:
             register_secret(token)  # this process's log lines hide it too
         with self._lock:
-            self._cache[api_url] = (time.monotonic(), token)
+            if self._generation.get(api_url, 0) == generation:  # not signed in or out meanwhile
+                self._cache[api_url] = (time.monotonic(), token)
         return token
 
     def answer(self, message: TokenAnswer) -> None:
@@ -113,16 +120,22 @@ class _Tokens:
             waiting[0].set()
 
     def forget(self, api_url: str) -> None:
+        """The user signed in or out: ask again, and keep no answer to a question asked before."""
         with self._lock:
             self._cache.pop(api_url, None)
+            self._generation[api_url] = self._generation.get(api_url, 0) + 1
 
     def close(self) -> None:
-        """The app no longer answers: every question waiting, and every later one, gets no token."""
+        """The app no longer answers: every question waiting, and every later one, fails as passing."""
         with self._lock:
             self._closed = True
             waiting = list(self._waiting.values())
         for answered, _slot in waiting:
             answered.set()
+
+
+def _no_answer() -> ServerError:
+    return ServerError("s3up did not answer the upload engine's question for the token (it may be quitting).")
 
 
 class _StatusForwarder:
@@ -179,7 +192,11 @@ def _run_call(engine: Engine, tokens: _Tokens, pipe: _Pipe, call: Call) -> None:
         log.exception("The engine's %s failed", call.method)
         pipe.send(Failure(call.id, None, traceback.format_exc(limit=8)))
     else:
-        pipe.send(Reply(call.id, portable_value(value)))
+        try:
+            pipe.send(Reply(call.id, portable_value(value)))
+        except Exception:  # an answer that cannot be pickled: the app must still hear of the call
+            log.exception("The answer to %s could not be sent", call.method)
+            pipe.send(Failure(call.id, None, traceback.format_exc(limit=8)))
 
 
 def host_engine(
@@ -187,13 +204,17 @@ def host_engine(
 ) -> None:
     """The engine process's main function: serve calls until `Stop` or until the app's end of the pipe
     closes, then shut the engine down and close the journal."""
-    setup_logging(log_folder, filename=ENGINE_LOG_FILENAME)
     pipe = _Pipe(connection)
     tokens = _Tokens(pipe)
     try:
+        setup_logging(log_folder, filename=ENGINE_LOG_FILENAME)
         engine = open_engine(tokens, settings, journal_path=journal_path)
-    except UploadError as error:  # the journal cannot be opened: the app tells the user
+    except UploadError as error:  # e.g. the journal cannot be opened: the app tells the user
         pipe.send(Failure(STARTUP_ID, portable(error)))
+        return
+    except Exception as error:  # e.g. the log folder cannot be made
+        log.exception("The upload engine could not start")
+        pipe.send(Failure(STARTUP_ID, UploadError(f"The upload engine could not start: {error}")))
         return
     forwarder = _StatusForwarder(pipe)
     engine.manager.subscribe(forwarder.put)
@@ -215,9 +236,9 @@ def host_engine(
                 stop = message
                 break
     finally:
-        tokens.close()
+        tokens.close()  # nobody reads the answers any more: a request now fails as passing
+        engine.close(stop.timeout)  # the uploads stop first (when the app died, nobody waits for calls)
         calls.shutdown(wait=True, cancel_futures=True)
-        engine.close(stop.timeout)
         forwarder.stop()
-        pipe.send(Reply(STARTUP_ID, None))  # the engine has stopped and the journal is closed
+        pipe.send(Reply(STOPPED_ID, None))  # the engine has stopped and the journal is closed
         connection.close()

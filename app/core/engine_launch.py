@@ -69,13 +69,17 @@ def launch_engine(arguments: EngineArguments) -> tuple[LaunchedEngine, Connectio
     """Start an engine process and hand it its arguments; returns it and the app's end of its pipe."""
     if os.name == "posix":
         ours, theirs = socket.socketpair()
-        with theirs:
-            process = subprocess.Popen(
-                [*_program(), ENGINE_FLAG, str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                env=_environment(),
-            )
+        try:
+            with theirs:
+                process = subprocess.Popen(
+                    [*_program(), ENGINE_FLAG, str(theirs.fileno())],
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    env=_environment(),
+                )
+        except BaseException:
+            ours.close()
+            raise
         connection = Connection(ours.detach())
         launched = LaunchedEngine(process)
     else:
@@ -85,7 +89,12 @@ def launch_engine(arguments: EngineArguments) -> tuple[LaunchedEngine, Connectio
         spawned.start()
         child_end.close()
         launched = LaunchedEngine(spawned)
-    connection.send(arguments)
+    try:
+        connection.send(arguments)
+    except BaseException:
+        connection.close()
+        launched.end(0.0)
+        raise
     return launched, connection
 
 
@@ -93,7 +102,7 @@ def _program() -> list[str]:
     """How to run the app's own program: the packaged executable, or this Python with `-m app`."""
     if getattr(sys, "frozen", False):
         return [sys.executable]
-    return [sys.executable, "-m", "app"]
+    return [sys.executable, "-P", "-m", "app"]  # -P: never an `app` in the current folder
 
 
 def _environment() -> dict[str, str]:

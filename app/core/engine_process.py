@@ -7,10 +7,11 @@ small files in flight, each paint of the table waited for that lock and the even
 the keyring, and answers the engine's token questions.
 
 If the engine process dies, the calls waiting for it raise `EngineStoppedError` (a sentence for the user)
-and a new engine process starts on the same journal, which has every part sent: `when_restarted`
-callbacks then restore and resume the uploads. After `MAX_RESTARTS` deaths within `RESTART_WINDOW`
-seconds it is not started again: every call raises `EngineStoppedError`, and `when_stopped` callbacks say
-so (quitting and starting the app again resumes from the journal).
+and a new engine process starts on the same journal, which has every part sent. It loads the journal's
+unfinished uploads (`restore`) before it takes calls, and `when_restarted` callbacks get them, to resume
+those that were running. It is started again after each of `MAX_RESTARTS` deaths within
+`RESTART_WINDOW` seconds; at the next one it stays stopped: every call raises `EngineStoppedError`, and
+`when_stopped` callbacks say so (quitting and starting the app again resumes from the journal).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from app.core.core import TokenSource
 from app.core.engine_launch import EngineArguments, LaunchedEngine, launch_engine
 from app.core.engine_wire import (
     STARTUP_ID,
+    STOPPED_ID,
     Call,
     Failure,
     Ready,
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # a cold start on a slow disk; a journal that cannot be opened answers at once
 STOP_GRACE = 5.0  # beyond the engine's own shutdown time, before the process is killed
-MAX_RESTARTS = 3  # deaths within RESTART_WINDOW after which the engine is left stopped (a crash loop)
+MAX_RESTARTS = 3  # deaths within RESTART_WINDOW that are followed by a new engine; the next one is not
 RESTART_WINDOW = 300.0
 
 GONE_FOR_GOOD = (
@@ -61,10 +63,14 @@ STOPPED_WHILE_BUSY = (
     "The upload engine stopped unexpectedly while it was doing this, and was started again. Try again; "
     "the uploads that were running continue by themselves."
 )
+QUITTING = "s3up is quitting, so this was not done; it can be done at the next start."
+COULD_NOT_START = "The upload engine could not start; the log folder has the details."
+
+RestartedCallback = Callable[[list[UploadStatus]], None]
 
 
 class EngineStoppedError(UploadError):
-    """The engine process is gone (it crashed, or was killed)."""
+    """The engine process is gone (it crashed, or was killed), or the app is quitting."""
 
     def __init__(self, message: str = GONE_FOR_GOOD) -> None:
         super().__init__(message)
@@ -78,8 +84,10 @@ class _Child:
         self.pipe = pipe
         self.send_lock = threading.Lock()
         self.reader: threading.Thread | None = None
+        self.ready = False  # it said it has opened the journal: its death from now on is a crash
 
     def send(self, message: object) -> bool:
+        """False when the pipe is closed (pickling errors are raised)."""
         with self.send_lock:
             try:
                 self.pipe.send(message)
@@ -110,7 +118,8 @@ class EngineProcess:
     ) -> None:
         """Start the engine process and wait until it has opened the journal.
 
-        Raises the engine's `JournalError` (or another `UploadError`) when it cannot start.
+        Raises an `UploadError` when it cannot start: the engine's own (`JournalError` for a journal that
+        cannot be opened) or `EngineStoppedError`.
         """
         self._token_source = token_source
         self._settings = settings
@@ -120,27 +129,28 @@ class EngineProcess:
         self._deaths: deque[float] = deque()
         self._subscribers: list[Subscriber] = []
         self._on_stopped: list[Callable[[EngineStoppedError], None]] = []
-        self._on_restarted: list[Callable[[], None]] = []
+        self._on_restarted: list[RestartedCallback] = []
         self._lock = threading.Lock()
         self._waiting: dict[int, Future[Any]] = {}
         self._ids = itertools.count(STARTUP_ID + 1)
-        self._ready = threading.Event()  # set while an engine takes calls
-        self._starting = False  # an engine process is being started: its death fails the start
-        self._stopping = False
+        self._ready = threading.Event()  # set while calls go through: an engine takes them, or they fail
+        self._refusing = False  # quitting: calls fail at once
+        self._shut_down = False
         self._gone = False  # for good
+        self._restarting = False  # a restarter thread is starting a new engine (and counts its deaths)
         self._restarter: threading.Thread | None = None
         # Token questions may wait on a keyring: answered beside the reader, so statuses keep flowing.
         self._keyring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3up-engine-token")
         self._child = self._start_child()
+        self._ready.set()
 
     def _start_child(self) -> _Child:
         """Start an engine process and wait until it has opened the journal (or raise why it could not)."""
-        process, pipe = launch_engine(EngineArguments(self._settings, self._journal_path, self._log_folder))
-        child = _Child(process, pipe)
         started: Future[Any] = Future()
         with self._lock:
-            self._starting = True
             self._waiting[STARTUP_ID] = started
+        process, pipe = launch_engine(EngineArguments(self._settings, self._journal_path, self._log_folder))
+        child = _Child(process, pipe)
         child.reader = threading.Thread(
             target=self._read, args=(child,), name="s3up-engine-reader", daemon=True
         )
@@ -149,13 +159,13 @@ class EngineProcess:
         child.reader.start()
         try:
             started.result(START_TIMEOUT)
+        except FutureTimeout:
+            log.error("The engine process did not start within %.0f s", START_TIMEOUT)
+            child.end(0.0)
+            raise EngineStoppedError(COULD_NOT_START) from None
         except BaseException:
             child.end(0.0)
             raise
-        finally:
-            with self._lock:
-                self._starting = False
-        self._ready.set()
         return child
 
     @property
@@ -202,8 +212,8 @@ class EngineProcess:
         self._call("credentials_changed", api_url)
 
     def update_settings(self, settings: TransferSettings) -> None:
+        self._settings = settings  # first: an engine started again after this call starts with them
         self._call("update_settings", settings)
-        self._settings = settings  # a restarted engine starts with them
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback(status)` for every status the engine reports (on the reader thread)."""
@@ -217,33 +227,46 @@ class EngineProcess:
 
         return unsubscribe
 
-    def when_restarted(self, callback: Callable[[], None]) -> None:
-        """Call `callback()` (on an engine thread of the app) once a new engine process has replaced one
-        that died: it knows no upload until `restore` loads the journal's unfinished ones."""
+    def when_restarted(self, callback: RestartedCallback) -> None:
+        """Call `callback(restored)` (on a thread of the app's) once a new engine process has replaced one
+        that died, with the unfinished uploads it loaded from the journal (paused, or marked)."""
         with self._lock:
             self._on_restarted.append(callback)
 
     def when_stopped(self, callback: Callable[[EngineStoppedError], None]) -> None:
-        """Call `callback(error)` (on an engine thread of the app) when the engine has died and will not be
+        """Call `callback(error)` (on a thread of the app's) when the engine has died and will not be
         started again."""
         with self._lock:
             self._on_stopped.append(callback)
+
+    def refuse_calls(self) -> None:
+        """The app is quitting: calls waiting for the engine, and later ones, fail at once (so that
+        nothing waits on an engine that hangs or is being started again). Idempotent."""
+        with self._lock:
+            self._refusing = True
+            waiting = [(call_id, answer) for call_id, answer in self._waiting.items() if call_id > STARTUP_ID]
+            for call_id, _answer in waiting:
+                del self._waiting[call_id]
+        self._ready.set()
+        for _call_id, answer in waiting:
+            _fail(answer, EngineStoppedError(QUITTING))
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the engine (running uploads stay resumable), wait for it to close the journal and end the
         process. Idempotent."""
         with self._lock:
-            if self._stopping:
+            if self._shut_down:
                 return
-            self._stopping = True
+            self._shut_down = True
+        self.refuse_calls()
+        with self._lock:
             restarter = self._restarter
-        self._ready.set()  # calls waiting for an engine to start fail at once
         if restarter is not None:
-            restarter.join(START_TIMEOUT)
+            restarter.join(START_TIMEOUT + STOP_GRACE)
         with self._lock:
             child = self._child
             stopped: Future[Any] = Future()
-            self._waiting[STARTUP_ID] = stopped
+            self._waiting[STOPPED_ID] = stopped
         if not self._gone and child.send(Stop(timeout)):
             try:
                 stopped.result(timeout + STOP_GRACE)
@@ -258,41 +281,55 @@ class EngineProcess:
         answer: Future[Any] = Future()
         while True:
             if not self._ready.wait(START_TIMEOUT):  # an engine being started again
-                raise EngineStoppedError()
+                raise EngineStoppedError(COULD_NOT_START)
             with self._lock:
-                if self._gone or self._stopping:
+                if self._refusing:
+                    raise EngineStoppedError(QUITTING)
+                if self._gone:
                     raise EngineStoppedError()
                 if self._ready.is_set():
                     call_id = next(self._ids)
                     self._waiting[call_id] = answer
                     child = self._child
                     break
-        if not child.send(Call(call_id, method, args, kwargs)):
-            self._settle(call_id, error=EngineStoppedError(STOPPED_WHILE_BUSY))
+        try:
+            child.send(Call(call_id, method, args, kwargs))  # a closed pipe: the reader fails the call
+        except Exception:
+            with self._lock:
+                self._waiting.pop(call_id, None)
+            raise
         return answer.result()
 
     def _read(self, child: _Child) -> None:
-        while True:
-            try:
-                message = child.pipe.recv()
-            except (EOFError, OSError):
-                break
-            if isinstance(message, Statuses):
-                self._deliver(message.statuses)
-            elif isinstance(message, TokenQuestion):
-                self._keyring.submit(self._answer_token, child, message)
-            elif isinstance(message, Reply):
-                self._settle(message.id, value=message.value)
-            elif isinstance(message, Failure):
-                error = message.error or UploadError(
-                    "Something went wrong in the upload engine; the log folder has the details."
-                )
-                if message.description:
-                    log.error("The engine failed:\n%s", message.description)
-                self._settle(message.id, error=error)
-            elif isinstance(message, Ready):
-                self._settle(STARTUP_ID, value=None)
-        self._child_ended(child)
+        try:
+            while True:
+                try:
+                    message = child.pipe.recv()
+                except (EOFError, OSError):
+                    break
+                self._handle(child, message)
+        except Exception:
+            log.exception("The engine's pipe failed")  # the engine is ended and started again
+        finally:
+            self._child_ended(child)
+
+    def _handle(self, child: _Child, message: object) -> None:
+        if isinstance(message, Statuses):
+            self._deliver(message.statuses)
+        elif isinstance(message, TokenQuestion):
+            self._keyring.submit(self._answer_token, child, message)
+        elif isinstance(message, Reply):
+            self._settle(message.id, value=message.value)
+        elif isinstance(message, Failure):
+            error = message.error or UploadError(
+                "Something went wrong in the upload engine; the log folder has the details."
+            )
+            if message.description:
+                log.error("The engine failed:\n%s", message.description)
+            self._settle(message.id, error=error)
+        elif isinstance(message, Ready):
+            child.ready = True
+            self._settle(STARTUP_ID, value=None)
 
     def _deliver(self, statuses: list[UploadStatus]) -> None:
         with self._lock:
@@ -323,15 +360,14 @@ class EngineProcess:
             answer.set_result(value)
 
     def _child_ended(self, child: _Child) -> None:
-        """A pipe closed. After a shutdown that is its end; at start-up, the start fails; else the engine
-        died: fail the calls waiting for it, and start a new one unless it keeps dying."""
+        """A pipe closed. After a shutdown that is its end; before its Ready, the start fails; else the
+        engine died: fail the calls waiting for it, and start a new one unless it keeps dying."""
         with self._lock:
             if child is not self._child:
                 return
             waiting = list(self._waiting.items())
             self._waiting.clear()
-            stopping, starting = self._stopping, self._starting
-            died = not stopping and not starting
+            died = child.ready and not self._refusing and not self._restarting
             now = time.monotonic()
             while self._deaths and now - self._deaths[0] > RESTART_WINDOW:
                 self._deaths.popleft()
@@ -342,53 +378,83 @@ class EngineProcess:
                 if restart:
                     self._ready.clear()  # calls wait for the new engine
         for call_id, answer in waiting:
-            if answer.done():
-                continue
-            if call_id == STARTUP_ID and stopping:
-                answer.set_result(None)
+            if call_id == STOPPED_ID:
+                _settle_quietly(answer)
             elif call_id == STARTUP_ID:
-                answer.set_exception(
-                    EngineStoppedError("The upload engine could not start; the log folder has the details.")
-                )
+                _fail(answer, EngineStoppedError(COULD_NOT_START))
+            elif self._refusing:
+                _fail(answer, EngineStoppedError(QUITTING))
             else:
-                answer.set_exception(EngineStoppedError(STOPPED_WHILE_BUSY if restart else GONE_FOR_GOOD))
+                _fail(answer, EngineStoppedError(STOPPED_WHILE_BUSY if restart else GONE_FOR_GOOD))
         if not died:
             return
-        log.error("The engine process ended unexpectedly (exit code %s)", child.process.exit_code)
         if restart:
             with self._lock:
+                self._restarting = True
                 self._restarter = threading.Thread(
                     target=self._restart, args=(child,), name="s3up-engine-restart", daemon=True
                 )
                 self._restarter.start()
         else:
+            child.end(STOP_GRACE)
+            log.error(
+                "The engine process ended (exit code %s); it is not started again", child.process.exit_code
+            )
             self._tell_stopped()
 
     def _restart(self, dead: _Child) -> None:
+        """Start engines until one has restored the journal's uploads, or they keep dying."""
         dead.end(STOP_GRACE)
-        while not self._stopping:
+        log.error("The engine process ended unexpectedly (exit code %s)", dead.process.exit_code)
+        restored: list[UploadStatus] | None = None
+        while restored is None and not self._refusing and not self._gone:
+            child = None
             try:
-                self._start_child()
-                break
+                child = self._start_child()
+                restored = self._ask(child, "restore")  # before any call: they find the uploads
             except Exception:
                 log.exception("The engine process could not be started again")
+                if child is not None:
+                    child.end(STOP_GRACE)
                 with self._lock:
                     self._deaths.append(time.monotonic())
                     self._gone = len(self._deaths) > self._max_restarts
-                if self._gone:
-                    self._ready.set()  # calls waiting for it fail at once
-                    self._tell_stopped()
-                    return
-        else:
+        with self._lock:
+            self._restarting = False
+        self._ready.set()  # calls go through to the new engine, or fail at once
+        if self._gone:
+            self._tell_stopped()
+        if restored is None or self._gone:
             return
-        log.warning("A new engine process (%s) took over", self.pid)
+        log.warning(
+            "A new engine process (%s) took over; %s unfinished uploads restored", self.pid, len(restored)
+        )
         with self._lock:
             callbacks = list(self._on_restarted)
         for callback in callbacks:
-            callback()
+            callback(restored)
+
+    def _ask(self, child: _Child, method: str) -> Any:
+        """A call to an engine that does not take calls yet (being started again)."""
+        answer: Future[Any] = Future()
+        with self._lock:
+            call_id = next(self._ids)
+            self._waiting[call_id] = answer
+        child.send(Call(call_id, method))
+        return answer.result(START_TIMEOUT)
 
     def _tell_stopped(self) -> None:
         with self._lock:
             callbacks = list(self._on_stopped)
         for callback in callbacks:
             callback(EngineStoppedError())
+
+
+def _fail(answer: Future[Any], error: BaseException) -> None:
+    if not answer.done():
+        answer.set_exception(error)
+
+
+def _settle_quietly(answer: Future[Any]) -> None:
+    if not answer.done():
+        answer.set_result(None)

@@ -116,6 +116,7 @@ class Stop:
 
 
 STARTUP_ID = 0  # the id of the `Failure` sent when the engine cannot start
+STOPPED_ID = -1  # the id of the `Reply` sent once the engine has stopped and closed the journal
 
 
 def portable(error: UploadError) -> UploadError:

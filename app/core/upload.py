@@ -1,6 +1,8 @@
 """The engine's working state for one upload: which parts are done, in flight, waiting or backing off.
 
-An `ActiveUpload` is guarded by the engine core's lock; nothing here locks or does I/O by itself.
+An `ActiveUpload` is guarded by the engine core's lock; nothing here does I/O. The one lock here,
+`_MAKING`, guards the stop event and speed meter that an upload makes on first use: progress reports and
+failures read them outside the core's lock.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ _MAKING = threading.Lock()  # guards the first use of an upload's stopper and sp
 
 @dataclass
 class ActiveUpload:
-    """One upload as the engine works on it. Mutated only by the engine core, under its lock."""
+    """One upload as the engine works on it. Mutated only by the engine core, under its lock (the stop
+    event and speed meter it makes on first use: under `_MAKING`)."""
 
     record: JournalUpload
     plan: PartPlan
@@ -78,23 +81,33 @@ class ActiveUpload:
     def stopper(self) -> PartStopper:
         """Stops the sends of this run of the upload (a resume gets a new one)."""
         with _MAKING:  # read outside the core's lock too: two threads must never get two stoppers
-            if self._stopper is None:
-                self._stopper = PartStopper()
-            return self._stopper
+            stopper = self._stopper
+            if stopper is None:
+                stopper = self._stopper = PartStopper()
+            return stopper
 
     @property
     def meter(self) -> SpeedMeter:
         with _MAKING:
-            if self._meter is None:
-                self._meter = SpeedMeter()
-            return self._meter
+            meter = self._meter
+            if meter is None:
+                meter = self._meter = SpeedMeter()
+            return meter
+
+    def stop_sends(self) -> None:
+        """Stop the sends in flight, if any (an upload that never sent has no stopper to make)."""
+        with _MAKING:
+            stopper = self._stopper
+        if stopper is not None:
+            stopper.stop()
 
     def forget_sending_state(self) -> None:
         """Keep what a finished upload's status shows, not what sending it needed (its URLs, its stop
         event, its speed samples): 10,000 finished uploads held ~45 MiB of them."""
         self.signer = None
-        self._stopper = None
-        self._meter = None
+        with _MAKING:
+            self._stopper = None
+            self._meter = None
         self.put_headers = {}
         self.pending = deque()
 
@@ -158,9 +171,11 @@ class ActiveUpload:
         self.step_attempts = 0
         self.step_retry_at = 0.0
         self.message = None
-        self._stopper = None
-        if self._meter is not None:
-            self._meter.reset()
+        with _MAKING:
+            self._stopper = None  # a new one on first use
+            meter = self._meter
+        if meter is not None:
+            meter.reset()
         self.restarts = 0
 
     def snapshot(self, now: float | None = None) -> UploadStatus:

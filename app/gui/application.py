@@ -8,7 +8,7 @@ from contextlib import ExitStack
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.core.journal import JournalError
+from app.core.errors import UploadError
 from app.core.logs import setup_logging
 from app.gui.memory import freeze_startup_objects
 from app.gui.resources import app_icon
@@ -66,9 +66,9 @@ def run(argv: list[str], *, local: bool = False) -> int:
             local_api = LocalApi(stack.api_url, stack.cdn_base_url, stack.token)
         try:
             wired = cleanup.enter_context(wired_app(local=local_api, log_folder=log_path.parent))
-        except JournalError as error:
-            log.error("The journal cannot be opened: %s", error)
-            QMessageBox.critical(None, "s3up cannot start", str(error))
+        except UploadError as error:  # the journal cannot be opened, or the engine process cannot start
+            log.error("The app cannot start: %s", error)
+            QMessageBox.critical(None, "s3up cannot start", error.message)
             return 1
         wired.window.show()
         wired.window.start()

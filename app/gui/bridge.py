@@ -60,7 +60,7 @@ class UploadBridge(QObject):
     statuses_changed = Signal(list)  # list[UploadStatus], newest snapshot of each changed upload
     error_occurred = Signal(str)  # a sentence for the user, from a command that failed
     engine_stopped = Signal(str)  # the engine process died and stays stopped: what the user should do
-    engine_restarted = Signal()  # a new engine process replaced one that died; it knows no upload yet
+    engine_restarted = Signal(list)  # a new engine replaced one that died: the uploads it restored
     _wake = Signal()
     _deliver = Signal(object)
 
@@ -179,10 +179,11 @@ class UploadBridge(QObject):
         if not self._is_closed():
             self.engine_stopped.emit(error.message)
 
-    def report_engine_restarted(self) -> None:
-        """Called (on any thread) when a new engine process has replaced one that died."""
+    def report_engine_restarted(self, restored: list[UploadStatus]) -> None:
+        """Called (on any thread) when a new engine process has replaced one that died, with the
+        unfinished uploads it loaded from the journal."""
         if not self._is_closed():
-            self.engine_restarted.emit()
+            self.engine_restarted.emit(restored)
 
     # --- manager commands -------------------------------------------------------------------------
 

@@ -64,7 +64,6 @@ class MainWindow(QMainWindow):
         self._pending_files: Collection | None = None  # dropped before signing in
         self._restored_notice: set[int] = set()  # paused at start, while the status bar says so
         self._asked_to_quit = False
-        self._after_engine_restart = False  # the queue is being loaded again for a new engine process
         self._refused: list[tuple[UploadRequest, UploadError]] = []  # files refused by the current add
         self.sign_in_dialog: SignInDialog | None = None
         self.metadata_dialog: MetadataDialog | None = None
@@ -149,27 +148,33 @@ class MainWindow(QMainWindow):
 
     def _queue_loaded(self, loaded: tuple[list[UploadStatus], list[UploadStatus]]) -> None:
         restored, history = loaded
-        self.model.update_statuses([*history, *restored])
-        to_resume = set(saved_ids(self._window_state, RESUME_AT_START))
-        save_ids(self._window_state, RESUME_AT_START, [])
+        self.model.update_statuses(history)
+        self._list_restored(restored, set(saved_ids(self._window_state, RESUME_AT_START)))
+
+    def _list_restored(
+        self, restored: list[UploadStatus], to_resume: set[int], *, after_crash: bool = False
+    ) -> None:
+        """List the unfinished uploads the engine loaded from the journal; resume those in `to_resume`
+        (running when the app quit, or when the engine died), and say that the others wait."""
+        self.model.update_statuses(restored)
         resuming = [s.id for s in restored if s.id in to_resume and s.state is UploadState.PAUSED]
         waiting = [s for s in restored if s.id not in resuming and s.state.can_resume]
         if resuming:
             self.bridge.send(for_uploads(Action.RESUME, resuming))
-        if waiting and not self._after_engine_restart:  # after a restart, those were paused before it
+        save_ids(self._window_state, RESUME_AT_START, [])
+        if waiting and not after_crash:  # after the engine died, those were paused before it did
             self._restored_notice = {s.id for s in waiting}
             self.statusBar().showMessage(
                 f"{plural(len(waiting), 'unfinished upload')} from last time, paused. "
                 "Choose Resume All to continue."
             )
         elif resuming:
-            when = "the upload engine stopped unexpectedly" if self._after_engine_restart else "s3up quit"
+            when = "the upload engine stopped unexpectedly" if after_crash else "s3up quit"
             self.statusBar().showMessage(
                 f"Continuing {plural(len(resuming), 'upload')} that {'was' if len(resuming) == 1 else 'were'}"
                 f" running when {when}.",
                 15000,
             )
-        self._after_engine_restart = False
         self._refresh()
 
     # --- adding files -----------------------------------------------------------------------------
@@ -487,13 +492,16 @@ class MainWindow(QMainWindow):
         self.notifier.hide()
         super().closeEvent(event)
 
-    def _engine_restarted(self) -> None:
-        """A new engine took over from one that died, and knows the uploads only from the journal: list
-        them as it does, and resume those that were running (as after Pause and Quit)."""
-        running = [s.id for s in self.model.statuses() if s.state.is_active]
-        save_ids(self._window_state, RESUME_AT_START, running)
-        self._after_engine_restart = True
-        self.bridge.load_queue(HISTORY_LIMIT, self._queue_loaded)
+    def _engine_restarted(self, restored: list[UploadStatus]) -> None:
+        """A new engine took over from one that died, with the journal's unfinished uploads: resume those
+        that were running, those being added (the window had not listed them yet) and those kept for the
+        next start; then refresh the rows of uploads that finished meanwhile from the history."""
+        running = {s.id for s in self.model.statuses() if s.state.is_active}
+        unlisted = {s.id for s in restored if self.model.status(s.id) is None}
+        to_resume = running | unlisted | set(saved_ids(self._window_state, RESUME_AT_START))
+        save_ids(self._window_state, RESUME_AT_START, sorted(to_resume))  # if the app dies meanwhile
+        self._list_restored(restored, to_resume, after_crash=True)
+        self.bridge.recent_keys(HISTORY_LIMIT, self.model.update_statuses, owner=self)
 
     def _engine_stopped(self, text: str) -> None:
         """The uploads stopped with the engine: say so in a box that stays until it is read (not modal, so

@@ -67,7 +67,8 @@ def wired_app(
     """Start the engine process (it opens the journal) and build the bridge, session and (hidden) main
     window on it; on exit close the window and shut the bridge and the engine down, in that order.
 
-    `settings` defaults to the saved ones. Raises `JournalError` when the journal cannot be opened.
+    `settings` defaults to the saved ones. Raises an `UploadError` when the engine cannot start
+    (`JournalError`: the journal cannot be opened).
     """
     with ExitStack() as cleanup:
         settings = settings if settings is not None else load_settings()
@@ -77,6 +78,7 @@ def wired_app(
         cleanup.callback(engine.shutdown)
         bridge = UploadBridge(engine)
         cleanup.callback(bridge.shutdown)
+        cleanup.callback(engine.refuse_calls)  # first: the bridge then waits for no call to an engine
         engine.when_stopped(bridge.report_engine_stopped)
         engine.when_restarted(bridge.report_engine_restarted)
         if local is not None:

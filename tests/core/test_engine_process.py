@@ -4,6 +4,7 @@ app that dies without a word."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import signal
@@ -18,10 +19,10 @@ from typing import Any
 import pytest
 
 from app.core.commands import Action, Command
-from app.core.engine_host import ENGINE_LOG_FILENAME
+from app.core.engine_host import ENGINE_LOG_FILENAME, _Tokens
 from app.core.engine_process import MAX_RESTARTS, EngineProcess, EngineStoppedError
-from app.core.engine_wire import REMOTE_CALLS, EngineControls, portable
-from app.core.errors import ApiUnreachableError, NotThisApiError, UploadError
+from app.core.engine_wire import REMOTE_CALLS, EngineControls, TokenAnswer, portable
+from app.core.errors import ApiUnreachableError, NotThisApiError, ServerError, UploadError
 from app.core.journal import Journal, JournalError
 from app.core.manager import UploadManager
 from app.core.models import MIB, TransferSettings, UploadState, UploadStatus
@@ -195,7 +196,8 @@ def test_a_killed_engine_is_started_again_and_resumes_from_the_journal(
     )
     engine = start_engine(Tokens(stack.token), settings=slow)
     restarted = threading.Event()
-    engine.when_restarted(restarted.set)
+    restored_by_engine: list[list[UploadStatus]] = []
+    engine.when_restarted(lambda restored: (restored_by_engine.append(restored), restarted.set()))
     watched = Watched()
     engine.subscribe(watched)
     file = make_file("restart.bin", 24 * MIB)  # five parts, about 6 s at 4 MiB/s
@@ -210,7 +212,8 @@ def test_a_killed_engine_is_started_again_and_resumes_from_the_journal(
 
     assert restarted.wait(30)
     assert engine.pid not in (None, old_pid)
-    [restored] = engine.restore()  # the new engine knows the upload from the journal only
+    [[restored]] = restored_by_engine  # the new engine knows the upload from the journal only
+    assert engine.restore() == []  # loaded before it took calls
     assert restored.id == added.id
     assert restored.state is UploadState.PAUSED
     assert restored.parts_done >= 1
@@ -257,7 +260,7 @@ def test_an_engine_that_keeps_dying_is_left_stopped_and_says_so(
     engine = start_engine(Tokens(stack.token), max_restarts=1)
     restarted = threading.Event()
     stopped: list[EngineStoppedError] = []
-    engine.when_restarted(restarted.set)
+    engine.when_restarted(lambda _restored: restarted.set())
     engine.when_stopped(stopped.append)
 
     kill(engine)
@@ -275,6 +278,133 @@ def test_an_engine_that_keeps_dying_is_left_stopped_and_says_so(
     started = time.monotonic()
     engine.shutdown()
     assert time.monotonic() - started < 5
+
+
+def test_a_command_sent_while_the_engine_restarts_finds_its_upload(
+    stack: LocalStack, start_engine: Callable[..., EngineProcess], make_file: Callable[..., Path]
+) -> None:
+    slow = TransferSettings(
+        max_connections=2, per_file_connections=2, part_size=5 * MIB, bandwidth_limit=2 * MIB
+    )
+    engine = start_engine(Tokens(stack.token), settings=slow)
+    file = make_file("cancel-me.bin", 20 * MIB)
+    [added] = engine.add_many([request(file, stack.api_url, "proc/cancel-me.bin")]).added
+
+    dead = kill(engine)
+    deadline = time.monotonic() + 20
+    while engine.pid == dead and time.monotonic() < deadline:  # a new engine is being started
+        time.sleep(0.005)
+    result = engine.execute(Command(Action.CANCEL, (added.id,)))  # waits until it has restored
+
+    assert result.first_refusal is None
+    assert result.done == (added.id,)
+
+
+def test_calls_fail_at_once_when_the_app_quits(
+    stack: LocalStack, start_engine: Callable[..., EngineProcess]
+) -> None:
+    answering = threading.Event()
+
+    def stuck_keyring(api_url: str) -> str | None:  # an engine call that waits on the app forever
+        answering.set()
+        time.sleep(3)
+        return stack.token
+
+    engine = start_engine(stuck_keyring)
+    failures: list[EngineStoppedError] = []
+
+    def call() -> None:
+        try:
+            engine.remote_uploads(stack.api_url)
+        except EngineStoppedError as error:
+            failures.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert answering.wait(10)
+    started = time.monotonic()
+    engine.refuse_calls()
+    caller.join(5)
+
+    assert time.monotonic() - started < 1
+    [error] = failures
+    assert "quitting" in error.message
+    with pytest.raises(EngineStoppedError, match="quitting"):
+        engine.history(1)
+
+
+def test_an_engine_that_cannot_start_says_why(
+    start_engine: Callable[..., EngineProcess], tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "logs-file"
+    not_a_folder.write_text("a file where the log folder should be")
+
+    with pytest.raises(UploadError, match=r"could not start: .*Not a directory"):
+        EngineProcess(Tokens(None), SETTINGS, journal_path=tmp_path / "j.sqlite3", log_folder=not_a_folder)
+
+
+def test_an_app_folder_in_the_current_directory_is_not_the_engine(
+    start_engine: Callable[..., EngineProcess], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    impostor = tmp_path / "cwd" / "app"
+    impostor.mkdir(parents=True)
+    (impostor / "__init__.py").write_text("raise SystemExit('the wrong app was imported')\n")
+    monkeypatch.chdir(impostor.parent)
+
+    engine = start_engine(Tokens(None))
+
+    assert engine.history(1) == []
+
+
+class FakePipe:
+    """The engine's end of the pipe, as the token source uses it: records the questions."""
+
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def send(self, message: object) -> bool:
+        self.sent.append(message)
+        return True
+
+
+def test_a_token_question_nobody_answers_fails_as_passing_not_as_signed_out() -> None:
+    tokens = _Tokens(FakePipe())  # type: ignore[arg-type]
+    tokens.close()  # the app quit: nobody reads the questions
+
+    with pytest.raises(ServerError) as raised:
+        tokens("https://api.example/prod")
+    assert raised.value.transient  # retried later, never recorded as "sign in again"
+
+
+def test_an_answer_to_a_question_asked_before_a_sign_in_is_not_kept() -> None:
+    pipe = FakePipe()
+    tokens = _Tokens(pipe)  # type: ignore[arg-type]
+    url = "https://api.example/prod"
+    got: list[str | None] = []
+    asking = threading.Thread(target=lambda: got.append(tokens(url)))
+    asking.start()
+    deadline = time.monotonic() + 5
+    while not pipe.sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [question] = pipe.sent
+    tokens.forget(url)  # the user signs in while the old answer is on its way
+    tokens.answer(TokenAnswer(question.id, "old-token-0123"))  # type: ignore[attr-defined]
+    asking.join(5)
+
+    assert got == ["old-token-0123"]  # the request that asked gets it
+
+    def ask_again() -> None:
+        with contextlib.suppress(ServerError):  # unanswered: the test closes the token source
+            tokens(url)
+
+    asking_again = threading.Thread(target=ask_again)
+    asking_again.start()
+    deadline = time.monotonic() + 5
+    while len(pipe.sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(pipe.sent) == 2  # the next request asks again: the old answer was not cached
+    tokens.close()
+    asking_again.join(5)
 
 
 APP_THAT_DIES = """
