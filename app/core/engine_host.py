@@ -20,6 +20,7 @@ from typing import Any
 
 from app.core.engine import Engine, open_engine
 from app.core.engine_wire import (
+    ITEMS_PER_MESSAGE,
     REMOTE_CALLS,
     STARTUP_ID,
     STOPPED_ID,
@@ -27,6 +28,7 @@ from app.core.engine_wire import (
     Failure,
     Ready,
     Reply,
+    ReplyPart,
     Statuses,
     Stop,
     TokenAnswer,
@@ -42,9 +44,6 @@ log = logging.getLogger(__name__)
 
 ENGINE_LOG_FILENAME = "s3up-engine.log"
 STATUS_BATCH_SECONDS = 0.05  # statuses gathered before a batch is sent: the app shows ~10 a second
-# Statuses per message: the app unpickles a message in one go, holding its interpreter lock; 10,000
-# statuses at once kept the window from painting for ~100 ms.
-STATUSES_PER_MESSAGE = 200
 TOKEN_CACHE_SECONDS = 1.0  # a token asked for is reused this long (every request needs one)
 TOKEN_WAIT_SECONDS = 30.0  # a keyring may prompt, but an app that stopped answering means no token
 CALL_THREADS = 8  # more than the app ever has waiting (its command, add and I/O workers)
@@ -165,8 +164,8 @@ class _StatusForwarder:
                 batch = list(self._pending.values())
                 self._pending.clear()
                 stopped = self._stopped
-            for start in range(0, len(batch), STATUSES_PER_MESSAGE):
-                if not self._pipe.send(Statuses(batch[start : start + STATUSES_PER_MESSAGE])):
+            for start in range(0, len(batch), ITEMS_PER_MESSAGE):
+                if not self._pipe.send(Statuses(batch[start : start + ITEMS_PER_MESSAGE])):
                     return
             if stopped:
                 return
@@ -193,10 +192,19 @@ def _run_call(engine: Engine, tokens: _Tokens, pipe: _Pipe, call: Call) -> None:
         pipe.send(Failure(call.id, None, traceback.format_exc(limit=8)))
     else:
         try:
-            pipe.send(Reply(call.id, portable_value(value)))
+            _send_reply(pipe, call.id, portable_value(value))
         except Exception:  # an answer that cannot be pickled: the app must still hear of the call
             log.exception("The answer to %s could not be sent", call.method)
             pipe.send(Failure(call.id, None, traceback.format_exc(limit=8)))
+
+
+def _send_reply(pipe: _Pipe, call_id: int, value: Any) -> None:
+    """A long list goes in parts of `ITEMS_PER_MESSAGE`, so that no message holds the app's lock long."""
+    if isinstance(value, list):
+        while len(value) > ITEMS_PER_MESSAGE:
+            pipe.send(ReplyPart(call_id, value[:ITEMS_PER_MESSAGE]))
+            value = value[ITEMS_PER_MESSAGE:]
+    pipe.send(Reply(call_id, value))
 
 
 def host_engine(

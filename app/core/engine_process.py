@@ -38,6 +38,7 @@ from app.core.engine_wire import (
     Failure,
     Ready,
     Reply,
+    ReplyPart,
     Statuses,
     Stop,
     Subscriber,
@@ -85,6 +86,7 @@ class _Child:
         self.send_lock = threading.Lock()
         self.reader: threading.Thread | None = None
         self.ready = False  # it said it has opened the journal: its death from now on is a crash
+        self.parts: dict[int, list[Any]] = {}  # long answers being received, by call (reader thread only)
 
     def send(self, message: object) -> bool:
         """False when the pipe is closed (pickling errors are raised)."""
@@ -318,8 +320,11 @@ class EngineProcess:
             self._deliver(message.statuses)
         elif isinstance(message, TokenQuestion):
             self._keyring.submit(self._answer_token, child, message)
+        elif isinstance(message, ReplyPart):
+            child.parts.setdefault(message.id, []).extend(message.items)
         elif isinstance(message, Reply):
-            self._settle(message.id, value=message.value)
+            parts = child.parts.pop(message.id, None)
+            self._settle(message.id, value=message.value if parts is None else parts + message.value)
         elif isinstance(message, Failure):
             error = message.error or UploadError(
                 "Something went wrong in the upload engine; the log folder has the details."

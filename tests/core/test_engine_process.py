@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from app.core.adding import new_upload
 from app.core.commands import Action, Command
-from app.core.engine_host import ENGINE_LOG_FILENAME, _Tokens
+from app.core.engine_host import ENGINE_LOG_FILENAME, _send_reply, _Tokens
 from app.core.engine_process import MAX_RESTARTS, EngineProcess, EngineStoppedError
 from app.core.engine_wire import REMOTE_CALLS, EngineControls, TokenAnswer, portable
 from app.core.errors import ApiUnreachableError, NotThisApiError, ServerError, UploadError
@@ -405,6 +406,36 @@ def test_an_answer_to_a_question_asked_before_a_sign_in_is_not_kept() -> None:
     assert len(pipe.sent) == 2  # the next request asks again: the old answer was not cached
     tokens.close()
     asking_again.join(5)
+
+
+def test_a_long_answer_crosses_in_parts_of_200() -> None:
+    pipe = FakePipe()
+
+    _send_reply(pipe, 7, list(range(450)))  # type: ignore[arg-type]
+
+    assert [type(message).__name__ for message in pipe.sent] == ["ReplyPart", "ReplyPart", "Reply"]
+    assert [len(message.items) for message in pipe.sent[:2]] == [200, 200]  # type: ignore[attr-defined]
+    assert pipe.sent[2].value == list(range(400, 450))  # type: ignore[attr-defined]
+
+
+def test_450_unfinished_uploads_are_restored_whole_through_the_pipe(
+    start_engine: Callable[..., EngineProcess], make_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    journal_path = tmp_path / "journal.sqlite3"
+    files = [make_file(f"r{number:03d}.bin", 10) for number in range(450)]
+    with Journal(journal_path) as journal:
+        journal.create_uploads(
+            [
+                new_upload(request(path, "https://api.example/prod", f"restore/{path.name}"), SETTINGS)
+                for path in files
+            ]
+        )
+
+    engine = start_engine(Tokens(None), journal_path=journal_path)
+    restored = engine.restore()
+
+    assert [status.key for status in restored] == [f"restore/{path.name}" for path in files]
+    assert {status.state for status in restored} == {UploadState.PAUSED}
 
 
 APP_THAT_DIES = """
