@@ -102,9 +102,7 @@ def test_the_engine_process_uploads_and_reports_to_the_app(
     assert engine.pid != os.getpid()
     command = Path(f"/proc/{engine.pid}/cmdline").read_bytes().split(b"\0")
     assert b"--engine-process" in command  # the app's own program, no multiprocessing machinery:
-    assert not [
-        pid for pid in _children() if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    assert not [pid for pid in _children() if b"resource_tracker" in _cmdline(pid)]
     watched = Watched()
     engine.subscribe(watched)
     small = make_file("small.bin", 200_000)
@@ -334,6 +332,25 @@ def test_calls_fail_at_once_when_the_app_quits(
         engine.history(1)
 
 
+def test_quitting_while_a_new_engine_starts_leaves_no_engine_behind(
+    stack: LocalStack, start_engine: Callable[..., EngineProcess]
+) -> None:
+    engine = start_engine(Tokens(stack.token))
+    dead = kill(engine)
+    deadline = time.monotonic() + 20
+    while engine.pid == dead and time.monotonic() < deadline:  # the new engine is starting
+        time.sleep(0.005)
+    new_pid = engine.pid
+    assert new_pid is not None
+
+    started = time.monotonic()
+    engine.shutdown()
+
+    assert time.monotonic() - started < 15
+    assert not _alive(new_pid)
+    assert not [pid for pid in _children() if b"--engine-process" in _cmdline(pid)]
+
+
 def test_an_engine_that_cannot_start_says_why(
     start_engine: Callable[..., EngineProcess], tmp_path: Path
 ) -> None:
@@ -479,6 +496,13 @@ def _children() -> list[int]:
         if f"PPid:\t{os.getpid()}" in lines:
             found.append(int(status.parent.name))
     return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # it went meanwhile
+        return b""
 
 
 def _alive(pid: int) -> bool:
