@@ -29,6 +29,7 @@ from app.core.engine_wire import (
     Ready,
     Reply,
     ReplyPart,
+    SharedPipe,
     Statuses,
     Stop,
     TokenAnswer,
@@ -49,23 +50,6 @@ TOKEN_WAIT_SECONDS = 30.0  # a keyring may prompt, but an app that stopped answe
 CALL_THREADS = 8  # more than the app ever has waiting (its command, add and I/O workers)
 
 
-class _Pipe:
-    """The child's end of the pipe, shared by the threads that send on it."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self._lock = threading.Lock()
-
-    def send(self, message: object) -> bool:
-        """False when the app has gone (the pipe is closed)."""
-        with self._lock:
-            try:
-                self.connection.send(message)
-            except (OSError, EOFError, ValueError):
-                return False
-        return True
-
-
 class _Tokens:
     """The engine's token source: asks the app, which holds the keyring and the session's tokens.
 
@@ -73,7 +57,7 @@ class _Tokens:
     "no token": a request sent without one would be refused and the upload kept as needing sign-in.
     """
 
-    def __init__(self, pipe: _Pipe) -> None:
+    def __init__(self, pipe: SharedPipe) -> None:
         self._pipe = pipe
         self._lock = threading.Lock()
         self._waiting: dict[int, tuple[threading.Event, list[str | None]]] = {}
@@ -140,7 +124,7 @@ def _no_answer() -> ServerError:
 class _StatusForwarder:
     """Sends the newest status of each changed upload to the app, in batches."""
 
-    def __init__(self, pipe: _Pipe) -> None:
+    def __init__(self, pipe: SharedPipe) -> None:
         self._pipe = pipe
         self._lock = threading.Lock()
         self._pending: dict[int, UploadStatus] = {}
@@ -178,7 +162,7 @@ class _StatusForwarder:
         self._thread.join(5.0)
 
 
-def _run_call(engine: Engine, tokens: _Tokens, pipe: _Pipe, call: Call) -> None:
+def _run_call(engine: Engine, tokens: _Tokens, pipe: SharedPipe, call: Call) -> None:
     try:
         if call.method not in REMOTE_CALLS:
             raise UploadError(f"The upload engine has no command {call.method!r}.")
@@ -198,7 +182,7 @@ def _run_call(engine: Engine, tokens: _Tokens, pipe: _Pipe, call: Call) -> None:
             pipe.send(Failure(call.id, None, traceback.format_exc(limit=8)))
 
 
-def _send_reply(pipe: _Pipe, call_id: int, value: Any) -> None:
+def _send_reply(pipe: SharedPipe, call_id: int, value: Any) -> None:
     """A long list goes in parts of `ITEMS_PER_MESSAGE`, so that no message holds the app's lock long."""
     if isinstance(value, list):
         while len(value) > ITEMS_PER_MESSAGE:
@@ -212,7 +196,7 @@ def host_engine(
 ) -> None:
     """The engine process's main function: serve calls until `Stop` or until the app's end of the pipe
     closes, then shut the engine down and close the journal."""
-    pipe = _Pipe(connection)
+    pipe = SharedPipe(connection)
     tokens = _Tokens(pipe)
     try:
         setup_logging(log_folder, filename=ENGINE_LOG_FILENAME)

@@ -39,6 +39,7 @@ from app.core.engine_wire import (
     Ready,
     Reply,
     ReplyPart,
+    SharedPipe,
     Statuses,
     Stop,
     Subscriber,
@@ -82,25 +83,18 @@ class _Child:
 
     def __init__(self, process: LaunchedEngine, pipe: Connection) -> None:
         self.process = process
-        self.pipe = pipe
-        self.send_lock = threading.Lock()
+        self.pipe = SharedPipe(pipe)
         self.reader: threading.Thread | None = None
         self.ready = False  # it said it has opened the journal: its death from now on is a crash
         self.parts: dict[int, list[Any]] = {}  # long answers being received, by call (reader thread only)
 
     def send(self, message: object) -> bool:
-        """False when the pipe is closed (pickling errors are raised)."""
-        with self.send_lock:
-            try:
-                self.pipe.send(message)
-            except (OSError, EOFError, ValueError):
-                return False
-        return True
+        return self.pipe.send(message)
 
     def end(self, grace: float) -> None:
         """Wait `grace` seconds for the process to end, kill it if it has not, and close the pipe."""
         self.process.end(grace)
-        self.pipe.close()
+        self.pipe.connection.close()
         if self.reader is not None and self.reader is not threading.current_thread():
             self.reader.join(STOP_GRACE)
 
@@ -306,7 +300,7 @@ class EngineProcess:
         try:
             while True:
                 try:
-                    message = child.pipe.recv()
+                    message = child.pipe.connection.recv()
                 except (EOFError, OSError):
                     break
                 self._handle(child, message)

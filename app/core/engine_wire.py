@@ -10,8 +10,10 @@ stays in the app's keyring and memory and crosses the pipe, never a file. Every 
 from __future__ import annotations
 
 import pickle
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -124,6 +126,23 @@ class Stop:
     """Shut the engine down (running uploads stay resumable) and end the process."""
 
     timeout: float
+
+
+class SharedPipe:
+    """One end of the pipe, shared by the threads that send on it (a message is never interleaved)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._lock = threading.Lock()
+
+    def send(self, message: object) -> bool:
+        """False when the other side has gone (the pipe is closed); pickling errors are raised."""
+        with self._lock:
+            try:
+                self.connection.send(message)
+            except (OSError, EOFError, ValueError):
+                return False
+        return True
 
 
 STARTUP_ID = 0  # the id of the `Failure` sent when the engine cannot start

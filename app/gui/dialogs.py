@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -72,6 +72,14 @@ def warn_list(parent: QWidget, title: str, lines: list[str], shown: int = 10) ->
     if len(lines) > shown:
         text += f"\n\n… and {len(lines) - shown:,} more."
     QMessageBox.warning(parent, title, text)
+
+
+def show_engine_stopped(parent: QWidget, text: str) -> None:
+    """A box that stays until it is read, not modal: the window can still be looked at and quit."""
+    box = QMessageBox(QMessageBox.Icon.Critical, "Uploads stopped", text, parent=parent)
+    box.setObjectName("engine-stopped")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
 
 
 def show_about(parent: QWidget, log_folder: Path) -> None:

@@ -24,7 +24,15 @@ from app.gui.actions import Actions, build_menus, build_toolbar, create_actions,
 from app.gui.bridge import AddOutcome, UploadBridge
 from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConflict, ResumeAll, for_uploads
 from app.gui.details_pane import DetailsPane
-from app.gui.dialogs import ChangeKeyDialog, ask_quit, open_or_show, remove_question, show_about, warn_list
+from app.gui.dialogs import (
+    ChangeKeyDialog,
+    ask_quit,
+    open_or_show,
+    remove_question,
+    show_about,
+    show_engine_stopped,
+    warn_list,
+)
 from app.gui.formatting import plural
 from app.gui.memory import freeze_long_lived_objects
 from app.gui.metadata_dialog import Batch, MetadataDialog
@@ -32,6 +40,7 @@ from app.gui.notifier import BatchTracker, Notifier
 from app.gui.pacing import Paced
 from app.gui.remote_dialog import RemoteUploadsDialog
 from app.gui.resources import app_icon
+from app.gui.resuming import plan_resumption, running_when_engine_died
 from app.gui.session import Session
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.sign_in_dialog import SignInDialog, SignInResult
@@ -157,24 +166,14 @@ class MainWindow(QMainWindow):
         """List the unfinished uploads the engine loaded from the journal; resume those in `to_resume`
         (running when the app quit, or when the engine died), and say that the others wait."""
         self.model.update_statuses(restored)
-        resuming = [s.id for s in restored if s.id in to_resume and s.state is UploadState.PAUSED]
-        waiting = [s for s in restored if s.id not in resuming and s.state.can_resume]
-        if resuming:
-            self.bridge.send(for_uploads(Action.RESUME, resuming))
+        plan = plan_resumption(restored, to_resume, after_crash=after_crash)
+        if plan.resuming:
+            self.bridge.send(for_uploads(Action.RESUME, plan.resuming))
         save_ids(self._window_state, RESUME_AT_START, [])
-        if waiting and not after_crash:  # after the engine died, those were paused before it did
-            self._restored_notice = {s.id for s in waiting}
-            self.statusBar().showMessage(
-                f"{plural(len(waiting), 'unfinished upload')} from last time, paused. "
-                "Choose Resume All to continue."
-            )
-        elif resuming:
-            when = "the upload engine stopped unexpectedly" if after_crash else "s3up quit"
-            self.statusBar().showMessage(
-                f"Continuing {plural(len(resuming), 'upload')} that {'was' if len(resuming) == 1 else 'were'}"
-                f" running when {when}.",
-                15000,
-            )
+        if plan.noticed:
+            self._restored_notice = plan.noticed
+        if plan.message:
+            self.statusBar().showMessage(plan.message, plan.message_ms)
         self._refresh()
 
     # --- adding files -----------------------------------------------------------------------------
@@ -496,9 +495,8 @@ class MainWindow(QMainWindow):
         """A new engine took over from one that died, with the journal's unfinished uploads: resume those
         that were running, those being added (the window had not listed them yet) and those kept for the
         next start; then refresh the rows of uploads that finished meanwhile from the history."""
-        running = {s.id for s in self.model.statuses() if s.state.is_active}
-        unlisted = {s.id for s in restored if self.model.status(s.id) is None}
-        to_resume = running | unlisted | set(saved_ids(self._window_state, RESUME_AT_START))
+        kept = saved_ids(self._window_state, RESUME_AT_START)
+        to_resume = running_when_engine_died(self.model.statuses(), restored, kept)
         save_ids(self._window_state, RESUME_AT_START, sorted(to_resume))  # if the app dies meanwhile
         self._list_restored(restored, to_resume, after_crash=True)
         self.bridge.recent_keys(HISTORY_LIMIT, self.model.update_statuses, owner=self)
@@ -507,10 +505,7 @@ class MainWindow(QMainWindow):
         """The uploads stopped with the engine: say so in a box that stays until it is read (not modal, so
         that the window can still be looked at and quit)."""
         self.statusBar().showMessage(text)
-        box = QMessageBox(QMessageBox.Icon.Critical, "Uploads stopped", text, parent=self)
-        box.setObjectName("engine-stopped")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        show_engine_stopped(self, text)
 
     def close_without_asking(self) -> None:
         """Close as part of shutting the app down (the uploads stay resumable either way)."""

@@ -222,6 +222,21 @@ def test_a_killed_engine_is_started_again_and_resumes_from_the_journal(
     assert fetch(done.url) == file.read_bytes()
 
 
+def call_in_background(call: Callable[[], object]) -> tuple[threading.Thread, list[EngineStoppedError]]:
+    """Run `call` on a thread that keeps the `EngineStoppedError` it ends with, if any."""
+    failures: list[EngineStoppedError] = []
+
+    def run() -> None:
+        try:
+            call()
+        except EngineStoppedError as error:
+            failures.append(error)
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    return caller, failures
+
+
 def test_a_call_waiting_when_the_engine_dies_fails_with_a_sentence(
     stack: LocalStack, start_engine: Callable[..., EngineProcess]
 ) -> None:
@@ -234,16 +249,7 @@ def test_a_call_waiting_when_the_engine_dies_fails_with_a_sentence(
         return stack.token
 
     engine = start_engine(slow_token)
-    failures: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            engine.remote_uploads(stack.api_url)
-        except EngineStoppedError as error:
-            failures.append(error)
-
-    caller = threading.Thread(target=call)
-    caller.start()
+    caller, failures = call_in_background(lambda: engine.remote_uploads(stack.api_url))
     assert answering.wait(10)
     kill(engine)
     caller.join(10)
@@ -310,16 +316,7 @@ def test_calls_fail_at_once_when_the_app_quits(
         return stack.token
 
     engine = start_engine(stuck_keyring)
-    failures: list[EngineStoppedError] = []
-
-    def call() -> None:
-        try:
-            engine.remote_uploads(stack.api_url)
-        except EngineStoppedError as error:
-            failures.append(error)
-
-    caller = threading.Thread(target=call)
-    caller.start()
+    caller, failures = call_in_background(lambda: engine.remote_uploads(stack.api_url))
     assert answering.wait(10)
     started = time.monotonic()
     engine.refuse_calls()

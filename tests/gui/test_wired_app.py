@@ -15,11 +15,23 @@ from PySide6.QtWidgets import QMessageBox
 from app.core.engine_process import MAX_RESTARTS
 from app.core.models import UploadState
 from app.core.settings import AppSettings
+from app.gui.main_window import MainWindow
 from app.gui.startup import LocalApi, wired_app
 from backend.local import LocalStack
 from tests.gui.test_drop import drop, start_batch
 
 METADATA = '{"organizationId": "org-7", "objectRecordId": "rec-1"}'
+
+
+def upload_one(qtbot: Any, window: MainWindow, file: Path) -> int:
+    """Show the window, drop `file` on it, start it; returns its upload id once it is listed."""
+    window.show()
+    window.start()
+    drop(window, [file])
+    start_batch(qtbot, window)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
+    [upload_id] = [status.id for status in window.model.statuses()]
+    return upload_id
 
 
 def test_a_dropped_file_uploads_through_the_engine_process(
@@ -33,12 +45,7 @@ def test_a_dropped_file_uploads_through_the_engine_process(
     with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
         window = wired.window
         assert wired.engine.pid != os.getpid()
-        window.show()
-        window.start()
-        drop(window, [file])
-        start_batch(qtbot, window)
-        qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
-        [upload_id] = [status.id for status in window.model.statuses()]
+        upload_id = upload_one(qtbot, window, file)
         qtbot.waitUntil(lambda: window.model.status(upload_id).state is UploadState.DONE, timeout=30_000)
         done = window.model.status(upload_id)
 
@@ -69,12 +76,7 @@ def test_a_killed_engine_is_replaced_and_the_running_upload_goes_on(
 
     with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
         window = wired.window
-        window.show()
-        window.start()
-        drop(window, [file])
-        start_batch(qtbot, window)
-        qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
-        [upload_id] = [status.id for status in window.model.statuses()]
+        upload_id = upload_one(qtbot, window, file)
         qtbot.waitUntil(lambda: window.model.status(upload_id).parts_done >= 1, timeout=20_000)
         first_pid = wired.engine.pid
 
