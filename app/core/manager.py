@@ -250,6 +250,8 @@ class UploadManager:
             if upload.state.is_finished:
                 return
         core.take_over(upload)
+        if upload.state.is_finished:  # another process resolved and finished (or cancelled) it meanwhile
+            return
         record = upload.record
         if upload.upload_id is not None:  # sent for a request that changes: those parts go
             abort_quietly(core.api(record.api_url), upload.upload_id, record.key)

@@ -237,3 +237,28 @@ def test_a_new_upload_is_locked_before_another_process_can_see_it(
         )
         assert seen_by_others == [None]
         assert other.get(record.id) is not None
+
+
+def test_resolving_a_conflict_another_process_finished_meanwhile_keeps_its_result(
+    stack: LocalStack, journal: Journal, make_manager: MakeManager, make_file: MakeFile
+) -> None:
+    taken = make_file("taken-first.bin", 1000)
+    first = make_manager(journal, stack.token)
+    assert wait_for(first, first.add(request(taken, stack.api_url, "ownership/taken.bin")).id, STOPPED)
+    path = make_file("resolved-elsewhere.bin", 6 * MIB)
+    upload_ref = first.add(request(path, stack.api_url, "ownership/taken.bin")).id
+    assert wait_for(first, upload_ref, STOPPED | {UploadState.CONFLICT}).state is UploadState.CONFLICT
+    with Journal(journal.path) as other_journal:
+        other = make_manager(other_journal, stack.token)
+        other.restore()
+        other.resolve_conflict(upload_ref, overwrite=True)
+        done = wait_for(other, upload_ref, STOPPED)
+        assert done.state is UploadState.DONE, done.message
+    first.resolve_conflict(upload_ref, new_key="ownership/renamed.bin")  # chosen in a window left open
+    status = first.status(upload_ref)
+    assert status is not None
+    assert (status.state, status.key, status.url) == (UploadState.DONE, "ownership/taken.bin", done.url)
+    assert fetch(done.url) == path.read_bytes()  # type: ignore[arg-type]
+    listed = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="ownership/renamed").get("Contents", [])
+    assert listed == []
+    assert not first._core.locks.holds(upload_ref)
