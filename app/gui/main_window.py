@@ -22,7 +22,15 @@ from app.core.folders import Collection, collect
 from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
 from app.gui.bridge import AddOutcome, UploadBridge
-from app.gui.commands import Action, CredentialsChanged, PauseAll, ResolveConflict, ResumeAll, for_uploads
+from app.gui.commands import (
+    Action,
+    Command,
+    CredentialsChanged,
+    PauseAll,
+    ResolveConflict,
+    ResumeAll,
+    for_uploads,
+)
 from app.gui.details_pane import DetailsPane
 from app.gui.dialogs import (
     ChangeKeyDialog,
@@ -40,7 +48,7 @@ from app.gui.notifier import BatchTracker, Notifier
 from app.gui.pacing import Paced
 from app.gui.remote_dialog import RemoteUploadsDialog
 from app.gui.resources import app_icon
-from app.gui.resuming import plan_resumption, running_when_engine_died
+from app.gui.resuming import PausedByUser, plan_resumption, running_when_engine_died
 from app.gui.session import Session
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.sign_in_dialog import SignInDialog, SignInResult
@@ -72,6 +80,7 @@ class MainWindow(QMainWindow):
         self._waiting_for_sign_in: set[int] = set()
         self._pending_files: Collection | None = None  # dropped before signing in
         self._restored_notice: set[int] = set()  # paused at start, while the status bar says so
+        self._paused_by_user = PausedByUser()
         self._asked_to_quit = False
         self._refused: list[tuple[UploadRequest, UploadError]] = []  # files refused by the current add
         self.sign_in_dialog: SignInDialog | None = None
@@ -114,8 +123,8 @@ class MainWindow(QMainWindow):
     def _connect(self, a: Actions) -> None:
         a.add_files.triggered.connect(self.choose_files)
         a.add_folder.triggered.connect(self.choose_folder)
-        a.pause_all.triggered.connect(lambda: self.bridge.send(PauseAll()))
-        a.resume_all.triggered.connect(lambda: self.bridge.send(ResumeAll()))
+        a.pause_all.triggered.connect(lambda: self.command(PauseAll()))
+        a.resume_all.triggered.connect(lambda: self.command(ResumeAll()))
         a.clear_finished.triggered.connect(self.clear_finished)
         a.remote_uploads.triggered.connect(self.show_remote_uploads)
         a.sign_in.triggered.connect(lambda: self.show_sign_in())
@@ -316,8 +325,13 @@ class MainWindow(QMainWindow):
 
     # --- row commands -----------------------------------------------------------------------------
 
+    def command(self, command: Command) -> None:
+        """Carry out a command the user gave (the Pauses are remembered for an engine restart)."""
+        self._paused_by_user.note(command, lambda: (s.id for s in self.model.statuses() if s.state.is_active))
+        self.bridge.send(command)
+
     def _on_selection(self, action: Action) -> None:
-        self.bridge.send(for_uploads(action, [s.id for s in self.view.selected_statuses()]))
+        self.command(for_uploads(action, [s.id for s in self.view.selected_statuses()]))
 
     def _single_selected(self) -> UploadStatus | None:
         selected = self.view.selected_statuses()
@@ -330,14 +344,14 @@ class MainWindow(QMainWindow):
         elif name == "change_key":
             self.change_key(status)
         else:
-            self.bridge.send(for_uploads(Action(name), [upload_id]))
+            self.command(for_uploads(Action(name), [upload_id]))
 
     def _on_double_click(self) -> None:
         selected = self.view.selected_statuses()
         if selected and selected[0].url:
             self.open_link(selected[0].url)
         elif selected and selected[0].state.can_resume:
-            self.bridge.send(for_uploads(Action.RESUME, [selected[0].id]))
+            self.command(for_uploads(Action.RESUME, [selected[0].id]))
 
     def overwrite(self, status: UploadStatus | None) -> None:
         if status is not None:
@@ -496,7 +510,7 @@ class MainWindow(QMainWindow):
         that were running, those being added (the window had not listed them yet) and those kept for the
         next start; then refresh the rows of uploads that finished meanwhile from the history."""
         kept = saved_ids(self._window_state, RESUME_AT_START)
-        to_resume = running_when_engine_died(self.model.statuses(), restored, kept)
+        to_resume = running_when_engine_died(self.model.statuses(), restored, kept, self._paused_by_user.ids)
         save_ids(self._window_state, RESUME_AT_START, sorted(to_resume))  # if the app dies meanwhile
         self._list_restored(restored, to_resume, after_crash=True)
         self.bridge.recent_keys(HISTORY_LIMIT, self.model.update_statuses, owner=self)

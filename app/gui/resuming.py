@@ -1,13 +1,15 @@
 """Which of the uploads restored from the journal go on by themselves, and what the status bar says of
 them: at start, those that were running when the user chose Pause and Quit; after the engine process
-died, those that were running or being added then (and those kept for the next start)."""
+died, those that were running or being added then (and those kept for the next start), unless the user
+paused them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from app.core.models import UploadState, UploadStatus
+from app.gui.commands import Action, Command, PauseAll, ResumeAll, UploadsCommand
 from app.gui.formatting import plural
 
 
@@ -38,11 +40,41 @@ def plan_resumption(restored: list[UploadStatus], to_resume: set[int], *, after_
 
 
 def running_when_engine_died(
-    shown: Iterable[UploadStatus], restored: list[UploadStatus], kept: Iterable[int]
+    shown: Iterable[UploadStatus],
+    restored: list[UploadStatus],
+    kept: Iterable[int],
+    paused_by_user: Iterable[int] = (),
 ) -> set[int]:
     """What a new engine should resume: the uploads the window showed running, those it had not listed yet
-    (being added), and those kept for the next start."""
+    (being added), and those kept for the next start; but none the user paused."""
     shown_by_id = {s.id: s for s in shown}
     running = {upload_id for upload_id, s in shown_by_id.items() if s.state.is_active}
     unlisted = {s.id for s in restored if s.id not in shown_by_id}
-    return running | unlisted | set(kept)
+    return (running | unlisted | set(kept)) - set(paused_by_user)
+
+
+class PausedByUser:
+    """The uploads the user paused and has not resumed since.
+
+    A new engine must leave them paused even where the window still shows them running: a Pause sent while
+    the engine was being started again reaches an upload the new engine restored paused, so no status
+    tells the window, and the row keeps the last status the dead engine sent."""
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+
+    @property
+    def ids(self) -> frozenset[int]:
+        return frozenset(self._ids)
+
+    def note(self, command: Command, active: Callable[[], Iterable[int]]) -> None:
+        """Follow a command the user gave; `active` lists the uploads a Pause All stops."""
+        match command:
+            case UploadsCommand(action=Action.PAUSE):
+                self._ids.update(command.upload_ids)
+            case UploadsCommand(action=Action.RESUME | Action.RETRY):
+                self._ids.difference_update(command.upload_ids)
+            case PauseAll():
+                self._ids.update(active())
+            case ResumeAll():
+                self._ids.clear()

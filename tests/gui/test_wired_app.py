@@ -109,3 +109,35 @@ def test_the_window_says_so_when_the_engine_keeps_dying(qtbot: Any, tmp_path: Pa
         qtbot.waitUntil(lambda: box() is not None and box().isVisible(), timeout=10_000)
         assert "several times in a row" in box().text()
         assert "start it again" in window.statusBar().currentMessage()
+
+
+def test_a_pause_given_while_a_killed_engine_is_replaced_is_kept(
+    qtbot: Any, local_stack: LocalStack, stack_token: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "held.bin"
+    file.write_bytes(os.urandom(24 * 1024 * 1024))
+    settings = AppSettings(
+        key_template="wired/{filename}",
+        last_metadata=METADATA,
+        notify_when_done=False,
+        bandwidth_limit_mib=4.0,
+        part_size_mib=5,
+    )
+    api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
+
+    with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
+        window = wired.window
+        upload_id = upload_one(qtbot, window, file)
+        qtbot.waitUntil(lambda: window.model.status(upload_id).parts_done >= 1, timeout=20_000)
+
+        with qtbot.waitSignal(wired.bridge.engine_restarted, timeout=20_000):
+            kill(wired.engine.pid)
+            window.view.selectRow(0)
+            window.actions.pause.trigger()  # the row still reads Uploading: the engine died mid-send
+
+        qtbot.waitUntil(lambda: window.model.status(upload_id).state is UploadState.PAUSED, timeout=10_000)
+        paused = window.model.status(upload_id)
+        qtbot.wait(1500)  # a resume would have sent a few 4 MiB/s chunks by now
+        assert window.model.status(upload_id).state is UploadState.PAUSED
+        assert window.model.status(upload_id).bytes_done == paused.bytes_done
+        assert "Continuing" not in window.statusBar().currentMessage()
