@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +21,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import shiboken6
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal, Slot
 
+from app.core.engine_process import (
+    COULD_NOT_START,
+    QUITTING,
+    START_TIMEOUT,
+    STOP_GRACE,
+    EngineStoppedError,
+)
 from app.core.errors import UploadError
-from app.core.models import UploadRequest, UploadStatus
+from app.core.models import AddResult, UploadRequest, UploadStatus
 from app.core.remote import RemoteUnfinished
 from app.gui.commands import Command, dispatch
+from app.gui.resuming import recorded_before_death
 
 if TYPE_CHECKING:
     from app.core.engine_wire import EngineControls
@@ -35,6 +44,8 @@ T = TypeVar("T")
 
 ADD_CHUNK = 1000  # requests per UploadManager.add_many call, and per report to the GUI thread
 FLUSH_LIMIT = 100  # statuses handed to the GUI per event-loop turn, so that no turn runs long
+# The longest an engine takes to be replaced: the dead one ended, a new one started, the journal restored.
+RESTART_WAIT = STOP_GRACE + 2 * START_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,12 @@ class UploadBridge(QObject):
         self._lock = threading.Lock()
         self._pending: dict[int, UploadStatus] = {}
         self._closed = False
+        # Engine restarts, for an add that the death of the engine cut short: how many, and what the last
+        # new engine restored; whether the engine stays stopped.
+        self._engine_changed = threading.Condition(self._lock)
+        self._restarts = 0
+        self._last_restored: list[UploadStatus] = []
+        self._engine_gone = False
         # Manager commands keep their order (pause then resume); probes and file walks run beside them.
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3up-gui-cmd")
         # Adding a large folder takes a while: it has its own worker, so Pause or Cancel never waits for it.
@@ -176,14 +193,23 @@ class UploadBridge(QObject):
 
     def report_engine_stopped(self, error: UploadError) -> None:
         """Called (on any thread) when the engine process has died and is not started again."""
+        with self._engine_changed:
+            self._engine_gone = True
+            self._engine_changed.notify_all()
         if not self._is_closed():
             self.engine_stopped.emit(error.message)
 
     def report_engine_restarted(self, restored: list[UploadStatus]) -> None:
         """Called (on any thread) when a new engine process has replaced one that died, with the
         unfinished uploads it loaded from the journal."""
+        # Emitted first: an add cut short by the death reports its uploads after the window has heard of
+        # the restart (queued signals keep their order), so the window resumes them as being added.
         if not self._is_closed():
             self.engine_restarted.emit(restored)
+        with self._engine_changed:
+            self._restarts += 1
+            self._last_restored = restored
+            self._engine_changed.notify_all()
 
     # --- manager commands -------------------------------------------------------------------------
 
@@ -202,18 +228,63 @@ class UploadBridge(QObject):
         """Build the requests and start them off the GUI thread (10,000 requests take ~100 ms just to
         build), `chunk` at a time through the engine's `add_many` (which records them in the journal in
         groups); `on_added` hears of each chunk as it goes, so rows appear while a large folder is still
-        being added. Refused files are reported there, the others still start."""
+        being added. Refused files are reported there, the others still start.
+
+        When the engine dies meanwhile, the adding goes on with the new one; if it stays stopped, the files
+        not added yet are reported as refused, with the reason."""
 
         def add_all() -> None:
-            requests = build()
-            for start in range(0, len(requests), chunk):
+            pending = list(build())
+            while pending:
                 if self._is_closed():
                     return
-                result = self._manager.add_many(requests[start : start + chunk])
-                last = start + chunk >= len(requests)
-                self._send(on_added, AddOutcome(result.added, result.refused, last=last))
+                part, pending = pending[:chunk], pending[chunk:]
+                try:
+                    result = self._add_through_restarts(part)
+                except EngineStoppedError as error:
+                    not_added = [(request, error) for request in part + pending]
+                    self._send(on_added, AddOutcome([], not_added, last=True))
+                    return
+                self._send(on_added, AddOutcome(result.added, result.refused, last=not pending))
 
         self.submit(add_all, executor=self._adds)
+
+    def _add_through_restarts(self, requests: list[UploadRequest]) -> AddResult:
+        """`add_many`; if the engine dies during the call, the uploads it had recorded are taken from what
+        the new engine restored (it resumes them), and the rest are added to the new engine."""
+        recorded: list[UploadStatus] = []
+        while True:
+            with self._lock:
+                restarts = self._restarts
+            started = time.time()
+            try:
+                result = self._manager.add_many(requests)
+            except EngineStoppedError:
+                restored = self._restored_after(restarts)
+                before_death, requests = recorded_before_death(requests, restored, since=started)
+                recorded += before_death
+                log.warning("The engine died while adding files; %s were recorded", len(before_death))
+                if not requests:
+                    return AddResult(recorded, [])
+            else:
+                return AddResult(recorded + result.added, result.refused)
+
+    def _restored_after(self, restarts: int) -> list[UploadStatus]:
+        """What the next new engine restored, once there have been more than `restarts` restarts.
+
+        Raises EngineStoppedError when the engine stays stopped, the app is quitting, or no new engine
+        came in time."""
+        with self._engine_changed:
+            self._engine_changed.wait_for(
+                lambda: self._closed or self._engine_gone or self._restarts > restarts, RESTART_WAIT
+            )
+            if self._closed:
+                raise EngineStoppedError(QUITTING)
+            if self._engine_gone:
+                raise EngineStoppedError()
+            if self._restarts <= restarts:
+                raise EngineStoppedError(COULD_NOT_START)
+            return self._last_restored
 
     def load_queue(
         self, history_limit: int, on_done: Callable[[tuple[list[UploadStatus], list[UploadStatus]]], None]
@@ -299,6 +370,7 @@ class UploadBridge(QObject):
             if self._closed:
                 return
             self._closed = True
+            self._engine_changed.notify_all()
         self._unsubscribe()
         self._flush_timer.stop()
         for executor in (self._adds, self._commands, self._io):

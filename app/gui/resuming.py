@@ -1,16 +1,18 @@
 """Which of the uploads restored from the journal go on by themselves, and what the status bar says of
 them: at start, those that were running when the user chose Pause and Quit; after the engine process
 died, those that were running or being added then (and those kept for the next start), unless the user
-paused them."""
+paused them; and which files of a folder being added the dead engine had recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from app.core.models import UploadState, UploadStatus
+from app.core.models import UploadRequest, UploadState, UploadStatus
 from app.gui.commands import Action, Command, PauseAll, ResumeAll, UploadsCommand
 from app.gui.formatting import plural
+
+CLOCK_SLACK = 1.0  # seconds: a record made as the call began may carry a time a little before its start
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,20 @@ class PausedByUser:
                 self._ids.update(active())
             case ResumeAll():
                 self._ids.clear()
+
+
+def recorded_before_death(
+    requests: Sequence[UploadRequest], restored: Iterable[UploadStatus], *, since: float
+) -> tuple[list[UploadStatus], list[UploadRequest]]:
+    """Split requests whose `add_many` call failed because the engine died: the uploads the dead engine
+    had recorded for them (restored by the new one: same file and key, recorded at `since` or later), and
+    the requests it had not recorded, to be added again."""
+    recent = {(s.path, s.key): s for s in restored if s.created_at >= since - CLOCK_SLACK}
+    recorded, left = [], []
+    for request in requests:
+        status = recent.pop((request.path.expanduser().absolute(), request.key), None)
+        if status is None:
+            left.append(request)
+        else:
+            recorded.append(status)
+    return recorded, left

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from app.core.engine_process import STOPPED_WHILE_BUSY, EngineStoppedError
 from app.core.errors import AuthError
 from app.core.models import AddResult, UploadRequest, UploadState, UploadStatus
 from app.gui.bridge import UploadBridge
@@ -171,3 +174,75 @@ def test_a_large_folder_is_added_in_chunks_through_add_many(qtbot, bridge, fake_
     assert sum(len(outcome.added) for outcome in outcomes) == 2499
     assert [request.key for outcome in outcomes for request, _error in outcome.refused] == ["k/refused"]
     assert [s.key for outcome in outcomes for s in outcome.added][1199:1201] == ["k/1199", "k/1200"]
+
+
+def dies_while_adding(fake_manager: FakeManager, monkeypatch, recorded: int, then) -> list[list[str]]:
+    """The engine records the first `recorded` files of the next add, then dies; `then(restored)` runs on
+    another thread, as `EngineProcess` tells of the new engine (or of none). Returns the keys of each
+    add_many call."""
+    real_add_many = fake_manager.add_many
+    calls: list[list[str]] = []
+
+    def add_many(requests: list[UploadRequest]) -> AddResult:
+        calls.append([request.key for request in requests])
+        if len(calls) > 1:
+            return real_add_many(requests)
+        kept = real_add_many(requests[:recorded]).added
+        restored = [replace(status, state=UploadState.PAUSED, created_at=time.time()) for status in kept]
+        threading.Timer(0.2, then, args=(restored,)).start()
+        raise EngineStoppedError(STOPPED_WHILE_BUSY)
+
+    monkeypatch.setattr(fake_manager, "add_many", add_many)
+    return calls
+
+
+def test_an_add_the_engines_death_cuts_short_goes_on_with_the_new_engine(
+    qtbot, bridge, fake_manager, tmp_path, monkeypatch
+) -> None:
+    files = [tmp_path / f"f{n}.bin" for n in range(5)]
+    for file in files:
+        file.write_bytes(b"x")
+    old = replace(make_status(99, 0), path=files[0], key="k/0", state=UploadState.PAUSED, created_at=1.0)
+    calls = dies_while_adding(
+        fake_manager, monkeypatch, 2, lambda restored: bridge.report_engine_restarted([old, *restored])
+    )
+    outcomes = []
+    requests = [
+        UploadRequest(path=file, api_url="https://a/prod", key=f"k/{n}") for n, file in enumerate(files)
+    ]
+
+    with qtbot.waitSignal(bridge.engine_restarted, timeout=3000):
+        bridge.add_many(lambda: requests, outcomes.append, chunk=3)
+    qtbot.waitUntil(lambda: bool(outcomes) and outcomes[-1].last, timeout=3000)
+
+    assert calls == [["k/0", "k/1", "k/2"], ["k/2"], ["k/3", "k/4"]]
+    added = [status for outcome in outcomes for status in outcome.added]
+    assert [status.key for status in added] == ["k/0", "k/1", "k/2", "k/3", "k/4"]
+    assert 99 not in {status.id for status in added}  # an older upload of the same file and key
+    assert [status.state for status in added[:2]] == [UploadState.PAUSED] * 2  # the window resumes them
+    assert not any(outcome.refused for outcome in outcomes)
+
+
+def test_files_not_added_when_the_engine_stays_stopped_are_reported(
+    qtbot, bridge, fake_manager, tmp_path, monkeypatch
+) -> None:
+    files = [tmp_path / f"f{n}.bin" for n in range(4)]
+    for file in files:
+        file.write_bytes(b"x")
+    calls = dies_while_adding(
+        fake_manager, monkeypatch, 1, lambda _restored: bridge.report_engine_stopped(EngineStoppedError())
+    )
+    outcomes = []
+    requests = [
+        UploadRequest(path=file, api_url="https://a/prod", key=f"k/{n}") for n, file in enumerate(files)
+    ]
+
+    bridge.add_many(lambda: requests, outcomes.append, chunk=2)
+    qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
+
+    assert len(calls) == 1
+    [outcome] = outcomes
+    assert outcome.last
+    assert not outcome.added
+    assert [request.key for request, _error in outcome.refused] == ["k/0", "k/1", "k/2", "k/3"]
+    assert "several times in a row" in outcome.refused[0][1].message

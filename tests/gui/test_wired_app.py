@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +143,51 @@ def test_a_pause_given_while_a_killed_engine_is_replaced_is_kept(
         assert window.model.status(upload_id).state is UploadState.PAUSED
         assert window.model.status(upload_id).bytes_done == paused.bytes_done
         assert "Continuing" not in window.statusBar().currentMessage()
+
+
+def test_a_folder_being_added_when_the_engine_dies_is_added_once_and_whole(
+    qtbot: Any,
+    local_stack: LocalStack,
+    stack_token: str,
+    tmp_path: Path,
+    monkeypatch: Any,
+    caplog: Any,
+) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    count = 2500
+    for n in range(count):
+        (folder / f"scan-{n:04}.txt").write_bytes(b"%d" % n)
+    settings = AppSettings(key_template="wired/{filename}", last_metadata=METADATA, notify_when_done=False)
+    api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
+
+    with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
+        window = wired.window
+        engine_add_many = wired.engine.add_many
+        calls: list[float] = []  # a thousand files take the engine 0.5-0.8 s to record
+
+        def add_many(requests: list[Any]) -> Any:
+            calls.append(time.monotonic())
+            if len(calls) == 2:  # the second thousand: the engine dies while it records them
+                threading.Timer(0.3, kill, args=(wired.engine.pid,)).start()
+            return engine_add_many(requests)
+
+        monkeypatch.setattr(wired.engine, "add_many", add_many)
+        window.show()
+        window.start()
+        drop(window, [folder])
+        qtbot.waitUntil(
+            lambda: window.metadata_dialog is not None and window.metadata_dialog.start_button.isEnabled(),
+            timeout=20_000,
+        )
+        start_batch(qtbot, window)
+
+        def all_done() -> bool:
+            statuses = window.model.statuses()
+            return len(statuses) >= count and all(s.state is UploadState.DONE for s in statuses)
+
+        qtbot.waitUntil(all_done, timeout=60_000)
+        statuses = window.model.statuses()
+
+    assert sorted(s.key for s in statuses) == [f"wired/scan-{n:04}.txt" for n in range(count)]
+    assert any("The engine died while adding files" in r.getMessage() for r in caplog.records)
