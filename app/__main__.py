@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--local",
         action="store_true",
-        help="start a local test API in this process (no AWS account needed) and sign in to it",
+        help="start a local test API beside the app (no AWS account needed) and sign in to it",
     )
     parser.add_argument(
         "--self-test",

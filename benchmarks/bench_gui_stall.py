@@ -32,7 +32,8 @@ from app.core.models import MIB
 from app.core.settings import AppSettings
 from app.gui.application import create_application
 from app.gui.memory import freeze_startup_objects
-from app.gui.startup import LocalApi, wired_app
+from app.gui.startup import wired_app
+from app.local_backend import LocalApi, local_backend
 from tests.gui.test_drop import drop
 from tests.gui.test_responsiveness import STACK_SCRIPT, StallProbe
 
@@ -101,9 +102,54 @@ def start_stack() -> tuple[object, LocalApi]:
     return child, LocalApi(answer["api_url"], answer["cdn_base_url"], answer["token"])
 
 
-def run(files: list[Path], *, folder: Path | None, run_seconds: float, timeout: float) -> None:
+class InAppStack:
+    """The local stack in the app's own process, as `python -m app --local` ran it before."""
+
+    def __init__(self) -> None:
+        from backend.local import LocalStack
+
+        self.stack = LocalStack(port=0).start()
+        self.stdin = self
+
+    def close(self) -> None:
+        self.stack.stop()
+
+    def wait(self, _timeout: float) -> None:
+        pass
+
+
+class AppLocalBackend:
+    """The local stack as `python -m app --local` runs it now: `app.local_backend`'s child process."""
+
+    def __init__(self, log_folder: Path) -> None:
+        self._context = local_backend(log_folder)
+        self.api = self._context.__enter__()
+        self.stdin = self
+
+    def close(self) -> None:
+        self._context.__exit__(None, None, None)
+
+    def wait(self, _timeout: float) -> None:
+        pass
+
+
+def start_in_app_stack() -> tuple[object, LocalApi]:
+    child = InAppStack()
+    token = child.stack.issue_token(principal="tester", organization_id="org-7")
+    return child, LocalApi(child.stack.api_url, child.stack.cdn_base_url, token)
+
+
+def run(
+    files: list[Path], *, folder: Path | None, run_seconds: float, timeout: float, stack: str = "child"
+) -> None:
     os.environ["S3UP_HOME"] = tempfile.mkdtemp(prefix="s3up-bench-gui-")  # a journal of its own
-    child, api = start_stack()
+    if stack == "in-app":
+        child, api = start_in_app_stack()
+    elif stack == "app":
+        backend = AppLocalBackend(Path(os.environ["S3UP_HOME"]) / "logs")
+        child, api = backend, backend.api
+    else:
+        child, api = start_stack()
     settings = AppSettings(key_template="bench/{relpath}", last_metadata=METADATA, notify_when_done=False)
     try:
         with wired_app(local=api, settings=settings) as wired:
@@ -157,6 +203,13 @@ def main() -> int:
         default=None,
         help="seconds (sys.setswitchinterval)",
     )
+    parser.add_argument(
+        "--stack",
+        choices=("child", "app", "in-app"),
+        default="child",
+        help="where the local stack runs: a process of its own (niced), as `python -m app --local` runs "
+        "it (app.local_backend), or in the app's process (as --local ran it before)",
+    )
     options = parser.parse_args()
     create_application(sys.argv[:1])
     if options.switch_interval is not None:
@@ -170,7 +223,7 @@ def main() -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(os.urandom(16 * MIB))
             eight.append(path)
-        run(eight, folder=None, run_seconds=0, timeout=300)
+        run(eight, folder=None, run_seconds=0, timeout=300, stack=options.stack)
     if options.scenario in ("folder", "both"):
         folder = work / "folder"
         many = []
@@ -179,7 +232,7 @@ def main() -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(os.urandom(1024))
             many.append(path)
-        run(many, folder=folder, run_seconds=options.run_seconds, timeout=900)
+        run(many, folder=folder, run_seconds=options.run_seconds, timeout=900, stack=options.stack)
     return 0
 
 

@@ -39,7 +39,8 @@ from app.core.settings import AppSettings, to_transfer_settings
 from app.gui.application import create_application
 from app.gui.commands import Action, ResumeAll, UpdateSettings, for_uploads
 from app.gui.sign_in_dialog import SignInDialog
-from app.gui.startup import LocalApi, wired_app
+from app.gui.startup import wired_app
+from app.local_backend import LocalApi
 from backend.local import LocalStack
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

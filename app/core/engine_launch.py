@@ -75,7 +75,7 @@ def launch_engine(arguments: EngineArguments) -> tuple[LaunchedEngine, Connectio
                     [*_program(), ENGINE_FLAG, str(theirs.fileno())],
                     pass_fds=(theirs.fileno(),),
                     stdin=subprocess.DEVNULL,
-                    env=_environment(),
+                    env=child_environment(),
                 )
         except BaseException:
             ours.close()
@@ -105,8 +105,9 @@ def _program() -> list[str]:
     return [sys.executable, "-P", "-m", "app"]  # -P: never an `app` in the current folder
 
 
-def _environment() -> dict[str, str]:
-    """The app's environment, with the `app` package importable however the app itself found it."""
+def child_environment() -> dict[str, str]:
+    """The app's environment, with the `app` package importable however the app itself found it (for a
+    child started as `python -P -m app…`)."""
     environment = dict(os.environ)
     if not getattr(sys, "frozen", False):
         paths = [str(APP_ROOT), *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]

@@ -12,8 +12,9 @@ from app.core.errors import UploadError
 from app.core.logs import setup_logging
 from app.gui.memory import freeze_startup_objects
 from app.gui.resources import app_icon
-from app.gui.startup import LocalApi, wired_app
+from app.gui.startup import wired_app
 from app.gui.style import apply_style
+from app.local_backend import LocalBackendError, local_backend
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ def create_application(argv: list[str]) -> QApplication:
 
 
 def run(argv: list[str], *, local: bool = False) -> int:
-    """Run the desktop app until its window closes; `local` starts the local test stack in-process.
+    """Run the desktop app until its window closes; `local` starts the local test stack (in a process of
+    its own) and signs in to it.
 
     Returns 0 after a normal quit, 1 when the app cannot start (the user is told why), 2 when `--local`
     is asked for without the optional local-stack packages.
@@ -44,26 +46,16 @@ def run(argv: list[str], *, local: bool = False) -> int:
     with ExitStack() as cleanup:
         local_api = None
         if local:
-            try:
-                from backend.local import LocalStack  # only needed, and only installed, for --local
-            except ImportError as error:
-                log.error("The local test API cannot start: %s", error)
-                print(
-                    f"--local needs the local test API's packages: pip install -e '.[local]' ({error})",
-                    file=sys.stderr,
-                )
-                return 2
             print("Starting the local test API…", file=sys.stderr)
-            from backend.local.datadir import default_data_dir
-
-            folder = default_data_dir("local-api-app")  # kept across restarts: uploads and links survive
             try:
-                stack = cleanup.enter_context(LocalStack(port=None, data_dir=folder))
-            except (OSError, RuntimeError) as error:  # a taken port or data folder, said in a sentence
-                log.error("The local test API cannot start: %s", error)
-                QMessageBox.critical(None, "s3up cannot start", str(error))
+                local_api = cleanup.enter_context(local_backend(log_path.parent))
+            except LocalBackendError as error:  # a taken port or data folder, missing packages
+                log.error("The local test API cannot start: %s", error.message)
+                if error.missing_packages:
+                    print(error.message, file=sys.stderr)
+                    return 2
+                QMessageBox.critical(None, "s3up cannot start", error.message)
                 return 1
-            local_api = LocalApi(stack.api_url, stack.cdn_base_url, stack.token)
         try:
             wired = cleanup.enter_context(wired_app(local=local_api, log_folder=log_path.parent))
         except UploadError as error:  # the journal cannot be opened, or the engine process cannot start

@@ -22,17 +22,9 @@ from app.gui.bridge import UploadBridge
 from app.gui.main_window import MainWindow
 from app.gui.session import Session
 from app.gui.window_state import window_state_store
+from app.local_backend import LocalApi
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LocalApi:
-    """An API this process started (the local test stack): signed in to it with a token kept in memory."""
-
-    api_url: str
-    cdn_base_url: str
-    token: str
 
 
 @dataclass(frozen=True)

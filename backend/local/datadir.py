@@ -30,6 +30,14 @@ class DataDirError(RuntimeError):
     """The data folder cannot be used; the message says why and what to do."""
 
 
+class DataDirInUseError(DataDirError):
+    """Another local API runs on the data folder (`path`)."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def default_data_dir(name: str = "local-api") -> Path:
     """`<user data folder>/s3up/<name>` (or `$S3UP_HOME/data/<name>`), not created here."""
     home = os.environ.get(HOME_ENV, "").strip()
@@ -103,9 +111,10 @@ class DataDir:
         os.chmod(handle.name, 0o600)
         if not _lock(handle):
             handle.close()
-            raise DataDirError(
+            raise DataDirInUseError(
                 f"Another local API is already running on the data folder {self.path}: stop it first, "
-                "or give this one another folder (--data-dir) or none (--ephemeral)."
+                "or give this one another folder (--data-dir) or none (--ephemeral).",
+                self.path,
             )
         self._lock_file = handle
         self.state = self._load_state()

@@ -48,7 +48,12 @@ ROUTES: Mapping[str, Route] = routes()
 
 
 class PortInUseError(OSError):
-    """The port the stack must use is taken; the message is a sentence saying what to do."""
+    """The port the stack must use (`address`, host:port) is taken; the message is a sentence saying what
+    to do."""
+
+    def __init__(self, errno: int | None, message: str, address: str) -> None:
+        super().__init__(errno, message)
+        self.address = address
 
 
 def _as_lambda(route: Route, services: Services) -> LambdaFn:
@@ -209,6 +214,7 @@ class LocalStack:
                 exc.errno,
                 f"The local API cannot listen on {self.host}:{port}: {exc.strerror or 'the port is in use'}. "
                 f"Stop the program that uses it, or choose another port (--port).{links}",
+                f"{self.host}:{port}",
             ) from exc
 
     def _start_s3(self, data: DataDir) -> Any:

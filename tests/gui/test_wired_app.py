@@ -18,7 +18,8 @@ from app.core.engine_process import MAX_RESTARTS
 from app.core.models import UploadState
 from app.core.settings import AppSettings
 from app.gui.main_window import MainWindow
-from app.gui.startup import LocalApi, wired_app
+from app.gui.startup import wired_app
+from app.local_backend import LocalApi
 from backend.local import LocalStack
 from tests.gui.test_drop import drop, start_batch
 
