@@ -8,7 +8,7 @@ peaked at 211 MiB (`benchmarks/bench_gui_stall.py --stack in-app`).
 The child is `python -P -m app.local_backend LOG_FOLDER`. It starts the stack on its data folder (kept
 across restarts, so uploads and links survive), writes one JSON line on stdout (the API URL, the
 CDN base URL and the stack's token, or why it cannot start) and serves until its stdin closes: when the
-app quits, or dies.
+app quits, or dies. If the child dies, a new one starts on the same folder (same address, same token).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # the first start creates the data folder and the bucket
 STOP_GRACE = 10.0  # for the stack to close its servers and stores, before the process is killed
+MAX_RESTARTS = 3  # deaths within RESTART_WINDOW seconds that are followed by a new child
+RESTART_WINDOW = 300.0
 LOG_FILENAME = "s3up-local-api.log"  # beside the app's own log
 NEEDS_PACKAGES = "--local needs the local test API's packages: pip install -e '.[local]'"
 
@@ -60,22 +64,91 @@ def local_backend(log_folder: Path, *, timeout: float = START_TIMEOUT) -> Iterat
 
     Raises LocalBackendError when it cannot start (a taken port, an unusable data folder, missing
     packages, or no answer within `timeout` seconds)."""
-    child = subprocess.Popen(
-        [sys.executable, "-P", "-m", "app.local_backend", str(log_folder)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=child_environment(),
-    )
+    backend = LocalBackend(log_folder, timeout=timeout)
     try:
-        answer = _first_line(child, timeout)
-        if "error" in answer or "missing" in answer:
-            raise LocalBackendError(
-                answer.get("error") or f"{NEEDS_PACKAGES} ({answer['missing']}).",
-                missing_packages="missing" in answer,
-            )
-        yield LocalApi(answer["api_url"], answer["cdn_base_url"], answer["token"])
+        yield backend.api
     finally:
+        backend.stop()
+
+
+class LocalBackend:
+    """The local stack's child process. When it dies, a new one starts on the same data folder, so it
+    answers at the same address with the same token, and the engine's retries find it again; after
+    `MAX_RESTARTS` deaths within `RESTART_WINDOW` seconds it stays stopped (the log says so)."""
+
+    def __init__(self, log_folder: Path, *, timeout: float = START_TIMEOUT) -> None:
+        self._log_folder = log_folder
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._deaths: deque[float] = deque()
+        self._child, self.api = self._start()
+        self._watcher = threading.Thread(target=self._watch, name="s3up-local-api-watch", daemon=True)
+        self._watcher.start()
+
+    @property
+    def pid(self) -> int:
+        with self._lock:
+            return self._child.pid
+
+    def stop(self) -> None:
+        """Stop the child (and any restart under way). Idempotent."""
+        with self._lock:
+            self._stopping = True
+            child = self._child
         _stop(child)
+        self._watcher.join(self._timeout + STOP_GRACE)
+
+    def _start(self) -> tuple[subprocess.Popen[bytes], LocalApi]:
+        child = subprocess.Popen(
+            [sys.executable, "-P", "-m", "app.local_backend", str(self._log_folder)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=child_environment(),
+        )
+        try:
+            answer = _first_line(child, self._timeout)
+            if "error" in answer or "missing" in answer:
+                raise LocalBackendError(
+                    answer.get("error") or f"{NEEDS_PACKAGES} ({answer['missing']}).",
+                    missing_packages="missing" in answer,
+                )
+        except BaseException:
+            _stop(child)
+            raise
+        return child, LocalApi(answer["api_url"], answer["cdn_base_url"], answer["token"])
+
+    def _watch(self) -> None:
+        """Wait for the child to end; unless it was stopped, start a new one."""
+        while True:
+            with self._lock:
+                child = self._child
+            child.wait()
+            with self._lock:
+                if self._stopping:
+                    return
+            _stop(child)  # closes its pipes
+            log.error("The local test API ended unexpectedly (exit code %s)", child.returncode)
+            now = time.monotonic()
+            while self._deaths and now - self._deaths[0] > RESTART_WINDOW:
+                self._deaths.popleft()
+            self._deaths.append(now)
+            if len(self._deaths) > MAX_RESTARTS:
+                log.error("The local test API is not started again: it ended %s times", len(self._deaths))
+                return
+            try:
+                new_child, api = self._start()
+            except LocalBackendError as error:
+                log.error("The local test API could not be started again: %s", error.message)
+                return
+            if api != self.api:
+                log.error("The local test API came back at %s instead of %s", api.api_url, self.api.api_url)
+            with self._lock:
+                if self._stopping:
+                    _stop(new_child)
+                    return
+                self._child = new_child
+            log.warning("The local test API was started again (process %s)", new_child.pid)
 
 
 def _first_line(child: subprocess.Popen[bytes], timeout: float) -> dict[str, str]:

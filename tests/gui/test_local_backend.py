@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 import requests
 
 from app import local_backend as local_backend_module
-from app.local_backend import LOG_FILENAME, LocalBackendError, local_backend, serve
+from app.local_backend import LOG_FILENAME, LocalBackend, LocalBackendError, local_backend, serve
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,30 @@ def test_the_local_api_runs_in_a_process_of_its_own_and_stops_with_the_app(s3up_
 
     with local_backend(s3up_home / "logs") as again:
         assert again.token == api.token  # the same stack, from its data folder
+
+
+def test_a_local_api_that_dies_is_started_again_at_the_same_address(
+    s3up_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = LocalBackend(s3up_home / "logs")
+    try:
+        first = backend.pid
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while backend.pid == first:
+            assert time.monotonic() < deadline, "no new local API"
+            time.sleep(0.05)
+        answer = requests.post(
+            f"{backend.api.api_url}/initialize",
+            json={"fileName": "a.bin", "fileSize": 1, "pluginPayload": {}},
+            headers={"Authorization": f"Bearer {backend.api.token}"},
+            timeout=10,
+        )
+        assert answer.status_code == 400  # the same address and token: the handler answers
+    finally:
+        backend.stop()
+    assert children_of(os.getpid()) == []
+    assert "The local test API ended unexpectedly (exit code -9)" in caplog.messages
 
 
 def test_the_local_api_stops_when_the_app_dies(s3up_home: Path) -> None:
