@@ -23,11 +23,16 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def children_of(pid: int) -> list[int]:
+def local_api_children() -> list[int]:
+    """This process's children that run the local test API (other tests may leave other children)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and f"PPid:\t{pid}\n" in (entry / "status").read_text():
+            if (
+                entry.name.isdigit()
+                and f"PPid:\t{os.getpid()}\n" in (entry / "status").read_text()
+                and b"app.local_backend" in (entry / "cmdline").read_bytes()
+            ):
                 found.append(int(entry.name))
         except OSError:  # gone meanwhile
             continue
@@ -55,7 +60,7 @@ def start_and_stop(home: Path, **options: float) -> None:
 
 def test_the_local_api_runs_in_a_process_of_its_own_and_stops_with_the_app(s3up_home: Path) -> None:
     with local_backend(s3up_home / "logs") as api:
-        [child] = children_of(os.getpid())
+        [child] = local_api_children()
         answer = requests.post(
             f"{api.api_url}/initialize",
             json={"fileName": "a.bin", "fileSize": 1, "pluginPayload": {}},
@@ -64,9 +69,8 @@ def test_the_local_api_runs_in_a_process_of_its_own_and_stops_with_the_app(s3up_
         )
         assert answer.status_code == 400  # through the authorizer with the stack's token, to the handler
         assert "imageKey" in answer.json()["message"]
-        assert "app.local_backend" in Path(f"/proc/{child}/cmdline").read_text()
     wait_gone(child)
-    assert children_of(os.getpid()) == []
+    assert local_api_children() == []
     assert (s3up_home / "data" / "local-api-app").is_dir()  # kept: uploads and links survive a restart
 
     with local_backend(s3up_home / "logs") as again:
@@ -93,7 +97,7 @@ def test_a_local_api_that_dies_is_started_again_at_the_same_address(
         assert answer.status_code == 400  # the same address and token: the handler answers
     finally:
         backend.stop()
-    assert children_of(os.getpid()) == []
+    assert local_api_children() == []
     assert "The local test API ended unexpectedly (exit code -9)" in caplog.messages
 
 
@@ -169,4 +173,4 @@ def test_a_stack_that_does_not_answer_in_time_fails_the_start(
     with pytest.raises(LocalBackendError, match="did not start within 0 seconds"):
         start_and_stop(s3up_home, timeout=0.2)
     assert time.monotonic() - started < 5
-    assert children_of(os.getpid()) == []
+    assert local_api_children() == []
