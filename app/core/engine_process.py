@@ -72,10 +72,14 @@ RestartedCallback = Callable[[list[UploadStatus]], None]
 
 
 class EngineStoppedError(UploadError):
-    """The engine process is gone (it crashed, or was killed), or the app is quitting."""
+    """The engine process is gone (it crashed, or was killed), or the app is quitting.
 
-    def __init__(self, message: str = GONE_FOR_GOOD) -> None:
+    `engine` says which engine died under a call: 0 the first, n the one that took over at the nth
+    restart (None when no engine died under it)."""
+
+    def __init__(self, message: str = GONE_FOR_GOOD, *, engine: int | None = None) -> None:
         super().__init__(message)
+        self.engine = engine
 
 
 class _Child:
@@ -86,6 +90,7 @@ class _Child:
         self.pipe = SharedPipe(pipe)
         self.reader: threading.Thread | None = None
         self.ready = False  # it said it has opened the journal: its death from now on is a crash
+        self.generation = 0  # which engine this is: n took over at the nth restart
         self.parts: dict[int, list[Any]] = {}  # long answers being received, by call (reader thread only)
 
     def send(self, message: object) -> bool:
@@ -123,6 +128,7 @@ class EngineProcess:
         self._log_folder = log_folder
         self._max_restarts = max_restarts
         self._deaths: deque[float] = deque()
+        self._restarts = 0  # new engines that took over
         self._subscribers: list[Subscriber] = []
         self._on_stopped: list[Callable[[EngineStoppedError], None]] = []
         self._on_restarted: list[RestartedCallback] = []
@@ -225,7 +231,8 @@ class EngineProcess:
 
     def when_restarted(self, callback: RestartedCallback) -> None:
         """Call `callback(restored)` (on a thread of the app's) once a new engine process has replaced one
-        that died, with the unfinished uploads it loaded from the journal (paused, or marked)."""
+        that died, with the unfinished uploads it loaded from the journal (paused, or marked). It runs
+        before the new engine takes calls, so it must not call the engine itself."""
         with self._lock:
             self._on_restarted.append(callback)
 
@@ -384,7 +391,8 @@ class EngineProcess:
             elif self._refusing:
                 _fail(answer, EngineStoppedError(QUITTING))
             else:
-                _fail(answer, EngineStoppedError(STOPPED_WHILE_BUSY if restart else GONE_FOR_GOOD))
+                message = STOPPED_WHILE_BUSY if restart else GONE_FOR_GOOD
+                _fail(answer, EngineStoppedError(message, engine=child.generation))
         if not died:
             return
         if restart:
@@ -418,20 +426,26 @@ class EngineProcess:
                 with self._lock:
                     self._deaths.append(time.monotonic())
                     self._gone = len(self._deaths) > self._max_restarts
+        took_over = restored is not None and not self._gone
         with self._lock:
             self._restarting = False
-        self._ready.set()  # calls go through to the new engine, or fail at once
+            callbacks = list(self._on_restarted)
+            if took_over:
+                self._restarts += 1
+                self._child.generation = self._restarts
+        if took_over:
+            log.warning(
+                "A new engine process (%s) took over; %s unfinished uploads restored", self.pid, len(restored)
+            )
+            # Before any call goes through: whoever sees a call to the new engine fail knows of it already
+            # (an add cut short by a death must not take the uploads this engine records for a restart's).
+            for callback in callbacks:
+                callback(restored)
+        with self._lock:
+            if not self._restarting:  # unless the new engine died meanwhile and is being replaced
+                self._ready.set()  # calls go through to the new engine, or fail at once
         if self._gone:
             self._tell_stopped()
-        if restored is None or self._gone:
-            return
-        log.warning(
-            "A new engine process (%s) took over; %s unfinished uploads restored", self.pid, len(restored)
-        )
-        with self._lock:
-            callbacks = list(self._on_restarted)
-        for callback in callbacks:
-            callback(restored)
 
     def _ask(self, child: _Child, method: str) -> Any:
         """A call to an engine that does not take calls yet (being started again)."""

@@ -239,19 +239,21 @@ class UploadBridge(QObject):
                 if self._is_closed():
                     return
                 part, pending = pending[:chunk], pending[chunk:]
-                try:
-                    result = self._add_through_restarts(part)
-                except EngineStoppedError as error:
-                    not_added = [(request, error) for request in part + pending]
-                    self._send(on_added, AddOutcome([], not_added, last=True))
+                result, stopped = self._add_through_restarts(part)
+                if stopped is not None:  # the engine stays stopped: the rest is not added either
+                    refused = result.refused + [(request, stopped) for request in pending]
+                    self._send(on_added, AddOutcome(result.added, refused, last=True))
                     return
                 self._send(on_added, AddOutcome(result.added, result.refused, last=not pending))
 
         self.submit(add_all, executor=self._adds)
 
-    def _add_through_restarts(self, requests: list[UploadRequest]) -> AddResult:
+    def _add_through_restarts(
+        self, requests: list[UploadRequest]
+    ) -> tuple[AddResult, EngineStoppedError | None]:
         """`add_many`; if the engine dies during the call, the uploads it had recorded are taken from what
-        the new engine restored (it resumes them), and the rest are added to the new engine."""
+        the new engine restored (it resumes them), and the rest are added to the new engine. If the engine
+        stays stopped, the requests not added are refused with the reason, which comes back too."""
         recorded: list[UploadStatus] = []
         while True:
             with self._lock:
@@ -259,15 +261,21 @@ class UploadBridge(QObject):
             started = time.time()
             try:
                 result = self._manager.add_many(requests)
-            except EngineStoppedError:
-                restored = self._restored_after(restarts)
+            except EngineStoppedError as error:
+                # The restart after the engine that died under the call: that engine may have taken the
+                # call after a restart that came while the call waited, so `restarts` may be one behind.
+                died = restarts if error.engine is None else error.engine
+                try:
+                    restored = self._restored_after(died)
+                except EngineStoppedError as stopped:
+                    return AddResult(recorded, [(request, stopped) for request in requests]), stopped
                 before_death, requests = recorded_before_death(requests, restored, since=started)
                 recorded += before_death
                 log.warning("The engine died while adding files; %s were recorded", len(before_death))
                 if not requests:
-                    return AddResult(recorded, [])
+                    return AddResult(recorded, []), None
             else:
-                return AddResult(recorded + result.added, result.refused)
+                return AddResult(recorded + result.added, result.refused), None
 
     def _restored_after(self, restarts: int) -> list[UploadStatus]:
         """What the next new engine restored, once there have been more than `restarts` restarts.

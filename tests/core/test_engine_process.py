@@ -249,14 +249,18 @@ def test_a_call_waiting_when_the_engine_dies_fails_with_a_sentence(
         return stack.token
 
     engine = start_engine(slow_token)
-    caller, failures = call_in_background(lambda: engine.remote_uploads(stack.api_url))
-    assert answering.wait(10)
-    kill(engine)
-    caller.join(10)
-    release.set()
-    [error] = failures
-    assert "started again" in error.message
-    assert engine.history(1) == []  # the new engine answers
+    for dying_engine in (0, 1):
+        answering.clear()
+        release.clear()
+        caller, failures = call_in_background(lambda: engine.remote_uploads(stack.api_url))
+        assert answering.wait(30)
+        kill(engine)
+        caller.join(10)
+        release.set()
+        [error] = failures
+        assert "started again" in error.message
+        assert error.engine == dying_engine  # the first engine, then the one of the first restart
+        assert engine.history(1) == []  # the new engine answers
 
 
 def test_an_engine_that_keeps_dying_is_left_stopped_and_says_so(
@@ -529,3 +533,26 @@ def test_the_engine_process_offers_exactly_the_managers_controls() -> None:
                 implementation.__name__,
                 name,
             )
+
+
+def test_restart_callbacks_are_told_before_the_new_engine_takes_calls(
+    start_engine: Callable[..., EngineProcess],
+) -> None:
+    engine = start_engine(Tokens(None))
+    told: list[str] = []
+    waiting_caller: list[threading.Thread] = []
+
+    def on_restarted(_restored: list[UploadStatus]) -> None:
+        caller, _failures = call_in_background(lambda: (engine.history(1), told.append("call answered")))
+        waiting_caller.append(caller)
+        time.sleep(0.3)  # a call made now waits until every callback has returned
+        told.append("callback returned")
+
+    engine.when_restarted(on_restarted)
+    kill(engine)
+    deadline = time.monotonic() + 30
+    while not waiting_caller and time.monotonic() < deadline:
+        time.sleep(0.02)
+    waiting_caller[0].join(30)
+
+    assert told == ["callback returned", "call answered"]

@@ -176,40 +176,54 @@ def test_a_large_folder_is_added_in_chunks_through_add_many(qtbot, bridge, fake_
     assert [s.key for outcome in outcomes for s in outcome.added][1199:1201] == ["k/1199", "k/1200"]
 
 
-def dies_while_adding(fake_manager: FakeManager, monkeypatch, recorded: int, then) -> list[list[str]]:
-    """The engine records the first `recorded` files of the next add, then dies; `then(restored)` runs on
-    another thread, as `EngineProcess` tells of the new engine (or of none). Returns the keys of each
-    add_many call."""
-    real_add_many = fake_manager.add_many
+def scripted_add_many(fake_manager: FakeManager, monkeypatch, *steps) -> list[list[str]]:
+    """`add_many`'s calls follow `steps`, one per call: None adds as the fake does, a step(requests) plays
+    a dying engine. Returns the keys of each call."""
     calls: list[list[str]] = []
 
     def add_many(requests: list[UploadRequest]) -> AddResult:
         calls.append([request.key for request in requests])
-        if len(calls) > 1:
-            return real_add_many(requests)
-        kept = real_add_many(requests[:recorded]).added
-        restored = [replace(status, state=UploadState.PAUSED, created_at=time.time()) for status in kept]
-        threading.Timer(0.2, then, args=(restored,)).start()
-        raise EngineStoppedError(STOPPED_WHILE_BUSY)
+        step = steps[len(calls) - 1] if len(calls) <= len(steps) else None
+        return FakeManager.add_many(fake_manager, requests) if step is None else step(requests)
 
     monkeypatch.setattr(fake_manager, "add_many", add_many)
     return calls
 
 
+def dies(fake_manager: FakeManager, *, recording: int, engine: int, then):
+    """A step: engine number `engine` records the first `recording` requests and dies; `then(restored)`
+    runs 0.2 s later on another thread, as `EngineProcess` tells of a new engine (or of none)."""
+
+    def step(requests: list[UploadRequest]) -> AddResult:
+        kept = FakeManager.add_many(fake_manager, requests[:recording]).added
+        restored = [replace(status, state=UploadState.PAUSED, created_at=time.time()) for status in kept]
+        threading.Timer(0.2, then, args=(restored,)).start()
+        raise EngineStoppedError(STOPPED_WHILE_BUSY, engine=engine)
+
+    return step
+
+
+def files_to_add(tmp_path: Path, count: int) -> list[UploadRequest]:
+    requests = []
+    for n in range(count):
+        file = tmp_path / f"f{n}.bin"
+        file.write_bytes(b"x")
+        requests.append(UploadRequest(path=file, api_url="https://a/prod", key=f"k/{n}"))
+    return requests
+
+
 def test_an_add_the_engines_death_cuts_short_goes_on_with_the_new_engine(
     qtbot, bridge, fake_manager, tmp_path, monkeypatch
 ) -> None:
-    files = [tmp_path / f"f{n}.bin" for n in range(5)]
-    for file in files:
-        file.write_bytes(b"x")
-    old = replace(make_status(99, 0), path=files[0], key="k/0", state=UploadState.PAUSED, created_at=1.0)
-    calls = dies_while_adding(
-        fake_manager, monkeypatch, 2, lambda restored: bridge.report_engine_restarted([old, *restored])
+    requests = files_to_add(tmp_path, 5)
+    old = replace(
+        make_status(99, 0), path=requests[0].path, key="k/0", state=UploadState.PAUSED, created_at=1.0
+    )
+    restart = lambda restored: bridge.report_engine_restarted([old, *restored])  # noqa: E731
+    calls = scripted_add_many(
+        fake_manager, monkeypatch, dies(fake_manager, recording=2, engine=0, then=restart)
     )
     outcomes = []
-    requests = [
-        UploadRequest(path=file, api_url="https://a/prod", key=f"k/{n}") for n, file in enumerate(files)
-    ]
 
     with qtbot.waitSignal(bridge.engine_restarted, timeout=3000):
         bridge.add_many(lambda: requests, outcomes.append, chunk=3)
@@ -223,19 +237,37 @@ def test_an_add_the_engines_death_cuts_short_goes_on_with_the_new_engine(
     assert not any(outcome.refused for outcome in outcomes)
 
 
+def test_a_second_death_right_after_a_restart_adds_no_file_twice(
+    qtbot, bridge, fake_manager, tmp_path, monkeypatch
+) -> None:
+    """The first engine died between two chunks; the next call waited for the new engine, which records
+    one file and dies too. The bridge read its count of restarts before the call waited."""
+    requests = files_to_add(tmp_path, 4)
+    second_death = dies(fake_manager, recording=1, engine=1, then=bridge.report_engine_restarted)
+
+    def after_a_restart(chunk: list[UploadRequest]) -> AddResult:
+        bridge.report_engine_restarted([])  # told before the call reaches the new engine
+        return second_death(chunk)
+
+    calls = scripted_add_many(fake_manager, monkeypatch, None, after_a_restart)
+    outcomes = []
+
+    bridge.add_many(lambda: requests, outcomes.append, chunk=2)
+    qtbot.waitUntil(lambda: bool(outcomes) and outcomes[-1].last, timeout=3000)
+
+    assert calls == [["k/0", "k/1"], ["k/2", "k/3"], ["k/3"]]
+    assert [status.key for outcome in outcomes for status in outcome.added] == ["k/0", "k/1", "k/2", "k/3"]
+
+
 def test_files_not_added_when_the_engine_stays_stopped_are_reported(
     qtbot, bridge, fake_manager, tmp_path, monkeypatch
 ) -> None:
-    files = [tmp_path / f"f{n}.bin" for n in range(4)]
-    for file in files:
-        file.write_bytes(b"x")
-    calls = dies_while_adding(
-        fake_manager, monkeypatch, 1, lambda _restored: bridge.report_engine_stopped(EngineStoppedError())
+    requests = files_to_add(tmp_path, 4)
+    stopped = lambda _restored: bridge.report_engine_stopped(EngineStoppedError())  # noqa: E731
+    calls = scripted_add_many(
+        fake_manager, monkeypatch, dies(fake_manager, recording=1, engine=0, then=stopped)
     )
     outcomes = []
-    requests = [
-        UploadRequest(path=file, api_url="https://a/prod", key=f"k/{n}") for n, file in enumerate(files)
-    ]
 
     bridge.add_many(lambda: requests, outcomes.append, chunk=2)
     qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
@@ -243,6 +275,29 @@ def test_files_not_added_when_the_engine_stays_stopped_are_reported(
     assert len(calls) == 1
     [outcome] = outcomes
     assert outcome.last
-    assert not outcome.added
+    assert not outcome.added  # what the dead engine recorded comes back at the next start
     assert [request.key for request, _error in outcome.refused] == ["k/0", "k/1", "k/2", "k/3"]
     assert "several times in a row" in outcome.refused[0][1].message
+
+
+def test_files_a_new_engine_restored_stay_added_when_the_next_one_never_comes(
+    qtbot, bridge, fake_manager, tmp_path, monkeypatch
+) -> None:
+    requests = files_to_add(tmp_path, 4)
+    stopped = lambda _restored: bridge.report_engine_stopped(EngineStoppedError())  # noqa: E731
+    calls = scripted_add_many(
+        fake_manager,
+        monkeypatch,
+        dies(fake_manager, recording=1, engine=0, then=bridge.report_engine_restarted),
+        dies(fake_manager, recording=0, engine=1, then=stopped),
+    )
+    outcomes = []
+
+    bridge.add_many(lambda: requests, outcomes.append, chunk=2)
+    qtbot.waitUntil(lambda: bool(outcomes), timeout=3000)
+
+    assert calls == [["k/0", "k/1"], ["k/1"]]
+    [outcome] = outcomes
+    assert outcome.last
+    assert [status.key for status in outcome.added] == ["k/0"]  # listed and resumed by the window
+    assert [request.key for request, _error in outcome.refused] == ["k/1", "k/2", "k/3"]
