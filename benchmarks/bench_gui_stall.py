@@ -123,7 +123,7 @@ class AppLocalBackend:
 
     def __init__(self, log_folder: Path) -> None:
         self._context = local_backend(log_folder)
-        self.api = self._context.__enter__()
+        self.api = self._context.__enter__().api
         self.stdin = self
 
     def close(self) -> None:

@@ -44,11 +44,11 @@ def run(argv: list[str], *, local: bool = False) -> int:
     log.info("s3up starting (log: %s)", log_path)
     app = create_application(argv)
     with ExitStack() as cleanup:
-        local_api = None
+        backend = None
         if local:
             print("Starting the local test API…", file=sys.stderr)
             try:
-                local_api = cleanup.enter_context(local_backend(log_path.parent))
+                backend = cleanup.enter_context(local_backend(log_path.parent))
             except LocalBackendError as error:  # a taken port or data folder, missing packages
                 log.error("The local test API cannot start: %s", error.message)
                 if error.missing_packages:
@@ -57,11 +57,14 @@ def run(argv: list[str], *, local: bool = False) -> int:
                 QMessageBox.critical(None, "s3up cannot start", error.message)
                 return 1
         try:
-            wired = cleanup.enter_context(wired_app(local=local_api, log_folder=log_path.parent))
+            api = backend.api if backend is not None else None
+            wired = cleanup.enter_context(wired_app(local=api, log_folder=log_path.parent))
         except UploadError as error:  # the journal cannot be opened, or the engine process cannot start
             log.error("The app cannot start: %s", error)
             QMessageBox.critical(None, "s3up cannot start", error.message)
             return 1
+        if backend is not None:
+            backend.when_stopped(wired.bridge.report_stopped)
         wired.window.show()
         wired.window.start()
         freeze_startup_objects()

@@ -70,7 +70,7 @@ class UploadBridge(QObject):
 
     statuses_changed = Signal(list)  # list[UploadStatus], newest snapshot of each changed upload
     error_occurred = Signal(str)  # a sentence for the user, from a command that failed
-    engine_stopped = Signal(str)  # the engine process died and stays stopped: what the user should do
+    engine_stopped = Signal(str)  # the engine (or --local's API) died and stays stopped: what to do
     engine_restarted = Signal(list)  # a new engine replaced one that died: the uploads it restored
     _wake = Signal()
     _deliver = Signal(object)
@@ -196,8 +196,13 @@ class UploadBridge(QObject):
         with self._engine_changed:
             self._engine_gone = True
             self._engine_changed.notify_all()
+        self.report_stopped(error.message)
+
+    def report_stopped(self, sentence: str) -> None:
+        """Called (on any thread) when the uploads cannot go on: the engine process, or the local test API
+        of `--local`, died and is not started again. `sentence` says what the user should do."""
         if not self._is_closed():
-            self.engine_stopped.emit(error.message)
+            self.engine_stopped.emit(sentence)
 
     def report_engine_restarted(self, restored: list[UploadStatus]) -> None:
         """Called (on any thread) when a new engine process has replaced one that died, with the

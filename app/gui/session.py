@@ -64,7 +64,7 @@ class Session(QObject):
         token: str,
         log_folder: Path,
     ) -> Session:
-        """Signed in to an in-process local stack: the token lives in memory, nothing is saved."""
+        """Signed in to the local stack of `--local`: the token lives in memory, nothing is saved."""
         credentials.remember_for_session(api_url, token)
         session = cls(
             bridge,

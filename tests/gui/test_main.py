@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
+from app import local_backend as local_backend_module
 from app.__main__ import main
 from app.gui.main_window import MainWindow
 
@@ -63,3 +67,47 @@ def test_help_needs_no_display() -> None:
     assert answer.returncode == 0
     assert "--local" in answer.stdout
     assert "PySide6" not in answer.stderr
+
+
+def test_a_local_api_that_stays_stopped_is_said_in_the_window(
+    qtbot, s3up_home, memory_keyring, monkeypatch
+) -> None:
+    monkeypatch.setattr(local_backend_module, "MAX_RESTARTS", 0)
+    seen: dict[str, str] = {}
+
+    def kill_the_local_api() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows:
+            QTimer.singleShot(100, kill_the_local_api)
+            return
+        [pid] = [
+            int(entry.name)
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit()
+            and b"app.local_backend" in _read(entry / "cmdline")
+            and f"PPid:\t{os.getpid()}\n".encode() in _read(entry / "status")
+        ]
+        os.kill(pid, signal.SIGKILL)
+        QTimer.singleShot(100, lambda: look_for_the_box(windows[0], 100))
+
+    def look_for_the_box(window: MainWindow, tries: int) -> None:
+        box = window.findChild(QMessageBox, "engine-stopped")
+        if box is None and tries > 0:
+            QTimer.singleShot(100, lambda: look_for_the_box(window, tries - 1))
+            return
+        seen["box"] = box.text() if box is not None else ""
+        window.close()
+
+    QTimer.singleShot(300, kill_the_local_api)
+    try:
+        assert main(["--local"]) == 0
+    finally:
+        gc.unfreeze()
+    assert seen["box"] == local_backend_module.STOPPED_FOR_GOOD
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # gone meanwhile
+        return b""

@@ -7,15 +7,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 from PySide6.QtWidgets import QMessageBox
 
+from app.core.commands import Action
 from app.core.engine_process import MAX_RESTARTS
-from app.core.models import UploadState
+from app.core.models import UploadState, UploadStatus
 from app.core.settings import AppSettings
 from app.gui.main_window import MainWindow
 from app.gui.startup import wired_app
@@ -58,6 +58,17 @@ def test_a_dropped_file_uploads_through_the_engine_process(
     assert (tmp_path / "logs" / "s3up-engine.log").exists()
 
 
+def sending_for_seconds() -> AppSettings:
+    """At 4 MiB/s in parts of 5 MiB, a 24 MiB file takes about 6 s: the engine dies while it sends."""
+    return AppSettings(
+        key_template="wired/{filename}",
+        last_metadata=METADATA,
+        notify_when_done=False,
+        bandwidth_limit_mib=4.0,
+        part_size_mib=5,
+    )
+
+
 def kill(pid: int | None) -> None:
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
@@ -68,13 +79,7 @@ def test_a_killed_engine_is_replaced_and_the_running_upload_goes_on(
 ) -> None:
     file = tmp_path / "big.bin"
     file.write_bytes(os.urandom(24 * 1024 * 1024))
-    settings = AppSettings(
-        key_template="wired/{filename}",
-        last_metadata=METADATA,
-        notify_when_done=False,
-        bandwidth_limit_mib=4.0,  # about 6 s: the engine dies while it sends
-        part_size_mib=5,
-    )
+    settings = sending_for_seconds()
     api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
 
     with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
@@ -115,23 +120,22 @@ def test_the_window_says_so_when_the_engine_keeps_dying(qtbot: Any, tmp_path: Pa
 
 
 def test_a_pause_given_while_a_killed_engine_is_replaced_is_kept(
-    qtbot: Any, local_stack: LocalStack, stack_token: str, tmp_path: Path
+    qtbot: Any, local_stack: LocalStack, stack_token: str, tmp_path: Path, monkeypatch: Any
 ) -> None:
     file = tmp_path / "held.bin"
     file.write_bytes(os.urandom(24 * 1024 * 1024))
-    settings = AppSettings(
-        key_template="wired/{filename}",
-        last_metadata=METADATA,
-        notify_when_done=False,
-        bandwidth_limit_mib=4.0,
-        part_size_mib=5,
-    )
+    settings = sending_for_seconds()
     api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
 
     with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
         window = wired.window
         upload_id = upload_one(qtbot, window, file)
         qtbot.waitUntil(lambda: window.model.status(upload_id).parts_done >= 1, timeout=20_000)
+        sent: list[Any] = []
+        bridge_send = wired.bridge.send
+        monkeypatch.setattr(
+            wired.bridge, "send", lambda command: (sent.append(command), bridge_send(command))
+        )
 
         with qtbot.waitSignal(wired.bridge.engine_restarted, timeout=20_000):
             kill(wired.engine.pid)
@@ -139,10 +143,7 @@ def test_a_pause_given_while_a_killed_engine_is_replaced_is_kept(
             window.actions.pause.trigger()  # the row still reads Uploading: the engine died mid-send
 
         qtbot.waitUntil(lambda: window.model.status(upload_id).state is UploadState.PAUSED, timeout=10_000)
-        paused = window.model.status(upload_id)
-        qtbot.wait(1500)  # a resume would have sent a few 4 MiB/s chunks by now
-        assert window.model.status(upload_id).state is UploadState.PAUSED
-        assert window.model.status(upload_id).bytes_done == paused.bytes_done
+        assert [(command.action, command.upload_ids) for command in sent] == [(Action.PAUSE, (upload_id,))]
         assert "Continuing" not in window.statusBar().currentMessage()
 
 
@@ -164,16 +165,24 @@ def test_a_folder_being_added_when_the_engine_dies_is_added_once_and_whole(
 
     with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
         window = wired.window
+        first_thousand: list[int] = []
         engine_add_many = wired.engine.add_many
-        calls: list[float] = []  # a thousand files take the engine 0.5-0.8 s to record
 
         def add_many(requests: list[Any]) -> Any:
-            calls.append(time.monotonic())
-            if len(calls) == 2:  # the second thousand: the engine dies while it records them
-                threading.Timer(0.3, kill, args=(wired.engine.pid,)).start()
-            return engine_add_many(requests)
+            result = engine_add_many(requests)
+            first_thousand.extend(status.id for status in result.added)
+            return result
 
+        def kill_once_the_second_thousand_is_being_recorded(status: UploadStatus) -> None:
+            # The engine records a thousand files in groups of 100 (0.5-0.8 s); the statuses of the first
+            # group come within 50 ms: it dies with hundreds still to record.
+            if first_thousand and status.id > max(first_thousand) and not killed.is_set():
+                killed.set()
+                kill(wired.engine.pid)
+
+        killed = threading.Event()
         monkeypatch.setattr(wired.engine, "add_many", add_many)
+        wired.engine.subscribe(kill_once_the_second_thousand_is_being_recorded)
         window.show()
         window.start()
         drop(window, [folder])
@@ -190,5 +199,6 @@ def test_a_folder_being_added_when_the_engine_dies_is_added_once_and_whole(
         qtbot.waitUntil(all_done, timeout=60_000)
         statuses = window.model.statuses()
 
+    assert killed.is_set()
     assert sorted(s.key for s in statuses) == [f"wired/scan-{n:04}.txt" for n in range(count)]
     assert any("The engine died while adding files" in r.getMessage() for r in caplog.records)
