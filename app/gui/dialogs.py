@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.core.errors import UploadError
 from app.core.keys import KeyTemplateError, check_key
-from app.core.models import UploadStatus
+from app.core.models import UploadRequest, UploadStatus
 from app.gui.formatting import plural
 from app.gui.resources import icon
 from app.gui.widgets import NoteLabel, plain_buttons
@@ -72,6 +73,22 @@ def warn_list(parent: QWidget, title: str, lines: list[str], shown: int = 10) ->
     if len(lines) > shown:
         text += f"\n\n… and {len(lines) - shown:,} more."
     QMessageBox.warning(parent, title, text)
+
+
+def refusal_lines(refused: list[tuple[UploadRequest, UploadError]], names_shown: int = 5) -> list[str]:
+    """One line per reason, in the order first met: "name: reason" for one file; for several (such as
+    every file of a folder when the engine stopped), the reason once and the first few names."""
+    by_reason: dict[str, list[str]] = {}
+    for request, error in refused:
+        by_reason.setdefault(error.message, []).append(request.path.name)
+    lines = []
+    for reason, names in by_reason.items():
+        if len(names) == 1:
+            lines.append(f"{names[0]}: {reason}")
+            continue
+        listed = ", ".join(names[:names_shown]) + (", …" if len(names) > names_shown else "")
+        lines.append(f"{reason} ({len(names):,} files: {listed})")
+    return lines
 
 
 def show_engine_stopped(parent: QWidget, text: str) -> None:

@@ -36,6 +36,7 @@ from app.gui.dialogs import (
     ChangeKeyDialog,
     ask_quit,
     open_or_show,
+    refusal_lines,
     remove_question,
     show_about,
     show_engine_stopped,
@@ -272,8 +273,7 @@ class MainWindow(QMainWindow):
             refused, self._refused = self._refused, []
             self.statusBar().clearMessage()
             if refused:
-                lines = [f"{request.path.name}: {error.message}" for request, error in refused]
-                warn_list(self, f"{plural(len(refused), 'file')} not added", lines)
+                warn_list(self, f"{plural(len(refused), 'file')} not added", refusal_lines(refused))
         self._refresh()
 
     def _list_added(self, statuses: list[UploadStatus]) -> None:

@@ -4,14 +4,17 @@ the window on a small screen, the native file dialog."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QRect, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from app.core.models import UploadState
+from app.core.errors import UploadError
+from app.core.models import UploadRequest, UploadState
 from app.gui import main_window
-from app.gui.dialogs import ChangeKeyDialog, LocationDialog, remove_question
+from app.gui.dialogs import ChangeKeyDialog, LocationDialog, refusal_lines, remove_question
 from app.gui.upload_table_model import Column
 from app.gui.window_state import RESUME_AT_START, fitted_geometry, saved_ids
 from tests.gui.fakes import FakeManager
@@ -223,3 +226,23 @@ def test_rows_show_key_and_api_and_clear_finished_keeps_the_rest(qtbot, make_win
     assert [window.model.status_at(r).id for r in range(window.model.rowCount())] == [1]
     qtbot.waitUntil(lambda: ("remove", 3) in manager.calls, timeout=3000)
     assert ("remove", 2) in manager.calls
+
+
+def test_files_not_added_are_listed_by_reason() -> None:
+    def refused(name: str, reason: str) -> tuple[UploadRequest, UploadError]:
+        return UploadRequest(path=Path("/data") / name, api_url="https://a/prod", key=name), UploadError(
+            reason
+        )
+
+    stopped = "The upload engine stopped unexpectedly, several times in a row."
+    lines = refusal_lines(
+        [
+            refused("locked.bin", "locked.bin cannot be read (permission denied)."),
+            *(refused(f"scan-{n}.tif", stopped) for n in range(7)),
+        ]
+    )
+
+    assert lines == [
+        "locked.bin: locked.bin cannot be read (permission denied).",
+        f"{stopped} (7 files: scan-0.tif, scan-1.tif, scan-2.tif, scan-3.tif, scan-4.tif, …)",
+    ]
