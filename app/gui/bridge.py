@@ -23,6 +23,7 @@ from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal, Slot
 
 from app.core.engine_process import (
     COULD_NOT_START,
+    MAX_RESTARTS,
     QUITTING,
     START_TIMEOUT,
     STOP_GRACE,
@@ -44,8 +45,9 @@ T = TypeVar("T")
 
 ADD_CHUNK = 1000  # requests per UploadManager.add_many call, and per report to the GUI thread
 FLUSH_LIMIT = 100  # statuses handed to the GUI per event-loop turn, so that no turn runs long
-# The longest an engine takes to be replaced: the dead one ended, a new one started, the journal restored.
-RESTART_WAIT = STOP_GRACE + 2 * START_TIMEOUT
+# The longest an engine takes to be replaced: the dead one ended, then new ones started until one restored
+# the journal (each try may take a start and a restore); by then the engine is back, or stays stopped.
+RESTART_WAIT = STOP_GRACE + (MAX_RESTARTS + 1) * 2 * START_TIMEOUT
 
 
 @dataclass(frozen=True)
