@@ -56,12 +56,15 @@ def plan_for_api(size: int, info: ApiInfo, fixed_part_size: int | None) -> PartP
     return plan_parallel(size)
 
 
-def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone:
+def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone | Finalized | Failed:
     """Make the upload ready for its parts: reconcile a started one with S3, or start it.
 
     An upload the server no longer has is `Gone` (the engine starts it again from its first part);
-    one that S3 completed already (the process died right after) is `finished`.
+    one that S3 completed already (the process died right after) is `finished`. A single PUT started
+    before has no parts to reconcile: it is asked for again by its idempotency key, as in a batch.
     """
+    if job.single:
+        return start_batch(api, info, (job,)).results[job.upload_ref]
     check_file(job.record)
     if job.upload_id is None:
         plan = plan_for_api(job.record.size, info, _fixed(job))

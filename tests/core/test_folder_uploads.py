@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from app.core.api import ApiClient
 from app.core.concurrency import MAXIMUM, MINIMUM, START, ConcurrencyLimit
-from app.core.errors import InvalidRequestError, NotThisApiError
+from app.core.errors import InvalidRequestError, NotThisApiError, UploadError
 from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
@@ -343,3 +344,48 @@ def test_files_stop_being_started_while_their_finish_calls_fall_behind(
             release.set()
         assert manager.wait(ids, timeout=120)
         assert {s.state for s in map(manager.status, ids) if s is not None} == {UploadState.DONE}
+
+
+@pytest.mark.parametrize("server_finished", [True, False])
+def test_single_puts_cut_short_by_a_crash_are_finished_by_the_next_engine(
+    stack: LocalStack,
+    journal: Journal,
+    make_manager: MakeManager,
+    make_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+    server_finished: bool,
+) -> None:
+    """The process died after the single PUTs were sent and, with `server_finished`, after
+    `/finalizeBatch` finished them, before the journal heard. The next engine's first step finds out
+    the API's kind on its own, on one of these single PUTs."""
+    folder = f"cut-{'finished' if server_finished else 'started'}"
+    files = [make_file(f"{folder}/f{n}.txt", 700 + n) for n in range(4)]
+    first = make_manager(journal, stack.token)
+    with monkeypatch.context() as dying:  # what the journal never hears, as the process died first
+        dying.setattr(Journal, "set_finished_many", lambda *_args, **_kwargs: None)
+        if not server_finished:  # the files stay started on the server
+            dying.setattr(ApiClient, "finalize_batch", _network_gone)
+        added = first.add_many(
+            [request(path, stack.api_url, f"{folder}/{path.name}") for path in files]
+        ).added
+        for status in added:
+            wait_for(first, status.id, ENDED)
+        first.shutdown()
+    singles = [status.id for status in added if journal.get(status.id).single]  # type: ignore[union-attr]
+    assert singles, "no file went as a single PUT"
+
+    with Journal(journal.path) as again:
+        second = make_manager(again, stack.token)
+        second.restore()
+        for upload_ref in singles:  # the first of them is the step that finds out the API's kind
+            second.resume(upload_ref)
+        for upload_ref, path in zip([status.id for status in added], files, strict=True):
+            if upload_ref not in singles:
+                continue
+            status = wait_for(second, upload_ref, ENDED)
+            assert status.state is UploadState.DONE, status.message
+            assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
+
+
+def _network_gone(*_args: object, **_kwargs: object) -> None:
+    raise UploadError("The network went away (test).")
