@@ -176,6 +176,7 @@ class SignInDialog(QDialog):
             lambda: probe(api_url, token),
             on_result=lambda info: self._probed_api(api_url, token, info),
             on_error=self._failed,
+            owner=self,  # nothing is delivered to a dialog closed meanwhile
         )
 
     def _probed_api(self, api_url: str, token: str, info: ApiInfo) -> None:
@@ -200,6 +201,7 @@ class SignInDialog(QDialog):
             lambda: store(self._credentials, info, token, cdn),
             on_result=self._succeeded,
             on_error=self._failed,
+            owner=self,
         )
 
     def _set_busy(self, busy: bool) -> None:

@@ -4,15 +4,19 @@ says what went wrong in words a person can act on."""
 from __future__ import annotations
 
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import keyring
 import pytest
+import shiboken6
 from keyring.backends.fail import Keyring as FailKeyring
 from PySide6.QtCore import Qt
 
+from app.core.api_records import ApiInfo
 from app.core.credentials import SERVICE, CredentialStore
 from app.core.settings import AppSettings
+from app.gui import sign_in_dialog
 from app.gui.bridge import UploadBridge
 from app.gui.sign_in_dialog import SignInDialog
 from backend.local import LocalStack
@@ -221,3 +225,32 @@ def test_a_token_that_cannot_be_sent_is_refused_with_a_sentence_before_anything_
     assert dialog.focusWidget() is dialog.token_edit
     assert checks == []  # refused before any request
     assert memory_keyring.secrets == {}
+
+
+def test_a_dialog_closed_while_the_token_is_checked_hears_nothing_more(
+    qtbot, bridge, credentials, memory_keyring, monkeypatch
+) -> None:
+    answering = threading.Event()
+    release = threading.Event()
+
+    def slow_probe(api_url: str, token: str) -> ApiInfo:
+        answering.set()
+        release.wait(10)
+        return ApiInfo(api_url, extended=True, token_verified=True)  # the token is good
+
+    monkeypatch.setattr(sign_in_dialog, "probe", slow_probe)
+    dialog = SignInDialog(bridge, credentials, api_url="http://127.0.0.1:9/prod")
+    dialog.show()
+    dialog.token_edit.setText("a-token-of-some-length")
+    qtbot.keyClick(dialog.token_edit, Qt.Key.Key_Return)
+    assert answering.wait(10)
+    deleted = shiboken6.delete(dialog)  # the user closed it: Qt deletes it
+    errors: list[str] = []
+    bridge.error_occurred.connect(errors.append)
+
+    release.set()
+    qtbot.wait(300)  # the answer arrives on the GUI thread meanwhile; nothing may be called with it
+
+    assert deleted is None
+    assert errors == []
+    assert memory_keyring.secrets == {}  # nothing was stored for a dialog the user closed
