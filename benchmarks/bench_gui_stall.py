@@ -159,8 +159,8 @@ def run(
             window.start()
             freeze_startup_objects()
             drop(window, [folder] if folder else files)
-            wait_until(lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible(), 120)
-            dialog = window.metadata_dialog
+            wait_until(lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.isVisible(), 120)
+            dialog = window.adder.metadata_dialog
             wait_until(dialog.start_button.isEnabled, 120)
             probe = StallProbe()
             collections = GcWatch()

@@ -229,8 +229,8 @@ def main() -> int:
                 dialog.reject()
 
         drop_on(window, make_files(Path(tempfile.mkdtemp(prefix="s3up-files-"))))
-        wait_until(lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible())
-        metadata = window.metadata_dialog
+        wait_until(lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.isVisible())
+        metadata = window.adder.metadata_dialog
         metadata.move(window.x() + 200, window.y() + 30)
         metadata.template_edit.setText("surveys/{objectRecordId}/{relpath}")
         metadata.validate()

@@ -1,9 +1,8 @@
 """The main window: the upload queue, its details, the toolbar and menus, and the flows between them
-(drop → metadata → add; 401 → sign-in → continue; batch done → notification; quit → pause)."""
+(drop → `FileAdder`; 401 → sign-in → continue; batch done → notification; quit → pause)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl
@@ -15,13 +14,11 @@ from PySide6.QtGui import (
     QGuiApplication,
     QShowEvent,
 )
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter
 
-from app.core.errors import UploadError
-from app.core.folders import Collection, collect
-from app.core.models import UploadRequest, UploadState, UploadStatus
+from app.core.models import UploadState, UploadStatus
 from app.gui.actions import Actions, build_menus, build_toolbar, create_actions, selected_link, update_actions
-from app.gui.bridge import AddOutcome, UploadBridge
+from app.gui.bridge import UploadBridge
 from app.gui.commands import (
     Action,
     Command,
@@ -36,17 +33,12 @@ from app.gui.dialogs import (
     ChangeKeyDialog,
     ask_quit,
     open_or_show,
-    refusal_lines,
     remove_question,
     show_about,
     show_engine_stopped,
-    warn_list,
 )
-from app.gui.formatting import plural
-from app.gui.memory import freeze_long_lived_objects
-from app.gui.metadata_dialog import Batch, MetadataDialog
+from app.gui.file_adder import FileAdder
 from app.gui.notifier import BatchTracker, Notifier
-from app.gui.pacing import Paced
 from app.gui.remote_dialog import RemoteUploadsDialog
 from app.gui.resources import app_icon
 from app.gui.resuming import PausedByUser, plan_resumption, running_when_engine_died
@@ -67,8 +59,6 @@ from app.gui.window_state import (
 
 HISTORY_LIMIT = 200
 QUIT_PAUSE_TIMEOUT = 5.0  # seconds the window waits for the uploads to pause at quit
-FREEZE_AFTER = 100  # uploads added at once: their records are kept out of full garbage collections
-LISTED_PER_TURN = 200  # rows of a large folder listed per turn of the event loop
 
 
 class MainWindow(QMainWindow):
@@ -79,13 +69,10 @@ class MainWindow(QMainWindow):
         self._window_state = window_state
         self.batch = BatchTracker()
         self._waiting_for_sign_in: set[int] = set()
-        self._pending_files: Collection | None = None  # dropped before signing in
         self._restored_notice: set[int] = set()  # paused at start, while the status bar says so
         self._paused_by_user = PausedByUser()
         self._asked_to_quit = False
-        self._refused: list[tuple[UploadRequest, UploadError]] = []  # files refused by the current add
         self.sign_in_dialog: SignInDialog | None = None
-        self.metadata_dialog: MetadataDialog | None = None
         self.remote_dialog: RemoteUploadsDialog | None = None
 
         self.setWindowIcon(app_icon())
@@ -93,8 +80,15 @@ class MainWindow(QMainWindow):
         self.resize(1180, 680)
         self.actions = create_actions(self)
         self.model = UploadTableModel(self)
-        # Uploads just added, listed unless their newer status got there first.
-        self._unlisted: Paced[UploadStatus] = Paced(self._list_added, LISTED_PER_TURN, self)
+        self.adder = FileAdder(
+            self,
+            bridge,
+            session,
+            self.model,
+            self.batch,
+            ask_sign_in=self.show_sign_in,
+            refresh=self._refresh,
+        )
         self.view = UploadView(self.model, self.actions)
         self.details = DetailsPane()
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -122,8 +116,8 @@ class MainWindow(QMainWindow):
     # --- building ---------------------------------------------------------------------------------
 
     def _connect(self, a: Actions) -> None:
-        a.add_files.triggered.connect(self.choose_files)
-        a.add_folder.triggered.connect(self.choose_folder)
+        a.add_files.triggered.connect(self.adder.choose_files)
+        a.add_folder.triggered.connect(self.adder.choose_folder)
         a.pause_all.triggered.connect(lambda: self.command(PauseAll()))
         a.resume_all.triggered.connect(lambda: self.command(ResumeAll()))
         a.clear_finished.triggered.connect(self.clear_finished)
@@ -186,100 +180,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(plan.message, plan.message_ms)
         self._refresh()
 
-    # --- adding files -----------------------------------------------------------------------------
-
-    def choose_files(self) -> None:
-        """The platform's own file dialog where it has one (Qt's otherwise)."""
-        names, _ = QFileDialog.getOpenFileNames(self, "Add Files", str(Path.home()))
-        if names:
-            self.add_paths([Path(name) for name in names])
-
-    def choose_folder(self) -> None:
-        name = QFileDialog.getExistingDirectory(self, "Add Folder", str(Path.home()))
-        if name:
-            self.add_paths([Path(name)])
-
-    def add_paths(self, paths: list[Path]) -> None:
-        """Walk the paths on a worker, then ask for the metadata of the batch."""
-        self.statusBar().showMessage("Looking at the files…")
-        self.bridge.submit(lambda: collect(paths), on_result=self._files_collected)
-
-    def _files_collected(self, collection: Collection) -> None:
-        self.statusBar().clearMessage()
-        if collection.problems:
-            title = "Some files were skipped" if collection.files else "Nothing to upload"
-            warn_list(self, title, [problem.message for problem in collection.problems])
-        if not collection.files:
-            return
-        if not self.session.signed_in:
-            self._pending_files = collection
-            self.show_sign_in("Sign in to upload these files.")
-            return
-        self._ask_metadata(collection)
-
-    def _ask_metadata(self, collection: Collection) -> None:
-        session = self.session
-        settings = session.settings
-        dialog = MetadataDialog(
-            collection.files,
-            metadata_text=settings.last_metadata,
-            template=settings.key_template,
-            overwrite=settings.overwrite,
-            destination=session.api_description(),
-            bridge=self.bridge,
-            parent=self,
-        )
-        dialog.check_keys_against(session.api_url, session.cdn_base_url)
-        dialog.accepted.connect(lambda: self._start_batch(dialog.batch()))
-        dialog.finished.connect(self._metadata_closed)
-        self.metadata_dialog = dialog
-        dialog.open()
-
-    def _metadata_closed(self) -> None:
-        if self.metadata_dialog is not None:
-            self.metadata_dialog.deleteLater()
-        self.metadata_dialog = None
-
-    def _start_batch(self, batch: Batch | None) -> None:
-        if batch is None:
-            return
-        session = self.session
-        session.update_settings(
-            replace(
-                session.settings,
-                last_metadata=batch.metadata_text,
-                key_template=batch.template,
-                overwrite=batch.overwrite,
-            )
-        )
-        api_url, cdn_base_url, accelerate = (
-            session.api_url,
-            session.cdn_base_url or None,
-            session.settings.accelerate,
-        )
-        if len(batch.files) > 1:
-            self.statusBar().showMessage(f"Adding {plural(len(batch.files), 'file')}…")
-        self.bridge.add_many(
-            lambda: batch.requests(api_url, cdn_base_url, accelerate=accelerate), self._added
-        )
-
-    def _added(self, outcome: AddOutcome) -> None:
-        self._unlisted.put(outcome.added)  # listed a few hundred per turn: a turn never runs long
-        self.batch.add([self.model.status(s.id) or s for s in outcome.added])  # as shown: maybe newer
-        if len(outcome.added) >= FREEZE_AFTER:
-            freeze_long_lived_objects()
-        self._refused += outcome.refused
-        if outcome.last:
-            refused, self._refused = self._refused, []
-            self.statusBar().clearMessage()
-            if refused:
-                warn_list(self, f"{plural(len(refused), 'file')} not added", refusal_lines(refused))
-        self._refresh()
-
-    def _list_added(self, statuses: list[UploadStatus]) -> None:
-        self.model.update_statuses([s for s in statuses if self.model.status(s.id) is None])
-        self._refresh()
-
     # --- drag and drop ----------------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -295,7 +195,7 @@ class MainWindow(QMainWindow):
         paths = _local_paths(event.mimeData().urls())
         if paths:
             event.acceptProposedAction()
-            self.add_paths(paths)
+            self.adder.add_paths(paths)
 
     # --- status events ----------------------------------------------------------------------------
 
@@ -420,15 +320,13 @@ class MainWindow(QMainWindow):
         if self.sign_in_dialog is not None:
             self.sign_in_dialog.deleteLater()
         self.sign_in_dialog = None
-        self._pending_files = None
+        self.adder.sign_in_closed()
 
     def _signed_in(self, result: SignInResult) -> None:
         self.session.signed_in_with(result)
         self.statusBar().showMessage(self.session.sign_in_summary(result), 30000)
         self.bridge.send(CredentialsChanged(result.api_url))
-        pending, self._pending_files = self._pending_files, None
-        if pending is not None:
-            self._ask_metadata(pending)
+        self.adder.signed_in()
 
     def sign_out(self) -> None:
         self.session.sign_out(

@@ -36,9 +36,9 @@ def drop(window: MainWindow, paths: list[Path]) -> None:
 
 def start_batch(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(
-        lambda: window.metadata_dialog is not None and window.metadata_dialog.isVisible(), timeout=5000
+        lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.isVisible(), timeout=5000
     )
-    dialog = window.metadata_dialog
+    dialog = window.adder.metadata_dialog
     assert dialog.start_button.isEnabled()
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
 
@@ -70,8 +70,8 @@ def test_dropping_a_folder_keeps_the_relative_paths_in_the_keys(
     (folder / ".DS_Store").write_bytes(b"junk")
     window = make_window(fake_manager)
     drop(window, [folder])
-    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
-    dialog = window.metadata_dialog
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is not None, timeout=5000)
+    dialog = window.adder.metadata_dialog
     # The default template {filename} would give both files the same key: Start is blocked until fixed.
     assert not dialog.start_button.isEnabled()
     assert "{relpath}" in dialog.key_note.text()
@@ -143,7 +143,7 @@ def capture_warnings(monkeypatch) -> list[tuple[str, str]]:
 
 
 def batch_names(window: MainWindow) -> list[str]:
-    model = window.metadata_dialog.files_model
+    model = window.adder.metadata_dialog.files_model
     return [model.index(row, BatchColumn.FILE).data() for row in range(model.rowCount())]
 
 
@@ -169,7 +169,7 @@ def test_a_link_loop_and_an_unreadable_folder_are_told_in_sentences_and_the_othe
     warnings = capture_warnings(monkeypatch)
     window = make_window(fake_manager)
     drop(window, [folder])
-    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is not None, timeout=5000)
     ((title, text),) = warnings
     assert title == "Some files were skipped"
     assert f"{folder / 'day1' / 'back'}: a symbolic link loop (it leads back to {folder}" in text
@@ -189,7 +189,7 @@ def test_junk_is_left_out_and_a_file_given_twice_is_offered_once(
     warnings = capture_warnings(monkeypatch)
     window = make_window(fake_manager)
     drop(window, [folder / "b.jpg", folder, folder / "sub" / "a.jpg"])
-    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is not None, timeout=5000)
     assert warnings == []
     # In the order given, each file once (at its first place); hidden files that are not junk stay.
     assert batch_names(window) == ["b.jpg", "album/.env", "album/sub/a.jpg"]
@@ -210,4 +210,4 @@ def test_a_folder_with_nothing_to_upload_says_so_and_opens_no_dialog(
     assert text == (
         f"{folder}: the folder has no files to upload.\n\n{tmp_path / 'gone.bin'}: no such file or folder."
     )
-    assert window.metadata_dialog is None
+    assert window.adder.metadata_dialog is None

@@ -54,9 +54,9 @@ def test_files_upload_to_100_percent_and_their_links_serve_the_same_bytes(
     )
     drop(window, files)
     window_dialog_template = "e2e/{filename}"
-    qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
-    window.metadata_dialog.template_edit.setText(window_dialog_template)
-    window.metadata_dialog.validate()
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is not None, timeout=5000)
+    window.adder.metadata_dialog.template_edit.setText(window_dialog_template)
+    window.adder.metadata_dialog.validate()
     start_batch(qtbot, window)
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
     qtbot.waitUntil(lambda: all(state_of(window, r) is UploadState.DONE for r in range(3)), timeout=60000)
@@ -260,19 +260,19 @@ def test_a_taken_key_is_flagged_before_start_and_overwrite_finishes_the_upload(
 
     def upload(path: Path) -> None:
         drop(window, [path])
-        qtbot.waitUntil(lambda: window.metadata_dialog is not None, timeout=5000)
-        window.metadata_dialog.template_edit.setText("gui/{filename}")
-        window.metadata_dialog.validate()
+        qtbot.waitUntil(lambda: window.adder.metadata_dialog is not None, timeout=5000)
+        window.adder.metadata_dialog.template_edit.setText("gui/{filename}")
+        window.adder.metadata_dialog.validate()
 
     upload(first)
     start_batch(qtbot, window)
     qtbot.waitUntil(
         lambda: window.model.rowCount() == 1 and state_of(window, 0) is UploadState.DONE, timeout=60000
     )
-    qtbot.waitUntil(lambda: window.metadata_dialog is None, timeout=5000)
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is None, timeout=5000)
 
     upload(second)
-    dialog = window.metadata_dialog
+    dialog = window.adder.metadata_dialog
     qtbot.waitUntil(lambda: dialog.key_note.kind == "warning", timeout=10000)
     assert dialog.files_model.index(0, BatchColumn.NOTE).data() == "Uploaded just now"
     start_batch(qtbot, window)  # the user goes ahead without ticking "Replace"

@@ -176,13 +176,13 @@ def test_a_large_add_is_listed_a_portion_per_turn_and_never_overwrites_a_newer_r
     """10,000 rows inserted at once hold the GUI thread: they are listed LISTED_PER_TURN per turn of the
     event loop; a row the engine has already reported keeps its newer status."""
     from app.gui.bridge import AddOutcome
-    from app.gui.main_window import LISTED_PER_TURN
+    from app.gui.file_adder import LISTED_PER_TURN
 
     window = make_window(fake_manager)
     added = [status(n, state=UploadState.QUEUED) for n in range(1, 1001)]
     newer = status(5, state=UploadState.UPLOADING, bytes_done=1024)
     window.model.update_statuses([newer])  # the engine's report came first
-    window._added(AddOutcome(added, [], last=True))
+    window.adder.added(AddOutcome(added, [], last=True))
     assert window.model.rowCount() == LISTED_PER_TURN  # the first portion at once, the rest later
     qtbot.waitUntil(lambda: window.model.rowCount() == 1000, timeout=5000)
     assert window.model.status(5) == newer

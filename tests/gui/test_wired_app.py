@@ -195,7 +195,7 @@ def test_a_folder_being_added_when_the_engine_dies_is_added_once_and_whole(
         window.start()
         drop(window, [folder])
         qtbot.waitUntil(
-            lambda: window.metadata_dialog is not None and window.metadata_dialog.start_button.isEnabled(),
+            lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.start_button.isEnabled(),
             timeout=20_000,
         )
         start_batch(qtbot, window)
