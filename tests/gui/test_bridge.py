@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -259,13 +261,17 @@ def test_a_second_death_right_after_a_restart_adds_no_file_twice(
     assert [status.key for outcome in outcomes for status in outcome.added] == ["k/0", "k/1", "k/2", "k/3"]
 
 
+def stays_stopped(bridge: UploadBridge) -> Callable[[Any], None]:
+    """What a dying engine does next when it is not started again: the bridge hears it stopped."""
+    return lambda _restored: bridge.report_engine_stopped(EngineStoppedError())
+
+
 def test_files_not_added_when_the_engine_stays_stopped_are_reported(
     qtbot, bridge, fake_manager, tmp_path, monkeypatch
 ) -> None:
     requests = files_to_add(tmp_path, 4)
-    stopped = lambda _restored: bridge.report_engine_stopped(EngineStoppedError())  # noqa: E731
     calls = scripted_add_many(
-        fake_manager, monkeypatch, dies(fake_manager, recording=1, engine=0, then=stopped)
+        fake_manager, monkeypatch, dies(fake_manager, recording=1, engine=0, then=stays_stopped(bridge))
     )
     outcomes = []
 
@@ -284,12 +290,11 @@ def test_files_a_new_engine_restored_stay_added_when_the_next_one_never_comes(
     qtbot, bridge, fake_manager, tmp_path, monkeypatch
 ) -> None:
     requests = files_to_add(tmp_path, 4)
-    stopped = lambda _restored: bridge.report_engine_stopped(EngineStoppedError())  # noqa: E731
     calls = scripted_add_many(
         fake_manager,
         monkeypatch,
         dies(fake_manager, recording=1, engine=0, then=bridge.report_engine_restarted),
-        dies(fake_manager, recording=0, engine=1, then=stopped),
+        dies(fake_manager, recording=0, engine=1, then=stays_stopped(bridge)),
     )
     outcomes = []
 

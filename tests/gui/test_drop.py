@@ -36,7 +36,7 @@ def drop(window: MainWindow, paths: list[Path]) -> None:
 
 def start_batch(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(
-        lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.isVisible(), timeout=5000
+        lambda: (dialog := window.adder.metadata_dialog) is not None and dialog.isVisible(), timeout=5000
     )
     dialog = window.adder.metadata_dialog
     assert dialog.start_button.isEnabled()

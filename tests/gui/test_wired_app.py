@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from app.core.engine_process import MAX_RESTARTS
 from app.core.models import UploadState, UploadStatus
 from app.core.settings import AppSettings
 from app.gui.main_window import MainWindow
-from app.gui.startup import wired_app
+from app.gui.startup import WiredApp, wired_app
 from app.local_backend import LocalApi
 from backend.local import LocalStack
 from tests.gui.test_drop import drop, start_batch
@@ -77,18 +78,26 @@ def kill(pid: int | None) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def sending_a_big_file(
+    qtbot: Any, local_stack: LocalStack, stack_token: str, file: Path
+) -> Iterator[tuple[WiredApp, int]]:
+    """The wired app sending a 24 MiB `file` for several seconds, its first part sent: (app, upload id)."""
+    file.write_bytes(os.urandom(24 * 1024 * 1024))
+    api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
+    with wired_app(local=api, settings=sending_for_seconds(), log_folder=file.parent / "logs") as wired:
+        window = wired.window
+        upload_id = upload_one(qtbot, window, file)
+        qtbot.waitUntil(lambda: window.model.status(upload_id).parts_done >= 1, timeout=20_000)
+        yield wired, upload_id
+
+
 def test_a_killed_engine_is_replaced_and_the_running_upload_goes_on(
     qtbot: Any, local_stack: LocalStack, stack_token: str, tmp_path: Path
 ) -> None:
     file = tmp_path / "big.bin"
-    file.write_bytes(os.urandom(24 * 1024 * 1024))
-    settings = sending_for_seconds()
-    api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
-
-    with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
+    with sending_a_big_file(qtbot, local_stack, stack_token, file) as (wired, upload_id):
         window = wired.window
-        upload_id = upload_one(qtbot, window, file)
-        qtbot.waitUntil(lambda: window.model.status(upload_id).parts_done >= 1, timeout=20_000)
         first_pid = wired.engine.pid
 
         kill(first_pid)
@@ -125,15 +134,8 @@ def test_the_window_says_so_when_the_engine_keeps_dying(qtbot: Any, tmp_path: Pa
 def test_a_pause_given_while_a_killed_engine_is_replaced_is_kept(
     qtbot: Any, local_stack: LocalStack, stack_token: str, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    file = tmp_path / "held.bin"
-    file.write_bytes(os.urandom(24 * 1024 * 1024))
-    settings = sending_for_seconds()
-    api = LocalApi(local_stack.api_url, local_stack.cdn_base_url, stack_token)
-
-    with wired_app(local=api, settings=settings, log_folder=tmp_path / "logs") as wired:
+    with sending_a_big_file(qtbot, local_stack, stack_token, tmp_path / "held.bin") as (wired, upload_id):
         window = wired.window
-        upload_id = upload_one(qtbot, window, file)
-        qtbot.waitUntil(lambda: window.model.status(upload_id).parts_done >= 1, timeout=20_000)
         sent: list[Any] = []
         bridge_send = wired.bridge.send
         monkeypatch.setattr(
@@ -195,7 +197,7 @@ def test_a_folder_being_added_when_the_engine_dies_is_added_once_and_whole(
         window.start()
         drop(window, [folder])
         qtbot.waitUntil(
-            lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.start_button.isEnabled(),
+            lambda: (dialog := window.adder.metadata_dialog) is not None and dialog.start_button.isEnabled(),
             timeout=20_000,
         )
         start_batch(qtbot, window)
