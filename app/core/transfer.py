@@ -3,9 +3,9 @@
 The body is read from disk in small chunks while it is sent, so memory is one chunk per connection
 whatever the part size. Over plain HTTP the MD5 is computed on the way and compared with the ETag S3
 returns, as nothing else guards the bytes on the wire. Over HTTPS it is not: TLS authenticates every
-record, so S3 has received exactly the bytes sent, and the MD5 would be most of the client's CPU (about
-1.6 s per GiB, where sending costs about 1). A resume still checks the parts it keeps against their
-ETags by reading the file again (`steps.verify_part`).
+record, so S3 has received exactly the bytes sent, and the MD5 would be most of the client's CPU
+(1.4–1.6 s per GiB on these machines, where sending costs 0.7–1). A resume still checks the parts it
+keeps against their ETags by reading the file again (`steps.verify_part`).
 
 A send can be stopped from another thread (`PartStopper.stop()`): the socket is shut down, so even a
 send blocked on a stalled connection ends at once.
