@@ -159,7 +159,7 @@ def run(
             window.start()
             freeze_startup_objects()
             drop(window, [folder] if folder else files)
-            wait_until(lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.isVisible(), 120)
+            wait_until(lambda: (shown := window.adder.metadata_dialog) is not None and shown.isVisible(), 120)
             dialog = window.adder.metadata_dialog
             wait_until(dialog.start_button.isEnabled, 120)
             probe = StallProbe()

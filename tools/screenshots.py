@@ -229,7 +229,7 @@ def main() -> int:
                 dialog.reject()
 
         drop_on(window, make_files(Path(tempfile.mkdtemp(prefix="s3up-files-"))))
-        wait_until(lambda: window.adder.metadata_dialog is not None and window.adder.metadata_dialog.isVisible())
+        wait_until(lambda: (shown := window.adder.metadata_dialog) is not None and shown.isVisible())
         metadata = window.adder.metadata_dialog
         metadata.move(window.x() + 200, window.y() + 30)
         metadata.template_edit.setText("surveys/{objectRecordId}/{relpath}")
