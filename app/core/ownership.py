@@ -1,19 +1,28 @@
-"""Which process is sending an upload: one OS file lock per upload, next to the journal.
+"""Which process is sending an upload: an OS lock per upload, next to the journal.
 
 The GUI and the CLI share one journal, so both can see the same unfinished upload. Only the process
 that holds an upload's lock may send, finalize or abort it. The OS releases the lock when its process
-ends, even by `kill -9` or a crash, so a lock is never left behind. The lock file holds the owner's
+ends, even by `kill -9` or a crash, so a lock is never left behind. Beside the lock lies the owner's
 process id, for the message the other process shows.
+
+On Linux every upload's lock is a range of one shared file (`uploads.lock`): 8 bytes at 8 × the upload's
+number, locked with an open-file-description lock and holding the owner's process id. Elsewhere (and on
+a file system without such locks) each upload has a lock file of its own. One file matters for folders:
+creating a file costs 0.7–0.8 ms of CPU on some disks (12 µs on tmpfs), which was most of the time it
+took to add a folder of 10,000 files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import struct
 import sys
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from app.core.errors import UploadError
 from app.core.paths import private_dir
@@ -66,9 +75,9 @@ class UploadLocks:
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
-        self._held: dict[int, int] = {}  # upload number -> open file descriptor
+        self._held: set[int] = set()
         self._lock = threading.Lock()
-        self._folder_made = False  # made (and tightened) by this process once
+        self._store: _LockStore | None = None  # opened at the first lock taken
 
     def acquire(self, upload_ref: int) -> None:
         """Take the upload's lock (a no-op when this process holds it). Raises BusyElsewhereError."""
@@ -76,37 +85,23 @@ class UploadLocks:
             if upload_ref in self._held:
                 return
             try:
-                fd = self._open(upload_ref)
+                if self._store is None:
+                    self._store = _open_store(self._folder)
+                self._store.take(upload_ref)
             except OSError as error:  # no lock is better than no upload; the journal still works
                 log.warning("Cannot lock upload %s (%s); go on without the lock", upload_ref, error)
                 return
-            if not _try_lock(fd):
-                owner = _read_pid(fd)
-                os.close(fd)
-                raise BusyElsewhereError(upload_ref, owner)
-            try:
-                os.ftruncate(fd, 0)
-                os.lseek(fd, 0, os.SEEK_SET)
-                os.write(fd, str(os.getpid()).encode())
-            except OSError as error:  # e.g. a full disk: the lock holds all the same, only the pid is missing
-                log.warning("Cannot write the owner of upload %s's lock (%s)", upload_ref, error)
-            self._held[upload_ref] = fd
+            self._held.add(upload_ref)
 
     def release(self, upload_ref: int, *, finished: bool = False) -> None:
-        """Let the upload go. A finished upload's lock file is deleted too, so that the folder does not
-        keep one file per upload ever made (nobody sends a finished upload again). Windows refuses to
-        delete a file another process has open; then it stays, which is harmless."""
+        """Let the upload go (`finished`: nobody will send it again, so its lock file may go too)."""
         with self._lock:
-            fd = self._held.pop(upload_ref, None)
-            if fd is None:
+            if upload_ref not in self._held:
                 return
-            if finished and sys.platform != "win32":  # POSIX: delete it while still locked
-                with contextlib.suppress(OSError):
-                    os.unlink(self._path(upload_ref))
-            _close(fd)
-            if finished and sys.platform == "win32":
-                with contextlib.suppress(OSError):
-                    os.unlink(self._path(upload_ref))
+            self._held.discard(upload_ref)
+            assert self._store is not None
+            with contextlib.suppress(OSError):
+                self._store.release(upload_ref, finished=finished)
 
     def holds(self, upload_ref: int) -> bool:
         with self._lock:
@@ -114,18 +109,143 @@ class UploadLocks:
 
     def release_all(self) -> None:
         with self._lock:
-            held, self._held = self._held, {}
-            for fd in held.values():
-                _close(fd)
+            self._held.clear()
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+class _LockStore(Protocol):
+    def take(self, upload_ref: int) -> None:
+        """Lock the upload. Raises BusyElsewhereError when another holder has it, OSError when the
+        lock cannot be taken at all."""
+
+    def release(self, upload_ref: int, *, finished: bool) -> None: ...
+
+    def close(self) -> None:
+        """Let go of every lock taken."""
+
+
+def _open_store(folder: Path) -> _LockStore:
+    private_dir(folder)
+    if _SharedFile.usable():
+        shared = _SharedFile.open(folder)
+        if shared is not None:
+            return shared
+    return _FilePerUpload(folder)
+
+
+class _SharedFile:
+    """Linux: one file, 8 bytes per upload at 8 × its number, each range locked with an open-file-
+    description lock (released when this file is closed, by this process or by its end; two opens in
+    one process conflict as two processes do) and holding the owner's process id."""
+
+    RECORD = 8
+    _FLOCK = "hhqqi4x"  # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for these locks)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @staticmethod
+    def usable() -> bool:
+        return (
+            sys.platform == "linux"
+            and hasattr(fcntl, "F_OFD_SETLK")
+            and struct.calcsize(_SharedFile._FLOCK) == 32  # the layout of 64-bit Linux
+        )
+
+    @classmethod
+    def open(cls, folder: Path) -> _SharedFile | None:
+        """The shared file, or None when its file system has no such locks."""
+        fd = os.open(folder / "uploads.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.fcntl(fd, fcntl.F_OFD_GETLK, struct.pack(cls._FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 1, 0))
+        except OSError as error:
+            os.close(fd)
+            if error.errno in (errno.EINVAL, errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
+                return None
+            raise
+        return cls(fd)
+
+    def take(self, upload_ref: int) -> None:
+        offset = upload_ref * self.RECORD
+        if not self._set(fcntl.F_WRLCK, offset):
+            raise BusyElsewhereError(upload_ref, self._owner(offset))
+        try:
+            os.pwrite(self._fd, struct.pack("<q", os.getpid()), offset)
+        except OSError as error:  # e.g. a full disk: the lock holds all the same, only the pid is missing
+            log.warning("Cannot write the owner of upload %s's lock (%s)", upload_ref, error)
+
+    def release(self, upload_ref: int, *, finished: bool) -> None:
+        self._set(fcntl.F_UNLCK, upload_ref * self.RECORD)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def _set(self, kind: int, offset: int) -> bool:
+        request = struct.pack(self._FLOCK, kind, os.SEEK_SET, offset, self.RECORD, 0)
+        try:
+            fcntl.fcntl(self._fd, fcntl.F_OFD_SETLK, request)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
+
+    def _owner(self, offset: int) -> int | None:
+        with contextlib.suppress(OSError, struct.error):
+            return struct.unpack("<q", os.pread(self._fd, self.RECORD, offset))[0] or None
+        return None
+
+
+class _FilePerUpload:
+    """A lock file per upload (`upload-N.lock`) holding its owner's process id: macOS, Windows, and file
+    systems without open-file-description locks."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._fds: dict[int, int] = {}  # upload number -> open file descriptor
+
+    def take(self, upload_ref: int) -> None:
+        fd = self._open(upload_ref)
+        if not _try_lock(fd):
+            owner = _read_pid(fd)
+            os.close(fd)
+            raise BusyElsewhereError(upload_ref, owner)
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as error:  # e.g. a full disk: the lock holds all the same, only the pid is missing
+            log.warning("Cannot write the owner of upload %s's lock (%s)", upload_ref, error)
+        self._fds[upload_ref] = fd
+
+    def release(self, upload_ref: int, *, finished: bool) -> None:
+        """A finished upload's lock file is deleted too, so that the folder does not keep one file per
+        upload ever made. Windows refuses to delete a file another process has open; then it stays,
+        which is harmless."""
+        fd = self._fds.pop(upload_ref, None)
+        if fd is None:
+            return
+        if finished and sys.platform != "win32":  # POSIX: delete it while still locked
+            with contextlib.suppress(OSError):
+                os.unlink(self._path(upload_ref))
+        _close(fd)
+        if finished and sys.platform == "win32":
+            with contextlib.suppress(OSError):
+                os.unlink(self._path(upload_ref))
+
+    def close(self) -> None:
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            _close(fd)
 
     def _open(self, upload_ref: int) -> int:
-        """The lock file's descriptor; its folder is made the first time (or again, if it went)."""
+        """The lock file's descriptor; its folder is made again if it went."""
         path = self._path(upload_ref)
-        if self._folder_made:
-            with contextlib.suppress(FileNotFoundError):
-                return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        with contextlib.suppress(FileNotFoundError):
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         private_dir(self._folder)
-        self._folder_made = True
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
     def _path(self, upload_ref: int) -> str:

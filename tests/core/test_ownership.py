@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.core import dispatcher as dispatcher_module
+from app.core import ownership
 from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
@@ -39,7 +41,27 @@ def peek(locks: UploadLocks, upload_ref: int) -> BusyElsewhereError | None:
     return None
 
 
-def test_a_lock_held_elsewhere_names_its_process(tmp_path: Path) -> None:
+def owner_seen_from_outside(folder: Path, upload_ref: int) -> int | None:
+    """The owner's process id as another process would read it (None when nobody holds the lock)."""
+    outsider = UploadLocks(folder)
+    try:
+        busy = peek(outsider, upload_ref)
+        return None if busy is None else busy.owner_pid
+    finally:
+        outsider.release_all()
+
+
+@pytest.fixture(params=["shared file", "file per upload"])
+def store_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of keeping the locks: one shared file (Linux) and a file per upload (elsewhere)."""
+    if request.param == "file per upload":
+        monkeypatch.setattr(ownership._SharedFile, "usable", staticmethod(lambda: False))
+    elif not ownership._SharedFile.usable():
+        pytest.skip("open-file-description locks are Linux's")
+    return str(request.param)
+
+
+def test_a_lock_held_elsewhere_names_its_process(tmp_path: Path, store_kind: str) -> None:
     ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)  # two open files conflict like two processes
     theirs.acquire(7)
     with pytest.raises(BusyElsewhereError) as raised:
@@ -93,6 +115,59 @@ def test_a_killed_owner_leaves_no_lock_behind(tmp_path: Path) -> None:
         holder.wait(10)
 
 
+def test_a_folder_of_uploads_takes_one_file_on_linux_and_a_file_each_elsewhere(
+    tmp_path: Path, store_kind: str
+) -> None:
+    """Creating a file costs 0.7-0.8 ms of CPU on some disks: 10,000 lock files were most of the time it
+    took to add a folder of 10,000 files there."""
+    ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)
+    for upload_ref in range(1, 201):
+        (ours if upload_ref % 2 else theirs).acquire(upload_ref)
+    names = {path.name for path in tmp_path.iterdir()}
+    if store_kind == "shared file":
+        assert names == {"uploads.lock"}
+    else:
+        assert len(names) == 200
+    for upload_ref in range(1, 201):  # interleaved holders: each one's ranges stay its own
+        holder, other = (ours, theirs) if upload_ref % 2 else (theirs, ours)
+        assert holder.holds(upload_ref)
+        assert peek(other, upload_ref) is not None
+    for upload_ref in range(1, 201, 2):
+        ours.release(upload_ref, finished=True)
+    if store_kind == "file per upload":
+        assert len(list(tmp_path.iterdir())) == 100, "a finished upload's lock file is deleted"
+    for upload_ref in range(1, 201, 2):
+        assert peek(theirs, upload_ref) is None
+        assert theirs.holds(upload_ref + 1)
+    ours.release_all()
+    theirs.release_all()
+    assert all(owner_seen_from_outside(tmp_path, upload_ref) is None for upload_ref in range(1, 201))
+
+
+def test_a_file_system_without_open_file_description_locks_gets_a_lock_file_per_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not ownership._SharedFile.usable():
+        pytest.skip("open-file-description locks are Linux's")
+    real_fcntl = ownership.fcntl.fcntl
+
+    def without_ofd_locks(fd: int, command: int, *args: object) -> object:
+        if command in (ownership.fcntl.F_OFD_GETLK, ownership.fcntl.F_OFD_SETLK):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_fcntl(fd, command, *args)
+
+    monkeypatch.setattr(ownership.fcntl, "fcntl", without_ofd_locks)
+    ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)
+    ours.acquire(4)
+    busy = peek(theirs, 4)
+    assert busy is not None
+    assert busy.owner_pid == os.getpid()
+    assert (tmp_path / "upload-4.lock").exists()
+    ours.release_all()
+    assert peek(theirs, 4) is None
+    theirs.release_all()
+
+
 def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
     stack: LocalStack, journal: Journal, make_manager: MakeManager, make_file: MakeFile
 ) -> None:
@@ -100,8 +175,8 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
     sender = make_manager(journal, stack.token, bandwidth_limit=8 * MIB)
     upload_ref = sender.add(request(path, stack.api_url, "ownership/shared.bin")).id
     wait_for_parts(journal, upload_ref, 1)
-    lock_file = journal.path.parent / "journal-locks" / f"upload-{upload_ref}.lock"
-    assert lock_file.read_text() == str(os.getpid())
+    lock_folder = journal.path.parent / "journal-locks"
+    assert owner_seen_from_outside(lock_folder, upload_ref) == os.getpid()
 
     with Journal(journal.path) as other_journal:
         other = make_manager(other_journal, stack.token)
@@ -135,7 +210,7 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
         assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
 
         assert not other._core.locks.holds(upload_ref), "a finished upload keeps no lock"
-        assert not lock_file.exists(), "a finished upload's lock file is deleted"
+        assert not list(lock_folder.glob("upload-*.lock")), "no lock file stays for a finished upload"
         assert peek(sender._core.locks, upload_ref) is None
 
 
