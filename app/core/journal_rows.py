@@ -16,7 +16,7 @@ from app.core.models import UploadState
 SCHEMA_VERSION = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JournalPart:
     """A part that S3 accepted: its number (1-based), the ETag S3 returned and its size in bytes."""
 
@@ -25,7 +25,7 @@ class JournalPart:
     size: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JournalUpload:
     """One upload as the journal knows it (an immutable snapshot)."""
 
@@ -61,7 +61,7 @@ class JournalUpload:
         return FileIdentity(self.size, self.mtime_ns, self.fingerprint)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewUpload:
     """What `Journal.create_uploads` records for a new upload."""
 
@@ -82,7 +82,7 @@ class NewUpload:
     part_size_fixed: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StartedUpload:
     upload_ref: int
     upload_id: str
@@ -91,7 +91,7 @@ class StartedUpload:
     single: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FinishedUpload:
     upload_ref: int
     url: str | None

@@ -24,7 +24,7 @@ DEFAULT_PART_SIZE = 16 * MIB
 PARALLEL_PARTS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Part:
     """One part: S3 numbers parts from 1."""
 
@@ -33,7 +33,7 @@ class Part:
     length: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartPlan:
     """How a file of `size` bytes is cut: every part is `part_size` long except maybe the last."""
 

@@ -23,7 +23,7 @@ WARN_BEFORE_EXPIRY = 24 * 3600.0  # seconds
 _MAKING = threading.Lock()  # guards the first use of an upload's stopper and speed meter
 
 
-@dataclass
+@dataclass(slots=True)
 class ActiveUpload:
     """One upload as the engine works on it. Mutated only by the engine core, under its lock (the stop
     event and speed meter it makes on first use: under `_MAKING`)."""
