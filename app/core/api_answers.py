@@ -32,6 +32,7 @@ _MISSING_AUTH_TOKEN = "Missing Authentication Token"
 CORE_ROUTES = frozenset({"initialize", "getPreSignedUrls", "getPreSignedTAUrls", "finalize"})
 # A 409 there means "an object is at the key"; elsewhere "this upload is finished".
 _STARTING_OR_FINISHING = frozenset({"initialize", "initializeBatch", "finalize", "finalizeBatch"})
+TOKEN_REUSED = "CLIENT_TOKEN_REUSED"  # the API's `reason` for a key that started another kind of upload
 
 
 def parse_answer(route: str, response: requests.Response) -> dict[str, Any]:
@@ -72,6 +73,12 @@ def server_message(body: Any) -> str:
         return ""
     message = body.get("message", body.get("Message"))
     return message if isinstance(message, str) else ""
+
+
+def _reason(body: Any) -> str | None:
+    """This project's API names why it refused, where the error type alone cannot tell."""
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return reason if isinstance(reason, str) else None
 
 
 def _is_project_error(body: Any) -> bool:
@@ -124,6 +131,13 @@ def error_for(route: str, status: int, server_text: str, body: Any, error_type: 
                 f"Nothing answers /{route} at this address. Check the API URL.", status=status
             )
         return UploadGoneError(f"The server no longer knows this upload.{detail}", status=status)
+    if status == 409 and _reason(body) == TOKEN_REUSED:
+        # Our own idempotency key started another kind of upload (in a run that died before its journal
+        # heard, or by an older version): nothing is at the key, so it starts again under a new key.
+        return UploadGoneError(
+            f"The upload API had started this file another way under the same request key.{detail}",
+            status=status,
+        )
     if status == 409 and route in _STARTING_OR_FINISHING:
         return ConflictError(
             f"A file already exists at this key. Choose another key or allow overwriting.{detail}",

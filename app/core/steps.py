@@ -62,8 +62,13 @@ def prepare(api: ApiClient, info: ApiInfo, job: Job) -> Prepared | Gone | Finali
     An upload the server no longer has is `Gone` (the engine starts it again from its first part);
     one that S3 completed already (the process died right after) is `finished`. A single PUT started
     before has no parts to reconcile: it is asked for again by its idempotency key, as in a batch.
+
+    Where the API has the folder routes, a new upload starts as a batch would start it, so that its
+    idempotency key always asks for the same kind of upload: the process may have died after the API
+    started it and before the journal heard, and the API refuses a key that started a multipart upload
+    for a single PUT, and back.
     """
-    if job.single:
+    if job.single or (job.upload_id is None and info.has("batch")):
         return start_batch(api, info, (job,)).results[job.upload_ref]
     check_file(job.record)
     if job.upload_id is None:

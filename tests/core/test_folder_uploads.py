@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.core.api import ApiClient
+from app.core.api_records import ApiInfo
 from app.core.concurrency import MAXIMUM, MINIMUM, START, ConcurrencyLimit
 from app.core.errors import InvalidRequestError, NotThisApiError, UploadError
 from app.core.journal import Journal
@@ -385,6 +386,77 @@ def test_single_puts_cut_short_by_a_crash_are_finished_by_the_next_engine(
             status = wait_for(second, upload_ref, ENDED)
             assert status.state is UploadState.DONE, status.message
             assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
+
+
+def test_uploads_whose_start_the_journal_never_heard_of_start_again_as_the_same_kind(
+    stack: LocalStack,
+    journal: Journal,
+    make_manager: MakeManager,
+    make_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process died after the API started the files, before the journal heard. Each file's
+    idempotency key must ask for the same kind of upload in the next run, whichever of its steps asks:
+    the API refuses a key that started a multipart upload for a single PUT, and back (it was a "conflict":
+    the first engine's first file, the step that found out the API's kind, started as multipart)."""
+    files = [make_file(f"unheard/f{n}.txt", 500 + n) for n in range(3)]
+    first = make_manager(journal, stack.token)
+    with monkeypatch.context() as dying:  # the starts are sent, the journal never hears of them
+        for started in ("set_started", "set_started_many", "set_upload_id"):
+            dying.setattr(Journal, started, lambda *_args, **_kwargs: None)
+        dying.setattr(Journal, "set_finished_many", lambda *_args, **_kwargs: None)
+        dying.setattr(ApiClient, "finalize_batch", _network_gone)
+        dying.setattr(ApiClient, "finalize", _network_gone)
+        added = first.add_many([request(path, stack.api_url, f"unheard/{path.name}") for path in files]).added
+        for status in added:
+            wait_for(first, status.id, ENDED)
+        first.shutdown()
+    ids = [status.id for status in added]
+    assert all(journal.get(upload_ref).upload_id is None for upload_ref in ids)  # type: ignore[union-attr]
+
+    with Journal(journal.path) as again:
+        second = make_manager(again, stack.token)
+        second.restore()
+        later, *_ = ids  # the first engine's first step: here it comes after another file's
+        for upload_ref in [*ids[1:], later]:
+            second.resume(upload_ref)
+            status = wait_for(second, upload_ref, ENDED)
+            assert status.state is UploadState.DONE, status.message
+        for upload_ref, path in zip(ids, files, strict=True):
+            assert fetch(second.status(upload_ref).url) == path.read_bytes()  # type: ignore[arg-type, union-attr]
+
+
+def test_a_key_that_started_another_kind_of_upload_starts_again_under_a_new_key(
+    stack: LocalStack,
+    journal: Journal,
+    make_manager: MakeManager,
+    make_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that started a file as multipart (an older version, or an API that offered no single PUT
+    then) died before its journal heard; this run asks the same key for a single PUT. The API refuses it
+    (`409 CLIENT_TOKEN_REUSED`); nothing is at the key, so it is no conflict: the file starts again."""
+    path = make_file("reused/f.txt", 900)
+    first = make_manager(journal, stack.token)
+    with monkeypatch.context() as dying:
+        for started in ("set_started", "set_started_many", "set_upload_id"):
+            dying.setattr(Journal, started, lambda *_args, **_kwargs: None)
+        dying.setattr(ApiInfo, "has", lambda info, name: name != "singlePut" and name in info.capabilities)
+        dying.setattr(ApiClient, "finalize", _network_gone)
+        dying.setattr(ApiClient, "finalize_batch", _network_gone)
+        upload_ref = first.add(request(path, stack.api_url, "reused/f.txt")).id
+        wait_for(first, upload_ref, ENDED)
+        first.shutdown()
+    key_before = journal.get(upload_ref).idempotency_key  # type: ignore[union-attr]
+
+    with Journal(journal.path) as again:
+        second = make_manager(again, stack.token)
+        second.restore()
+        second.resume(upload_ref)
+        status = wait_for(second, upload_ref, ENDED)
+        assert status.state is UploadState.DONE, status.message
+        assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
+        assert again.get(upload_ref).idempotency_key != key_before  # type: ignore[union-attr]
 
 
 def _network_gone(*_args: object, **_kwargs: object) -> None:
