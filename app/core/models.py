@@ -19,7 +19,7 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UploadRequest:
     """What a caller asks the engine to upload.
 
@@ -37,7 +37,7 @@ class UploadRequest:
     cdn_base_url: str | None = None  # for APIs whose finalize does not return a link
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UploadStatus:
     """A snapshot of one upload, as subscribers and `statuses()` see it."""
 
