@@ -402,11 +402,7 @@ def test_uploads_whose_start_the_journal_never_heard_of_start_again_as_the_same_
     files = [make_file(f"unheard/f{n}.txt", 500 + n) for n in range(3)]
     first = make_manager(journal, stack.token)
     with monkeypatch.context() as dying:  # the starts are sent, the journal never hears of them
-        for started in ("set_started", "set_started_many", "set_upload_id"):
-            dying.setattr(Journal, started, lambda *_args, **_kwargs: None)
-        dying.setattr(Journal, "set_finished_many", lambda *_args, **_kwargs: None)
-        dying.setattr(ApiClient, "finalize_batch", _network_gone)
-        dying.setattr(ApiClient, "finalize", _network_gone)
+        _starts_unheard_and_never_finished(dying)
         added = first.add_many([request(path, stack.api_url, f"unheard/{path.name}") for path in files]).added
         for status in added:
             wait_for(first, status.id, ENDED)
@@ -439,11 +435,8 @@ def test_a_key_that_started_another_kind_of_upload_starts_again_under_a_new_key(
     path = make_file("reused/f.txt", 900)
     first = make_manager(journal, stack.token)
     with monkeypatch.context() as dying:
-        for started in ("set_started", "set_started_many", "set_upload_id"):
-            dying.setattr(Journal, started, lambda *_args, **_kwargs: None)
+        _starts_unheard_and_never_finished(dying)
         dying.setattr(ApiInfo, "has", lambda info, name: name != "singlePut" and name in info.capabilities)
-        dying.setattr(ApiClient, "finalize", _network_gone)
-        dying.setattr(ApiClient, "finalize_batch", _network_gone)
         upload_ref = first.add(request(path, stack.api_url, "reused/f.txt")).id
         wait_for(first, upload_ref, ENDED)
         first.shutdown()
@@ -457,6 +450,15 @@ def test_a_key_that_started_another_kind_of_upload_starts_again_under_a_new_key(
         assert status.state is UploadState.DONE, status.message
         assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
         assert again.get(upload_ref).idempotency_key != key_before  # type: ignore[union-attr]
+
+
+def _starts_unheard_and_never_finished(dying: pytest.MonkeyPatch) -> None:
+    """A process that dies after the API started its files, before its journal heard, and before any
+    file was finished."""
+    for started in ("set_started", "set_started_many", "set_upload_id"):
+        dying.setattr(Journal, started, lambda *_args, **_kwargs: None)
+    dying.setattr(ApiClient, "finalize", _network_gone)
+    dying.setattr(ApiClient, "finalize_batch", _network_gone)
 
 
 def _network_gone(*_args: object, **_kwargs: object) -> None:
