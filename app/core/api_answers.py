@@ -32,7 +32,7 @@ _MISSING_AUTH_TOKEN = "Missing Authentication Token"
 CORE_ROUTES = frozenset({"initialize", "getPreSignedUrls", "getPreSignedTAUrls", "finalize"})
 # A 409 there means "an object is at the key"; elsewhere "this upload is finished".
 _STARTING_OR_FINISHING = frozenset({"initialize", "initializeBatch", "finalize", "finalizeBatch"})
-TOKEN_REUSED = "CLIENT_TOKEN_REUSED"  # the API's `reason` for a key that started another kind of upload
+_TOKEN_REUSED = "CLIENT_TOKEN_REUSED"  # the API's `reason` for a key that started another kind of upload
 
 
 def parse_answer(route: str, response: requests.Response) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def error_for(route: str, status: int, server_text: str, body: Any, error_type: 
                 f"Nothing answers /{route} at this address. Check the API URL.", status=status
             )
         return UploadGoneError(f"The server no longer knows this upload.{detail}", status=status)
-    if status == 409 and _reason(body) == TOKEN_REUSED:
+    if status == 409 and _reason(body) == _TOKEN_REUSED:
         # Our own idempotency key started another kind of upload (in a run that died before its journal
         # heard, or by an older version): nothing is at the key, so it starts again under a new key.
         return UploadGoneError(

@@ -21,6 +21,7 @@ import os
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -98,7 +99,7 @@ class UploadLocks:
         with self._lock:
             if upload_ref not in self._held:
                 return
-            self._held.discard(upload_ref)
+            self._held.remove(upload_ref)
             assert self._store is not None
             with contextlib.suppress(OSError):
                 self._store.release(upload_ref, finished=finished)
@@ -171,10 +172,7 @@ class _SharedFile:
         offset = upload_ref * self.RECORD
         if not self._set(fcntl.F_WRLCK, offset):
             raise BusyElsewhereError(upload_ref, self._owner(offset))
-        try:
-            os.pwrite(self._fd, struct.pack("<q", os.getpid()), offset)
-        except OSError as error:  # e.g. a full disk: the lock holds all the same, only the pid is missing
-            log.warning("Cannot write the owner of upload %s's lock (%s)", upload_ref, error)
+        _write_owner(upload_ref, lambda: os.pwrite(self._fd, struct.pack("<q", os.getpid()), offset))
 
     def release(self, upload_ref: int, *, finished: bool) -> None:
         self._set(fcntl.F_UNLCK, upload_ref * self.RECORD)
@@ -212,12 +210,13 @@ class _FilePerUpload:
             owner = _read_pid(fd)
             os.close(fd)
             raise BusyElsewhereError(upload_ref, owner)
-        try:
+
+        def write() -> None:
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, str(os.getpid()).encode())
-        except OSError as error:  # e.g. a full disk: the lock holds all the same, only the pid is missing
-            log.warning("Cannot write the owner of upload %s's lock (%s)", upload_ref, error)
+
+        _write_owner(upload_ref, write)
         self._fds[upload_ref] = fd
 
     def release(self, upload_ref: int, *, finished: bool) -> None:
@@ -251,6 +250,14 @@ class _FilePerUpload:
     def _path(self, upload_ref: int) -> str:
         # A string, not a Path: a folder of many files takes and lets go of a lock per file.
         return os.path.join(self._folder, f"upload-{upload_ref}.lock")
+
+
+def _write_owner(upload_ref: int, write: Callable[[], object]) -> None:
+    """Write this process's id beside the lock just taken, for the message another process shows."""
+    try:
+        write()
+    except OSError as error:  # e.g. a full disk: the lock holds all the same, only the pid is missing
+        log.warning("Cannot write the owner of upload %s's lock (%s)", upload_ref, error)
 
 
 def _close(fd: int) -> None:
