@@ -144,6 +144,53 @@ def test_a_folder_of_uploads_takes_one_file_on_linux_and_a_file_each_elsewhere(
     assert all(owner_seen_from_outside(tmp_path, upload_ref) is None for upload_ref in range(1, 201))
 
 
+def test_an_older_s3up_holding_its_lock_file_keeps_the_upload_and_its_leftover_file_goes(
+    tmp_path: Path,
+) -> None:
+    """Before the shared file, s3up locked `upload-N.lock` on Linux too; an older s3up may still run."""
+    if not ownership._SharedFile.usable():
+        pytest.skip("open-file-description locks are Linux's")
+    older = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import time
+                from pathlib import Path
+                from app.core import ownership
+                ownership._SharedFile.usable = staticmethod(lambda: False)  # the older code's store
+                ownership.UploadLocks(Path({str(tmp_path)!r})).acquire(5)
+                print("locked", flush=True)
+                time.sleep(60)
+                """
+            ),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert older.stdout is not None
+        assert older.stdout.readline().strip() == "locked"
+        ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)
+        with pytest.raises(BusyElsewhereError) as raised:
+            ours.acquire(5)
+        assert raised.value.owner_pid == older.pid
+        ours.acquire(6)  # other uploads are free
+        older.send_signal(signal.SIGKILL)
+        older.wait(10)
+        assert (tmp_path / "upload-5.lock").exists(), "the older process left its lock file"
+        theirs.acquire(5)  # ours let go of the range it had taken for a moment
+        assert not (tmp_path / "upload-5.lock").exists(), "a leftover lock file goes"
+        assert peek(ours, 5) is not None
+        ours.release_all()
+        theirs.release_all()
+    finally:
+        older.kill()
+        older.wait(10)
+
+
 def test_a_file_system_without_open_file_description_locks_gets_a_lock_file_per_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
