@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -81,17 +82,24 @@ def test_a_lock_held_elsewhere_names_its_process(tmp_path: Path, store_kind: str
     theirs.release_all()
 
 
-def test_a_killed_owner_leaves_no_lock_behind(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def held_by_another_process(
+    folder: Path, upload_ref: int, *, older_s3up: bool = False
+) -> Iterator[subprocess.Popen[str]]:
+    """A process that holds the upload's lock until it is killed (`older_s3up`: with a lock file per
+    upload on Linux too, as s3up did before the shared file)."""
+    older = "ownership._SharedFile.usable = staticmethod(lambda: False)" if older_s3up else ""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             textwrap.dedent(
                 f"""
-                import sys, time
+                import time
                 from pathlib import Path
-                from app.core.ownership import UploadLocks
-                UploadLocks(Path({str(tmp_path)!r})).acquire(3)
+                from app.core import ownership
+                {older}
+                ownership.UploadLocks(Path({str(folder)!r})).acquire({upload_ref})
                 print("locked", flush=True)
                 time.sleep(60)
                 """
@@ -104,15 +112,24 @@ def test_a_killed_owner_leaves_no_lock_behind(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
-        busy = peek(UploadLocks(tmp_path), 3)
-        assert busy is not None
-        assert busy.owner_pid == holder.pid
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(10)
-        assert peek(UploadLocks(tmp_path), 3) is None
+        yield holder
     finally:
         holder.kill()
         holder.wait(10)
+
+
+def killed(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+
+
+def test_a_killed_owner_leaves_no_lock_behind(tmp_path: Path) -> None:
+    with held_by_another_process(tmp_path, 3) as holder:
+        busy = peek(UploadLocks(tmp_path), 3)
+        assert busy is not None
+        assert busy.owner_pid == holder.pid
+        killed(holder)
+        assert peek(UploadLocks(tmp_path), 3) is None
 
 
 def test_a_folder_of_uploads_takes_one_file_on_linux_and_a_file_each_elsewhere(
@@ -150,45 +167,19 @@ def test_an_older_s3up_holding_its_lock_file_keeps_the_upload_and_its_leftover_f
     """Before the shared file, s3up locked `upload-N.lock` on Linux too; an older s3up may still run."""
     if not ownership._SharedFile.usable():
         pytest.skip("open-file-description locks are Linux's")
-    older = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import time
-                from pathlib import Path
-                from app.core import ownership
-                ownership._SharedFile.usable = staticmethod(lambda: False)  # the older code's store
-                ownership.UploadLocks(Path({str(tmp_path)!r})).acquire(5)
-                print("locked", flush=True)
-                time.sleep(60)
-                """
-            ),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert older.stdout is not None
-        assert older.stdout.readline().strip() == "locked"
+    with held_by_another_process(tmp_path, 5, older_s3up=True) as older:
         ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)
         with pytest.raises(BusyElsewhereError) as raised:
             ours.acquire(5)
         assert raised.value.owner_pid == older.pid
         ours.acquire(6)  # other uploads are free
-        older.send_signal(signal.SIGKILL)
-        older.wait(10)
+        killed(older)
         assert (tmp_path / "upload-5.lock").exists(), "the older process left its lock file"
         theirs.acquire(5)  # ours let go of the range it had taken for a moment
         assert not (tmp_path / "upload-5.lock").exists(), "a leftover lock file goes"
         assert peek(ours, 5) is not None
         ours.release_all()
         theirs.release_all()
-    finally:
-        older.kill()
-        older.wait(10)
 
 
 def test_a_file_system_without_open_file_description_locks_gets_a_lock_file_per_upload(
