@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app import __version__
+from app.core.settings import MAX_CONNECTIONS, MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB
 
 TOKEN_ENV = "S3UP_TOKEN"
 EXIT_USAGE = 2
-MAX_CONNECTIONS = 64
-MIN_PART_MIB, MAX_PART_MIB = 5, 5120  # S3's smallest and largest part
 MAX_BANDWIDTH_MIB = 100_000.0
 MIN_BANDWIDTH_MIB = 0.01
 MAX_RECENT = 1000
@@ -312,9 +311,10 @@ def _transfer_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--part-size",
-        type=whole_number("--part-size", MIN_PART_MIB, MAX_PART_MIB, " of MiB"),
+        type=whole_number("--part-size", MIN_PART_SIZE_MIB, MAX_PART_SIZE_MIB, " of MiB"),
         metavar="MiB",
-        help=f"part size in MiB ({MIN_PART_MIB} to {MAX_PART_MIB}; default: automatic, from 16 MiB)",
+        help=f"part size in MiB ({MIN_PART_SIZE_MIB} to {MAX_PART_SIZE_MIB}; default: automatic, "
+        "from 16 MiB)",
     )
     parser.add_argument(
         "--bandwidth-limit",

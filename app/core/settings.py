@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core import concurrency, planner
 from app.core.errors import UploadError
 from app.core.keys import DEFAULT_TEMPLATE, KeyTemplateError, check_template
 from app.core.models import MIB, TransferSettings
 from app.core.paths import config_dir
 
 SETTINGS_FILENAME = "settings.json"
-MAX_CONNECTIONS = 64
-MIN_PART_SIZE_MIB = 5
-MAX_PART_SIZE_MIB = 5120
+MAX_CONNECTIONS = concurrency.MAXIMUM
+MIN_PART_SIZE_MIB = planner.MIN_PART_SIZE // MIB  # S3's smallest and largest part
+MAX_PART_SIZE_MIB = planner.MAX_PART_SIZE // MIB
 
 DEFAULT_METADATA = json.dumps({"organizationId": "", "objectRecordId": ""}, indent=2)
 

@@ -19,11 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.keys import KeyTemplateError, check_template
-from app.core.settings import AppSettings
+from app.core.settings import MAX_CONNECTIONS, MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB, AppSettings
 from app.gui.widgets import NoteLabel, hint_label, plain_buttons
 
-MAX_PART_MIB = 5 * 1024
-AUTOMATIC = 4  # the part-size box shows "Automatic" at its minimum, one below S3's 5 MiB
+AUTOMATIC_PART = MIN_PART_SIZE_MIB - 1  # the part-size box shows "Automatic" at its minimum
 
 
 FIELD_WIDTH = 170  # the spin boxes', so that their right edges line up
@@ -38,11 +37,14 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setMinimumWidth(520)
 
-        self.connections = QSpinBox(minimum=1, maximum=64, value=settings.max_connections)
-        self.per_file = QSpinBox(minimum=1, maximum=32, value=settings.per_file_connections)
-        self.part_size = QSpinBox(minimum=AUTOMATIC, maximum=MAX_PART_MIB, suffix=" MiB")
+        # 0 is each box's special value, as in the settings: automatic, no cap of its own
+        self.connections = QSpinBox(minimum=0, maximum=MAX_CONNECTIONS, value=settings.max_connections)
+        self.connections.setSpecialValueText("Automatic")
+        self.per_file = QSpinBox(minimum=0, maximum=MAX_CONNECTIONS, value=settings.per_file_connections)
+        self.per_file.setSpecialValueText("No limit")
+        self.part_size = QSpinBox(minimum=AUTOMATIC_PART, maximum=MAX_PART_SIZE_MIB, suffix=" MiB")
         self.part_size.setSpecialValueText("Automatic")
-        self.part_size.setValue(settings.part_size_mib if settings.part_size_mib else AUTOMATIC)
+        self.part_size.setValue(settings.part_size_mib if settings.part_size_mib else AUTOMATIC_PART)
         self.bandwidth = QSpinBox(minimum=0, maximum=100_000, suffix=" MiB/s")
         self.bandwidth.setSpecialValueText("Unlimited")
         self.bandwidth.setValue(int(settings.bandwidth_limit_mib or 0))
@@ -54,6 +56,7 @@ class SettingsDialog(QDialog):
         transfers = QGroupBox("Transfers")
         form = QFormLayout(transfers)
         form.addRow("Connections in total:", self.connections)
+        form.addRow("", hint_label(f"Automatic finds the fastest number, from 2 to {MAX_CONNECTIONS}."))
         form.addRow("Connections per file:", self.per_file)
         form.addRow("Part size:", self.part_size)
         form.addRow("", hint_label("Automatic suits each file: large files get larger parts."))
@@ -103,11 +106,14 @@ class SettingsDialog(QDialog):
     def settings(self) -> AppSettings:
         """The settings as edited (the original object is left untouched)."""
         part = self.part_size.value()
+        total, per_file = self.connections.value(), self.per_file.value()
+        if total and per_file:  # a file cannot have more connections than there are
+            per_file = min(per_file, total)
         return replace(
             self._original,
-            max_connections=self.connections.value(),
-            per_file_connections=min(self.per_file.value(), self.connections.value()),
-            part_size_mib=0 if part == AUTOMATIC else part,
+            max_connections=total,
+            per_file_connections=per_file,
+            part_size_mib=0 if part == AUTOMATIC_PART else part,
             bandwidth_limit_mib=self.bandwidth.value(),
             accelerate=self.accelerate.isChecked(),
             key_template=self.template.text().strip() or self._original.key_template,

@@ -104,6 +104,15 @@ def test_settings_are_saved_and_given_to_the_engine(qtbot, make_window, fake_man
     assert saved["api_url"] == API_URL
 
 
+def test_saving_settings_unchanged_leaves_the_engine_adaptive(qtbot, make_window, fake_manager) -> None:
+    window = make_window(fake_manager)
+    window.actions.settings.trigger()
+    window.findChild(SettingsDialog).buttons.accepted.emit()
+    qtbot.waitUntil(lambda: any(name == "update_settings" for name, _ in fake_manager.calls), timeout=3000)
+    transfer = next(value for name, value in fake_manager.calls if name == "update_settings")
+    assert (transfer.max_connections, transfer.per_file_connections, transfer.part_size) == (None, None, None)
+
+
 def test_sign_out_deletes_the_token(qtbot, make_window, fake_manager, credentials, memory_keyring) -> None:
     credentials.set(API_URL, "stored-token")
     window = make_window(fake_manager, signed_in=False)

@@ -1,14 +1,41 @@
 from __future__ import annotations
 
-from app.core.settings import AppSettings
+from app.core.settings import AppSettings, to_transfer_settings
 from app.gui.settings_dialog import SettingsDialog
 
 
-def test_part_size_is_automatic_by_default_and_edits_come_back(qtbot) -> None:
+def test_saving_the_defaults_keeps_connections_and_part_size_automatic(qtbot) -> None:
+    """Saving Settings to change anything else must not fix the engine's connections."""
     dialog = SettingsDialog(AppSettings())
     qtbot.addWidget(dialog)
+    assert dialog.connections.text() == "Automatic"
+    assert dialog.per_file.text() == "No limit"
     assert dialog.part_size.text() == "Automatic"
     assert dialog.bandwidth.text() == "Unlimited"
+    dialog.template.setText("uploads/{relpath}")
+    edited = dialog.settings()
+    assert (edited.max_connections, edited.per_file_connections, edited.part_size_mib) == (0, 0, 0)
+    engine = to_transfer_settings(edited)
+    assert (engine.max_connections, engine.per_file_connections, engine.part_size) == (None, None, None)
+
+
+def test_connections_can_be_fixed_and_made_automatic_again(qtbot) -> None:
+    dialog = SettingsDialog(AppSettings(max_connections=16, per_file_connections=4))
+    qtbot.addWidget(dialog)
+    assert (dialog.connections.text(), dialog.per_file.text()) == ("16", "4")
+    dialog.connections.setValue(dialog.connections.minimum())
+    dialog.per_file.setValue(40)  # no cap from an automatic total
+    assert dialog.connections.text() == "Automatic"
+    assert (dialog.settings().max_connections, dialog.settings().per_file_connections) == (0, 40)
+    dialog.per_file.setValue(dialog.per_file.minimum())
+    assert dialog.settings().per_file_connections == 0
+    dialog.connections.setValue(dialog.connections.maximum())
+    assert dialog.settings().max_connections == 64
+
+
+def test_edits_come_back(qtbot) -> None:
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
     dialog.connections.setValue(12)
     dialog.per_file.setValue(20)  # capped at the total
     dialog.part_size.setValue(64)
