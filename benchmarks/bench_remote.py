@@ -127,9 +127,8 @@ def client_baseline(args: argparse.Namespace) -> dict[str, float]:
         manager = UploadManager(journal, lambda _url: args.token, TransferSettings())
         try:
             metadata = {"organizationId": "bench", "objectRecordId": "1"}
-            ids = []
-            for path in files:
-                request = UploadRequest(
+            requests = [
+                UploadRequest(
                     path,
                     args.api,
                     f"{args.prefix}/{path.name}",
@@ -137,7 +136,12 @@ def client_baseline(args: argparse.Namespace) -> dict[str, float]:
                     overwrite=True,
                     cdn_base_url=args.cdn,
                 )
-                ids.append(manager.add(request).id)
+                for path in files
+            ]
+            added = manager.add_many(requests)  # as the app and the CLI add a folder
+            if added.refused:
+                raise added.refused[0][1]
+            ids = [status.id for status in added.added]
             manager.wait(ids)
             bad = [s for s in map(manager.status, ids) if s is None or s.state is not UploadState.DONE]
             if bad:

@@ -110,15 +110,20 @@ def client_engine(args: argparse.Namespace, check_md5: bool = True, defaults: bo
         manager = UploadManager(journal, lambda _url: args.token, settings)
         manager.subscribe(lambda status: status.state is UploadState.FINALIZING and _mark_last_byte())
         try:
-            status = manager.add(
-                UploadRequest(
-                    path=Path(args.file),
-                    api_url=args.api,
-                    key=args.key,
-                    metadata={"organizationId": "bench", "objectRecordId": "1"},
-                    overwrite=True,
-                )
+            added = manager.add_many(
+                [
+                    UploadRequest(
+                        path=Path(args.file),
+                        api_url=args.api,
+                        key=args.key,
+                        metadata={"organizationId": "bench", "objectRecordId": "1"},
+                        overwrite=True,
+                    )
+                ]
             )
+            if added.refused:
+                raise added.refused[0][1]
+            status = added.added[0]
             manager.wait([status.id])
             final = manager.status(status.id)
             if final is None or final.state is not UploadState.DONE:

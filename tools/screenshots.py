@@ -158,7 +158,12 @@ def leave_unfinished_elsewhere(stack: LocalStack, root: Path) -> None:
     metadata = {"organizationId": "org-7", "objectRecordId": "rec-2039"}
     for key, mib in ELSEWHERE.items():
         path = sparse_file(root / "elsewhere" / key, mib)
-        upload = manager.add(UploadRequest(path=path, api_url=stack.api_url, key=key, metadata=metadata))
+        added = manager.add_many(
+            [UploadRequest(path=path, api_url=stack.api_url, key=key, metadata=metadata)]
+        )
+        if added.refused:
+            raise added.refused[0][1]
+        upload = added.added[0]
         sent[upload.id] = threading.Event()
         if not sent[upload.id].wait(120):
             raise TimeoutError("the other computer did not send its parts")

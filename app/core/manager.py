@@ -70,13 +70,6 @@ class UploadManager:
 
     # --- adding and listing -----------------------------------------------------------------------
 
-    def add(self, request: UploadRequest) -> UploadStatus:
-        """Check the request and queue it. Raises InvalidRequestError with a sentence for the user."""
-        result = self.add_many([request])
-        if result.refused:
-            raise result.refused[0][1]
-        return result.added[0]
-
     def add_many(self, requests: Sequence[UploadRequest]) -> AddResult:
         """Check and queue many files (a folder); those that cannot be added come back with the reason,
         the others are queued. They are recorded in the journal in groups (one disk flush per group),
@@ -177,8 +170,6 @@ class UploadManager:
             core.show_busy(upload, busy)
             raise
 
-    retry = resume
-
     def cancel(self, upload_ref: int) -> None:
         """Stop the upload for good and abort its multipart upload on the server (network I/O).
 
@@ -264,7 +255,7 @@ class UploadManager:
             upload.plan_generation += 1
         self.resume(upload_id)
 
-    def remove(self, upload_ref: int) -> None:
+    def _remove(self, upload_ref: int) -> None:
         """Take the upload off the list (cancelling it first when it is not finished)."""
         upload = self._core.find(upload_ref)
         if upload is not None and not upload.state.is_finished:
@@ -278,9 +269,9 @@ class UploadManager:
         method: Callable[[int], None] = {
             Action.PAUSE: self.pause,
             Action.RESUME: self.resume,
-            Action.RETRY: self.retry,
+            Action.RETRY: self.resume,
             Action.CANCEL: self.cancel,
-            Action.REMOVE: self.remove,
+            Action.REMOVE: self._remove,
         }[command.action]
         done: list[int] = []
         refused: list[tuple[int, UploadError]] = []

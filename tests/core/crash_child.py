@@ -75,12 +75,11 @@ def main() -> int:
     settings = TransferSettings(max_connections=2, per_file_connections=2, part_size=PART_SIZE)
     with open_engine(lambda _url: token, settings, journal_path=Path(journal_path)) as engine:
         cdn = os.environ.get("S3UP_TEST_CDN") or None
-        upload = engine.manager.add(
-            UploadRequest(
-                Path(file), api_url, key, {"organizationId": "o", "objectRecordId": "r"}, cdn_base_url=cdn
-            )
-        )
-        engine.manager.wait([upload.id], timeout=120)
+        metadata = {"organizationId": "o", "objectRecordId": "r"}
+        added = engine.manager.add_many([UploadRequest(Path(file), api_url, key, metadata, cdn_base_url=cdn)])
+        if added.refused:
+            raise added.refused[0][1]
+        engine.manager.wait([added.added[0].id], timeout=120)
     return 0
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from app.core import worker
+from app.core.commands import Action, Command
 from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from backend.local import LocalStack
-from tests.core.conftest import fetch, request, wait_for, wait_for_parts
+from tests.core.conftest import add_one, fetch, request, wait_for, wait_for_parts
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
 MakeManager = Callable[..., UploadManager]
@@ -35,7 +36,7 @@ def test_several_files_at_once_arrive_byte_identical(
     manager = make_manager(journal, stack.token)
     events: list[tuple[int, UploadState]] = []
     manager.subscribe(lambda status: events.append((status.id, status.state)))
-    ids = [manager.add(request(path, stack.api_url, f"several/{path.name}")).id for path in files]
+    ids = [add_one(manager, request(path, stack.api_url, f"several/{path.name}")).id for path in files]
     assert manager.wait(ids, timeout=120)
     for upload_ref, path in zip(ids, files, strict=True):
         status = manager.status(upload_ref)
@@ -54,7 +55,7 @@ def test_pause_stops_within_a_second_and_resume_finishes(
 ) -> None:
     path = make_file("paused.bin", 30 * MIB)
     manager = make_manager(journal, stack.token, bandwidth_limit=6 * MIB)
-    upload_ref = manager.add(request(path, stack.api_url, "pause/paused.bin")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, "pause/paused.bin")).id
     deadline = time.monotonic() + 30
     while manager.status(upload_ref).bytes_done < 8 * MIB:  # type: ignore[union-attr]
         assert time.monotonic() < deadline
@@ -111,7 +112,7 @@ def test_survives_a_hostile_network(
         proxy.upstream = local.s3_endpoint  # presigned URLs name the proxy, which forwards to S3
         files = [make_file(f"hostile{i}.bin", size) for i, size in enumerate((20 * MIB, 16 * MIB, 9 * MIB))]
         manager = make_manager(journal, local.token)
-        ids = [manager.add(request(path, local.api_url, f"hostile/{path.name}")).id for path in files]
+        ids = [add_one(manager, request(path, local.api_url, f"hostile/{path.name}")).id for path in files]
         assert manager.wait(ids, timeout=180)
         for upload_ref, path in zip(ids, files, strict=True):
             status = manager.status(upload_ref)
@@ -140,7 +141,7 @@ def test_expired_urls_are_signed_again_without_spending_retries(
         proxy.upstream = local.s3_endpoint
         path = make_file("expiring.bin", 16 * MIB)
         manager = make_manager(journal, local.token, max_attempts=1)  # any counted failure would fail it
-        upload_ref = manager.add(request(path, local.api_url, "expiring/expiring.bin")).id
+        upload_ref = add_one(manager, request(path, local.api_url, "expiring/expiring.bin")).id
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.DONE, status.message
         assert proxy.counts[Fault.EXPIRED] == 4
@@ -156,7 +157,7 @@ def test_revoked_token_waits_for_sign_in_then_finishes(
         manager = make_manager(
             journal, lambda _url: tokens["current"], bandwidth_limit=8 * MIB, per_file_connections=1
         )
-        upload_ref = manager.add(request(path, local.api_url, "revoked/revoked.bin")).id
+        upload_ref = add_one(manager, request(path, local.api_url, "revoked/revoked.bin")).id
         wait_for(manager, upload_ref, {UploadState.UPLOADING})
         local.revoke_token(local.token)
         status = wait_for(manager, upload_ref, STOPPED)
@@ -179,7 +180,7 @@ def test_restart_resumes_with_reconciliation(
     """After a restart the upload is listed paused with its progress; S3's parts win over the journal's."""
     path = make_file("restart.bin", 26 * MIB)
     first = make_manager(journal, stack.token, bandwidth_limit=10 * MIB, per_file_connections=1)
-    upload_ref = first.add(request(path, stack.api_url, "restart/restart.bin")).id
+    upload_ref = add_one(first, request(path, stack.api_url, "restart/restart.bin")).id
     wait_for_parts(journal, upload_ref, 3)
     first.shutdown()
     recorded = journal.parts(upload_ref)
@@ -213,7 +214,7 @@ def test_changed_file_is_refused_on_resume(
 ) -> None:
     path = make_file("changing.bin", 12 * MIB)
     manager = make_manager(journal, stack.token, bandwidth_limit=4 * MIB)
-    upload_ref = manager.add(request(path, stack.api_url, "changing/changing.bin")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, "changing/changing.bin")).id
     wait_for(manager, upload_ref, {UploadState.UPLOADING})
     manager.pause(upload_ref)
     with path.open("r+b") as file:
@@ -223,7 +224,7 @@ def test_changed_file_is_refused_on_resume(
     assert status.state is UploadState.FILE_CHANGED  # type: ignore[union-attr]
     assert "modified" in (status.message or "")  # type: ignore[union-attr]
     path.unlink()
-    manager.retry(upload_ref)
+    manager.execute(Command(Action.RETRY, (upload_ref,)))  # the app's Retry
     assert "no longer exists" in (manager.status(upload_ref).message or "")  # type: ignore[union-attr]
 
 
@@ -232,7 +233,7 @@ def test_cancel_aborts_the_multipart_upload(
 ) -> None:
     path = make_file("cancel.bin", 20 * MIB)
     manager = make_manager(journal, stack.token, bandwidth_limit=4 * MIB)
-    upload_ref = manager.add(request(path, stack.api_url, "cancel/cancel.bin")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, "cancel/cancel.bin")).id
     status = wait_for(manager, upload_ref, {UploadState.UPLOADING})
     upload_id = manager.status(upload_ref).upload_id  # type: ignore[union-attr]
     manager.cancel(upload_ref)
@@ -259,8 +260,8 @@ def test_existing_deployment_fallback_with_expiring_url_lists(
     ):
         path = make_file("legacy.bin", 20 * MIB)
         manager = make_manager(journal, local.token, bandwidth_limit=3 * MIB, per_file_connections=1)
-        upload_ref = manager.add(
-            request(path, f"{api.url}/prod", "legacy/legacy.bin", cdn_base_url=local.cdn_base_url)
+        upload_ref = add_one(
+            manager, request(path, f"{api.url}/prod", "legacy/legacy.bin", cdn_base_url=local.cdn_base_url)
         ).id
         status = wait_for(manager, upload_ref, STOPPED, timeout=90)
         assert status.state is UploadState.DONE, status.message
@@ -287,7 +288,7 @@ def test_existing_deployment_timeout_replans_with_fewer_parts(
     with LocalStack(port=0, core_only=True) as local, FaultProxy(decide, base_url(local)) as api:
         path = make_file("replan.bin", 40 * MIB)
         manager = make_manager(journal, local.token, part_size=None)
-        upload_ref = manager.add(request(path, f"{api.url}/prod", "replan/replan.bin")).id
+        upload_ref = add_one(manager, request(path, f"{api.url}/prod", "replan/replan.bin")).id
         status = wait_for(manager, upload_ref, STOPPED, timeout=90)
         assert status.state is UploadState.DONE, status.message
         assert status.parts_total == 1  # 40 MiB: 3 parts of 16 MiB first, then half as many: 1 of 40 MiB
@@ -311,7 +312,7 @@ def test_memory_and_concurrency_caps(
             peak = max(peak, *(len(u.in_flight) for u in core.uploads.values()))
 
     manager.subscribe(watch)
-    upload_ref = manager.add(request(path, stack.api_url, f"caps/{path.name}")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, f"caps/{path.name}")).id
     status = wait_for(manager, upload_ref, STOPPED)
     assert status.state is UploadState.DONE
     assert 1 <= peak <= connections

@@ -11,7 +11,7 @@ from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from backend.local import LocalStack
 from tests.backend.support import RcloneS3
-from tests.core.conftest import fetch, request, wait_for
+from tests.core.conftest import add_one, fetch, request, wait_for
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
 STOPPED = {UploadState.DONE, UploadState.FAILED, UploadState.FILE_CHANGED, UploadState.NEEDS_SIGN_IN}
@@ -58,7 +58,7 @@ def test_urls_that_expire_within_seconds_are_signed_again(
         manager = make_manager(
             journal, local.token, bandwidth_limit=4 * MIB, per_file_connections=2, max_attempts=1
         )
-        upload_ref = manager.add(request(path, f"{api_proxy.url}/prod", "expiry/rclone-expiry.bin")).id
+        upload_ref = add_one(manager, request(path, f"{api_proxy.url}/prod", "expiry/rclone-expiry.bin")).id
         status = wait_for(manager, upload_ref, STOPPED, timeout=120)
         assert status.state is UploadState.DONE, status.message
         assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]

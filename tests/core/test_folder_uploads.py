@@ -19,7 +19,7 @@ from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from backend.local import LocalStack
-from tests.core.conftest import fetch, request, wait_for
+from tests.core.conftest import add_one, fetch, request, wait_for
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
 MakeManager = Callable[..., UploadManager]
@@ -135,7 +135,7 @@ def test_unfinished_uploads_from_any_computer_are_listed_taken_over_and_aborted(
     path = make_file("elsewhere.bin", 18 * MIB)
     with Journal(tmp_path / "other-computer.sqlite3") as other_journal:
         other = make_manager(other_journal, owner, bandwidth_limit=8 * MIB, per_file_connections=1)
-        upload_ref = other.add(request(path, stack.api_url, "remote/elsewhere.bin")).id
+        upload_ref = add_one(other, request(path, stack.api_url, "remote/elsewhere.bin")).id
         deadline = time.monotonic() + 30
         while len(other_journal.parts(upload_ref)) < 2:
             assert time.monotonic() < deadline
@@ -162,7 +162,7 @@ def test_unfinished_uploads_from_any_computer_are_listed_taken_over_and_aborted(
     assert done.upload_id == file_id, "the parts already sent were kept"
     assert fetch(done.url) == path.read_bytes()  # type: ignore[arg-type]
 
-    left = here.add(request(make_file("left.bin", 12 * MIB), stack.api_url, "remote/left.bin"))
+    left = add_one(here, request(make_file("left.bin", 12 * MIB), stack.api_url, "remote/left.bin"))
     wait_for(here, left.id, {UploadState.UPLOADING, UploadState.DONE})
     here.pause(left.id)
     left_id = here.status(left.id).upload_id  # type: ignore[union-attr]
@@ -437,7 +437,7 @@ def test_a_key_that_started_another_kind_of_upload_starts_again_under_a_new_key(
     with monkeypatch.context() as dying:
         _starts_unheard_and_never_finished(dying)
         dying.setattr(ApiInfo, "has", lambda info, name: name != "singlePut" and name in info.capabilities)
-        upload_ref = first.add(request(path, stack.api_url, "reused/f.txt")).id
+        upload_ref = add_one(first, request(path, stack.api_url, "reused/f.txt")).id
         wait_for(first, upload_ref, ENDED)
         first.shutdown()
     key_before = journal.get(upload_ref).idempotency_key  # type: ignore[union-attr]

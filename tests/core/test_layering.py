@@ -100,7 +100,6 @@ def test_every_error_the_core_raises_derives_from_upload_error() -> None:
 def test_the_facade_offers_only_what_the_cli_and_the_app_call() -> None:
     public = {name for name, _ in inspect.getmembers(UploadManager) if not name.startswith("_")}
     assert public == {
-        "add",
         "add_many",
         "restore",
         "history",
@@ -108,9 +107,7 @@ def test_the_facade_offers_only_what_the_cli_and_the_app_call() -> None:
         "status",
         "pause",
         "resume",
-        "retry",
         "cancel",
-        "remove",
         "execute",
         "resolve_conflict",
         "remote_uploads",
@@ -124,6 +121,20 @@ def test_the_facade_offers_only_what_the_cli_and_the_app_call() -> None:
         "wait",
         "shutdown",
     }
+
+
+def test_the_cli_and_the_app_call_every_method_of_the_facade() -> None:
+    """A method name the CLI and the app never call (as `x.name(...)`) has no place on the facade."""
+    called: set[str] = set()
+    app_folder = Path(app.core.__file__).parents[1]
+    for path in app_folder.rglob("*.py"):
+        if app_folder / "core" in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                called.add(node.func.attr)
+    public = {name for name, _ in inspect.getmembers(UploadManager) if not name.startswith("_")}
+    assert public - called == set()
 
 
 def test_the_state_sets_cover_every_state_once() -> None:

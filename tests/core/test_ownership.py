@@ -22,7 +22,7 @@ from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from app.core.ownership import BusyElsewhereError, UploadLocks
 from backend.local import LocalStack
-from tests.core.conftest import fetch, request, wait_for, wait_for_parts
+from tests.core.conftest import add_one, fetch, request, wait_for, wait_for_parts
 
 MakeManager = Callable[..., UploadManager]
 MakeFile = Callable[[str, int], Path]
@@ -211,7 +211,7 @@ def test_a_second_manager_does_not_touch_an_upload_the_first_is_sending(
 ) -> None:
     path = make_file("shared.bin", 20 * MIB)
     sender = make_manager(journal, stack.token, bandwidth_limit=8 * MIB)
-    upload_ref = sender.add(request(path, stack.api_url, "ownership/shared.bin")).id
+    upload_ref = add_one(sender, request(path, stack.api_url, "ownership/shared.bin")).id
     wait_for_parts(journal, upload_ref, 1)
     lock_folder = journal.path.parent / "journal-locks"
     assert owner_seen_from_outside(lock_folder, upload_ref) == os.getpid()
@@ -269,7 +269,7 @@ def test_resuming_an_upload_another_process_finished_adopts_its_result(
 ) -> None:
     path = make_file("finished-elsewhere.bin", 6 * MIB)
     first = make_manager(journal, stack.token)
-    upload_ref = first.add(request(path, stack.api_url, "ownership/finished-elsewhere.bin")).id
+    upload_ref = add_one(first, request(path, stack.api_url, "ownership/finished-elsewhere.bin")).id
     first.pause(upload_ref)
     with Journal(journal.path) as other_journal:
         other = make_manager(other_journal, stack.token)
@@ -298,7 +298,7 @@ def test_the_lock_stays_while_a_part_or_a_step_is_still_running(
     idle_manager: UploadManager, make_file: MakeFile
 ) -> None:
     manager = idle_manager
-    upload_ref = manager.add(request(make_file("running.bin", MIB), "http://127.0.0.1:9/prod", "k")).id
+    upload_ref = add_one(manager, request(make_file("running.bin", MIB), "http://127.0.0.1:9/prod", "k")).id
     core = manager._core
     upload = core.uploads[upload_ref]
     assert core.locks.holds(upload_ref)
@@ -322,7 +322,7 @@ def test_the_lock_stays_while_a_part_or_a_step_is_still_running(
 def test_retrying_a_changed_file_keeps_no_lock(idle_manager: UploadManager, make_file: MakeFile) -> None:
     manager = idle_manager
     path = make_file("changing.bin", MIB)
-    upload_ref = manager.add(request(path, "http://127.0.0.1:9/prod", "k")).id
+    upload_ref = add_one(manager, request(path, "http://127.0.0.1:9/prod", "k")).id
     manager.pause(upload_ref)
     path.write_bytes(b"changed")
     for _ in range(2):
@@ -357,9 +357,9 @@ def test_resolving_a_conflict_another_process_finished_meanwhile_keeps_its_resul
 ) -> None:
     taken = make_file("taken-first.bin", 1000)
     first = make_manager(journal, stack.token)
-    assert wait_for(first, first.add(request(taken, stack.api_url, "ownership/taken.bin")).id, STOPPED)
+    assert wait_for(first, add_one(first, request(taken, stack.api_url, "ownership/taken.bin")).id, STOPPED)
     path = make_file("resolved-elsewhere.bin", 6 * MIB)
-    upload_ref = first.add(request(path, stack.api_url, "ownership/taken.bin")).id
+    upload_ref = add_one(first, request(path, stack.api_url, "ownership/taken.bin")).id
     assert wait_for(first, upload_ref, STOPPED | {UploadState.CONFLICT}).state is UploadState.CONFLICT
     with Journal(journal.path) as other_journal:
         other = make_manager(other_journal, stack.token)

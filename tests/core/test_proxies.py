@@ -28,7 +28,7 @@ from app.core.proxies import Proxy, open_route, proxy_for
 from app.core.transfer import ConnectionCache, PartStopper, SentPart, _proxy_refused, send_part
 from backend.local import LocalStack
 from tests.background_server import BackgroundServer
-from tests.core.conftest import fetch, request, wait_for
+from tests.core.conftest import add_one, fetch, request, wait_for
 from tests.forward_proxy import ForwardProxy
 
 MakeManager = Callable[..., UploadManager]
@@ -85,7 +85,7 @@ def test_uploads_go_through_an_authenticating_proxy(
     with ForwardProxy(credentials=("alice", "s3cret")) as proxy:
         proxy_env(proxy.url.replace("http://", "http://alice:s3cret@"))
         manager = make_manager(journal, stack.token)
-        upload_ref = manager.add(request(path, stack.api_url, "proxy/proxied.bin")).id
+        upload_ref = add_one(manager, request(path, stack.api_url, "proxy/proxied.bin")).id
         status = wait_for(manager, upload_ref, STOPPED)
         assert status.state is UploadState.DONE, status.message
         assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]

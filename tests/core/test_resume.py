@@ -17,7 +17,7 @@ from app.core.manager import UploadManager
 from app.core.models import MIB, UploadRequest, UploadState, UploadStatus
 from app.core.upload import expiry_warning
 from backend.local import LocalStack
-from tests.core.conftest import fetch, request, wait_for, wait_for_parts
+from tests.core.conftest import add_one, fetch, request, wait_for, wait_for_parts
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
 MakeManager = Callable[..., UploadManager]
@@ -61,7 +61,7 @@ def test_resume_checks_the_parts_sent_before_and_resends_those_that_differ(
 ) -> None:
     path = make_file("edited.bin", 26 * MIB)  # 6 parts of 5 MiB; parts 1-3 sent, then paused
     first = make_manager(journal, stack.token, bandwidth_limit=10 * MIB, per_file_connections=1)
-    upload_ref = first.add(request(path, stack.api_url, "resume/edited.bin")).id
+    upload_ref = add_one(first, request(path, stack.api_url, "resume/edited.bin")).id
     wait_for_parts(journal, upload_ref, 3)
     first.shutdown()
     edit_in_place(path, 7 * MIB)  # inside part 2, which S3 holds already
@@ -83,7 +83,7 @@ def test_a_file_deleted_or_changed_while_paused_is_told_apart(
 ) -> None:
     path = make_file("missing.bin", 12 * MIB)
     manager = make_manager(journal, stack.token, bandwidth_limit=4 * MIB)
-    upload_ref = manager.add(request(path, stack.api_url, "resume/missing.bin")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, "resume/missing.bin")).id
     wait_for(manager, upload_ref, {UploadState.UPLOADING})
     manager.pause(upload_ref)
     moved = path.with_suffix(".moved")
@@ -104,10 +104,10 @@ def test_an_existing_key_waits_for_the_users_choice_and_resume_all_leaves_it(
 ) -> None:
     taken = make_file("taken.bin", 1000)
     manager = make_manager(journal, stack.token)
-    first = manager.add(request(taken, stack.api_url, "conflict/taken.bin")).id
+    first = add_one(manager, request(taken, stack.api_url, "conflict/taken.bin")).id
     assert wait_for(manager, first, ENDED).state is UploadState.DONE
     replacement = make_file("replacement.bin", 6 * MIB)
-    upload_ref = manager.add(request(replacement, stack.api_url, "conflict/taken.bin")).id
+    upload_ref = add_one(manager, request(replacement, stack.api_url, "conflict/taken.bin")).id
     status = wait_for(manager, upload_ref, ENDED)
     assert status.state is UploadState.CONFLICT
     assert "already exists" in (status.message or "")
@@ -121,7 +121,7 @@ def test_an_existing_key_waits_for_the_users_choice_and_resume_all_leaves_it(
     assert status.key == "conflict/renamed.bin"
     assert fetch(status.url) == replacement.read_bytes()  # type: ignore[arg-type]
 
-    again = manager.add(request(replacement, stack.api_url, "conflict/taken.bin")).id
+    again = add_one(manager, request(replacement, stack.api_url, "conflict/taken.bin")).id
     assert wait_for(manager, again, ENDED).state is UploadState.CONFLICT
     manager.resolve_conflict(again, overwrite=True)
     status = wait_for(manager, again, ENDED)
@@ -135,7 +135,7 @@ def test_an_upload_the_server_lost_starts_again_from_its_first_part(
     path = make_file("lost.bin", 16 * MIB)
     manager = make_manager(journal, stack.token, bandwidth_limit=8 * MIB, per_file_connections=1)
     seen = record_statuses(manager)
-    upload_ref = manager.add(request(path, stack.api_url, "resume/lost.bin")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, "resume/lost.bin")).id
     wait_for_parts(journal, upload_ref, 1)
     manager.pause(upload_ref)
     lost = manager.status(upload_ref).upload_id  # type: ignore[union-attr]
@@ -157,7 +157,7 @@ def test_parts_expiry_is_known_and_warned_of_a_day_before(
 ) -> None:
     path = make_file("expiry.bin", 12 * MIB)
     manager = make_manager(journal, stack.token, bandwidth_limit=4 * MIB)
-    upload_ref = manager.add(request(path, stack.api_url, "resume/expiry.bin")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, "resume/expiry.bin")).id
     wait_for(manager, upload_ref, {UploadState.UPLOADING})
     manager.pause(upload_ref)
     status = manager.status(upload_ref)
@@ -182,7 +182,7 @@ def test_a_passing_failure_says_it_is_tried_again_and_a_final_one_what_to_do(
         proxy.upstream = local.s3_endpoint
         manager = make_manager(journal, local.token, max_attempts=3)
         seen = record_statuses(manager)
-        upload_ref = manager.add(request(make_file("flaky.bin", MIB), local.api_url, "flaky.bin")).id
+        upload_ref = add_one(manager, request(make_file("flaky.bin", MIB), local.api_url, "flaky.bin")).id
         status = wait_for(manager, upload_ref, ENDED)
     assert status.state is UploadState.FAILED
     assert "not tried again by itself" in (status.message or "")
@@ -211,7 +211,7 @@ def test_a_502_that_repeats_at_the_start_on_the_existing_deployment_is_final(
         no_metadata = UploadRequest(
             path=make_file("nometa.bin", 100), api_url=local.api_url, key="nometa.bin"
         )
-        upload_ref = manager.add(no_metadata).id
+        upload_ref = add_one(manager, no_metadata).id
         status = wait_for(manager, upload_ref, ENDED, timeout=60)
     assert status.state is UploadState.FAILED
     assert len([body for body in starts if body.strip() not in ("", "{}")]) == 3
@@ -236,12 +236,12 @@ def test_a_keyboard_interrupt_in_the_callers_thread_leaves_the_journal_consisten
 
     monkeypatch.setattr(manager._core.locks, "acquire", interrupt)  # Ctrl-C inside the journal's insert
     with pytest.raises(KeyboardInterrupt):
-        manager.add(request(path, stack.api_url, "interrupted/add.bin"))
+        add_one(manager, request(path, stack.api_url, "interrupted/add.bin"))
     monkeypatch.undo()
     assert journal.unfinished() == [], "a half-added upload stayed in the journal"
     assert manager.statuses() == []
 
-    upload_ref = manager.add(request(path, stack.api_url, "interrupted/cancel.bin")).id
+    upload_ref = add_one(manager, request(path, stack.api_url, "interrupted/cancel.bin")).id
     wait_for(manager, upload_ref, {UploadState.UPLOADING})
     monkeypatch.setattr(ApiClient, "abort", lambda *_args: interrupt())  # Ctrl-C during the abort call
     with pytest.raises(KeyboardInterrupt):
@@ -250,7 +250,7 @@ def test_a_keyboard_interrupt_in_the_callers_thread_leaves_the_journal_consisten
     assert manager.status(upload_ref).state is UploadState.CANCELLED  # type: ignore[union-attr]
     assert manager.wait([upload_ref], timeout=5), "the engine kept working on a cancelled upload"
 
-    resumable = manager.add(request(path, stack.api_url, "interrupted/wait.bin")).id
+    resumable = add_one(manager, request(path, stack.api_url, "interrupted/wait.bin")).id
     with monkeypatch.context() as patch:
         patch.setattr(manager._core.lock, "wait", lambda *_args: interrupt())  # Ctrl-C while waiting
         with pytest.raises(KeyboardInterrupt):

@@ -20,7 +20,7 @@ class FakeManager:
     def __init__(self, restored: list[UploadStatus] | None = None, history: list[UploadStatus] | None = None):
         self.calls: list[tuple[str, object]] = []
         self.requests: list[UploadRequest] = []
-        self.refuse: set[str] = set()  # file names whose add() raises
+        self.refuse: set[str] = set()  # file names add_many refuses
         self._restored = restored or []
         self._history = history or []
         self._subscribers: list[Callable[[UploadStatus], None]] = []

@@ -16,6 +16,7 @@ from app.gui import main_window
 from app.gui.main_window import MainWindow
 from app.gui.sign_in_dialog import SignInDialog
 from app.gui.upload_table_model import Column
+from tests.core.conftest import add_one
 from tests.gui.test_drop import drop, start_batch
 
 pytestmark = pytest.mark.slow
@@ -217,8 +218,9 @@ def test_an_upload_another_process_is_sending_is_shown_and_left_alone(
     (path,) = make_files(tmp_path / "src", [20 * MIB], prefix="elsewhere")
     credentials.set(local_stack.api_url, stack_token)
     command = make_manager(TransferSettings(part_size=5 * MIB, bandwidth_limit=6 * MIB))
-    upload_ref = command.add(
-        UploadRequest(path=path, api_url=local_stack.api_url, key="gui/elsewhere.bin", metadata={"a": 1})
+    upload_ref = add_one(
+        command,
+        UploadRequest(path=path, api_url=local_stack.api_url, key="gui/elsewhere.bin", metadata={"a": 1}),
     ).id
     qtbot.waitUntil(lambda: command.status(upload_ref).bytes_done > 0, timeout=20000)
 

@@ -26,6 +26,7 @@ from app.gui.main_window import MainWindow
 from app.gui.remote_dialog import EMPTY, NOT_SIGNED_IN, RemoteUploadsDialog
 from app.gui.remote_model import RemoteColumn
 from backend.local import LocalStack
+from tests.core.conftest import add_one
 
 pytestmark = pytest.mark.slow
 
@@ -216,7 +217,7 @@ def other_computer(tmp_path: Path) -> Iterator[Callable[[str, str, Path, str], s
                 two_parts.set()
 
         manager.subscribe(watch)
-        upload = manager.add(UploadRequest(path=path, api_url=api_url, key=key, metadata=METADATA))
+        upload = add_one(manager, UploadRequest(path=path, api_url=api_url, key=key, metadata=METADATA))
         assert two_parts.wait(60), "the other computer did not send two parts"
         manager.pause(upload.id)
         file_id = manager.status(upload.id).upload_id
@@ -291,7 +292,7 @@ def test_resume_goes_on_with_the_file_this_computer_started_the_upload_with(
     slow = TransferSettings(part_size=5 * MIB, bandwidth_limit=8 * MIB, per_file_connections=1)
     first = make_manager(slow)
     request = UploadRequest(path=path, api_url=local_stack.api_url, key="remote/mine.bin", metadata=METADATA)
-    upload = first.add(request)
+    upload = add_one(first, request)
     qtbot.waitUntil(lambda: first.status(upload.id).parts_done >= 1, timeout=30000)
     first.pause(upload.id)
     file_id = first.status(upload.id).upload_id

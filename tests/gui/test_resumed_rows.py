@@ -20,6 +20,7 @@ from app.core.models import MIB, TransferSettings, UploadRequest, UploadState, U
 from app.gui.main_window import MainWindow
 from app.gui.upload_table_model import Column
 from backend.local import LocalStack
+from tests.core.conftest import add_one
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +35,8 @@ def sent_in_part(
     manager = make_manager(slow)
     enough = threading.Event()
     manager.subscribe(lambda status: enough.set() if status.parts_done >= parts else None)
-    upload = manager.add(
-        UploadRequest(path=path, api_url=api_url, key=f"resumed/{path.name}", metadata=METADATA)
+    upload = add_one(
+        manager, UploadRequest(path=path, api_url=api_url, key=f"resumed/{path.name}", metadata=METADATA)
     )
     assert enough.wait(60), f"{parts} parts were not sent"
     manager.pause(upload.id)
