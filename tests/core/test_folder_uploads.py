@@ -64,9 +64,12 @@ def test_a_folder_goes_in_batches_of_single_puts(
             assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
     per_file = calls.counts["initialize"] + calls.counts["finalize"] + calls.counts["getPreSignedUrls"]
     assert per_file <= 3, calls.counts  # the first file finds out the API's kind alone
-    assert calls.counts["initializeBatch"] <= 12, calls.counts
-    assert calls.counts["finalizeBatch"] <= 40, calls.counts
-    assert calls.counts["initializeBatch"] + calls.counts["finalizeBatch"] < len(files) / 2
+    # 120 files at up to 50 per call: 3 of each at best (4 and 3 seen); a finish waits at most 0.5 s for
+    # company, so a loaded machine may send a few smaller batches
+    assert calls.counts["initializeBatch"] <= 6, calls.counts
+    assert calls.counts["finalizeBatch"] <= 8, calls.counts
+    records = [journal.get(upload_ref) for upload_ref in ids]
+    assert all(record is not None and record.single for record in records), "a one-part file goes as one PUT"
 
 
 def test_on_the_existing_deployment_the_steps_of_different_files_overlap(
