@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.models import UploadState, UploadStatus
+from app.core.models import UploadStatus
 from app.gui.resources import icon
-from app.gui.status_text import advice, attention_color, can_retry, describe, is_conflict
+from app.gui.status_text import advice, attention_color, can_retry, describe, is_conflict, is_paused
 
 
 class DetailsPane(QFrame):
@@ -142,7 +142,7 @@ class DetailsPane(QFrame):
         self.open_button.setEnabled(bool(status.url))
         conflicted = is_conflict(status)
         self.pause_button.setVisible(status.state.is_active)
-        self.resume_button.setVisible(status.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN))
+        self.resume_button.setVisible(is_paused(status))
         self.retry_button.setVisible(can_retry(status))
         self.overwrite_button.setVisible(conflicted)
         self.change_key_button.setVisible(conflicted)

@@ -89,6 +89,11 @@ def shows_progress(status: UploadStatus) -> bool:
     return status.state not in _FILE_GONE
 
 
+def is_paused(status: UploadStatus) -> bool:
+    """Stopped by the user or for a sign-in: Resume goes on (counted as paused in the status bar)."""
+    return status.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN)
+
+
 def can_retry(status: UploadStatus) -> bool:
     """Retry helps: a failure that may pass, or a changed file that may have been put back."""
     return status.state in (UploadState.FAILED, *_FILE_GONE)
