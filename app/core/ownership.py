@@ -176,8 +176,9 @@ class _SharedFile:
             raise BusyElsewhereError(upload_ref, self._owner(offset))
         try:
             _claim_older_lock_file(self._folder, upload_ref)
-        except BusyElsewhereError:
-            self._set(fcntl.F_UNLCK, offset)
+        except BaseException:  # busy there, or interrupted: the range must not stay taken
+            with contextlib.suppress(OSError):
+                self._set(fcntl.F_UNLCK, offset)
             raise
         _write_owner(upload_ref, lambda: os.pwrite(self._fd, struct.pack("<q", os.getpid()), offset))
 
@@ -265,12 +266,19 @@ def _lock_file_path(folder: Path, upload_ref: int) -> str:
 
 def _claim_older_lock_file(folder: Path, upload_ref: int) -> None:
     """The upload's lock file of an s3up from before the shared file: while an older process holds it,
-    the upload is busy (BusyElsewhereError); otherwise it is a leftover and goes. A file that cannot be
-    opened is left alone. Checking costs about 8 µs per upload (10,000 files: 0.08 s)."""
+    the upload is busy (BusyElsewhereError); otherwise it is a leftover and goes. Checking costs about
+    8 µs per upload (10,000 files: 0.08 s).
+
+    This protects one way only: an older s3up that starts an upload after this process took it makes
+    a new lock file and never looks at the shared one. Running two versions on one journal at once is
+    only safe from the newer side."""
     path = _lock_file_path(folder, upload_ref)
     try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:  # mostly FileNotFoundError: no older s3up ever locked this upload
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # the usual case: no older s3up ever locked this upload
+        return
+    except OSError as error:
+        log.warning("Cannot look at upload %s's older lock file (%s); go on without it", upload_ref, error)
         return
     try:
         if not _try_lock(fd):

@@ -182,6 +182,27 @@ def test_an_older_s3up_holding_its_lock_file_keeps_the_upload_and_its_leftover_f
         theirs.release_all()
 
 
+def test_an_older_lock_file_that_cannot_be_locked_leaves_the_range_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not ownership._SharedFile.usable():
+        pytest.skip("open-file-description locks are Linux's")
+    (tmp_path / "upload-9.lock").write_text("4242")
+
+    def no_locks_left(_fd: int) -> bool:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(ownership, "_try_lock", no_locks_left)
+    ours = UploadLocks(tmp_path)
+    ours.acquire(9)  # goes on without the lock, as for any lock the system cannot take
+    assert not ours.holds(9)
+    monkeypatch.undo()
+    outsider = UploadLocks(tmp_path)
+    assert peek(outsider, 9) is None, "the range stayed taken"
+    outsider.release_all()
+    ours.release_all()
+
+
 def test_a_file_system_without_open_file_description_locks_gets_a_lock_file_per_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
