@@ -29,6 +29,12 @@ MAX_CONNECTIONS = concurrency.MAXIMUM
 MIN_PART_SIZE_MIB = planner.MIN_PART_SIZE // MIB  # S3's smallest and largest part
 MAX_PART_SIZE_MIB = planner.MAX_PART_SIZE // MIB
 
+# Written beside the settings. A file without it comes from a version whose Settings dialog could not
+# say "automatic" for connections: whatever numbers it holds were its defaults or forced on the user (a
+# dialog saved 1 and 1 for automatic), so they are read as automatic.
+CONNECTIONS_FORMAT_KEY, CONNECTIONS_FORMAT = "connections_format", 2
+_CONNECTION_FIELDS = ("max_connections", "per_file_connections")
+
 DEFAULT_METADATA = json.dumps({"organizationId": "", "objectRecordId": ""}, indent=2)
 
 log = logging.getLogger(__name__)
@@ -146,6 +152,10 @@ def load_settings(path: Path | None = None) -> AppSettings:
             log.warning("Setting %s is out of range: %s Using the default.", field.name, problem)
         else:
             values[field.name] = float(value) if isinstance(field.default, float) else value
+    if data.get(CONNECTIONS_FORMAT_KEY) != CONNECTIONS_FORMAT:
+        older = {name: values.pop(name) for name in _CONNECTION_FIELDS if values.get(name)}
+        if older:
+            log.warning("Connections saved by an older version (%s) are automatic now.", older)
     return AppSettings(**values)
 
 
@@ -155,7 +165,8 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> None:
     if problems:
         raise SettingsError(problems)
     path = _path(path)
-    text = json.dumps(dataclasses.asdict(settings), indent=2, ensure_ascii=False) + "\n"
+    saved = {**dataclasses.asdict(settings), CONNECTIONS_FORMAT_KEY: CONNECTIONS_FORMAT}
+    text = json.dumps(saved, indent=2, ensure_ascii=False) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

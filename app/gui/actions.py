@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMenuBar, QSizePolicy, QToolBar, QWidget
 
 from app.core.models import UploadStatus
 from app.gui.resources import icon
-from app.gui.status_text import can_retry, is_conflict, is_paused
+from app.gui.status_text import can_retry, is_conflict, waits_for_resume
 
 if TYPE_CHECKING:
     from app.gui.session import Session
@@ -177,7 +177,7 @@ def selected_link(selected: list[UploadStatus]) -> str:
 def update_actions(a: Actions, selected: list[UploadStatus], queue: Summary, session: Session) -> None:
     """Enable what applies to the selection and the queue; name who the app is signed in as."""
     a.pause.setEnabled(any(s.state.is_active for s in selected))
-    a.resume.setEnabled(any(is_paused(s) for s in selected))
+    a.resume.setEnabled(any(waits_for_resume(s) for s in selected))
     a.retry.setEnabled(any(can_retry(s) for s in selected))
     conflicted = len(selected) == 1 and is_conflict(selected[0])
     a.overwrite.setEnabled(conflicted)

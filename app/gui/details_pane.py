@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import UploadStatus
 from app.gui.resources import icon
-from app.gui.status_text import advice, attention_color, can_retry, describe, is_conflict, is_paused
+from app.gui.status_text import advice, attention_color, can_retry, describe, is_conflict, waits_for_resume
 
 
 class DetailsPane(QFrame):
@@ -142,7 +142,7 @@ class DetailsPane(QFrame):
         self.open_button.setEnabled(bool(status.url))
         conflicted = is_conflict(status)
         self.pause_button.setVisible(status.state.is_active)
-        self.resume_button.setVisible(is_paused(status))
+        self.resume_button.setVisible(waits_for_resume(status))
         self.retry_button.setVisible(can_retry(status))
         self.overwrite_button.setVisible(conflicted)
         self.change_key_button.setVisible(conflicted)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.concurrency import MINIMUM as MIN_ADAPTIVE_CONNECTIONS
 from app.core.keys import KeyTemplateError, check_template
 from app.core.settings import MAX_CONNECTIONS, MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB, AppSettings
 from app.gui.widgets import NoteLabel, hint_label, plain_buttons
@@ -42,6 +43,8 @@ class SettingsDialog(QDialog):
         self.connections.setSpecialValueText("Automatic")
         self.per_file = QSpinBox(minimum=0, maximum=MAX_CONNECTIONS, value=settings.per_file_connections)
         self.per_file.setSpecialValueText("No limit")
+        self._cap_per_file(self.connections.value())
+        self.connections.valueChanged.connect(self._cap_per_file)
         self.part_size = QSpinBox(minimum=AUTOMATIC_PART, maximum=MAX_PART_SIZE_MIB, suffix=" MiB")
         self.part_size.setSpecialValueText("Automatic")
         self.part_size.setValue(settings.part_size_mib if settings.part_size_mib else AUTOMATIC_PART)
@@ -56,7 +59,12 @@ class SettingsDialog(QDialog):
         transfers = QGroupBox("Transfers")
         form = QFormLayout(transfers)
         form.addRow("Connections in total:", self.connections)
-        form.addRow("", hint_label(f"Automatic finds the fastest number, from 2 to {MAX_CONNECTIONS}."))
+        form.addRow(
+            "",
+            hint_label(
+                f"Automatic finds the fastest number, from {MIN_ADAPTIVE_CONNECTIONS} to {MAX_CONNECTIONS}."
+            ),
+        )
         form.addRow("Connections per file:", self.per_file)
         form.addRow("Part size:", self.part_size)
         form.addRow("", hint_label("Automatic suits each file: large files get larger parts."))
@@ -94,6 +102,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(self.buttons)
 
+    def _cap_per_file(self, total: int) -> None:
+        """A file cannot have more connections than there are in all (an automatic total caps nothing)."""
+        self.per_file.setMaximum(total or MAX_CONNECTIONS)
+
     def _save(self) -> None:
         try:
             check_template(self.template.text().strip())
@@ -106,13 +118,10 @@ class SettingsDialog(QDialog):
     def settings(self) -> AppSettings:
         """The settings as edited (the original object is left untouched)."""
         part = self.part_size.value()
-        total, per_file = self.connections.value(), self.per_file.value()
-        if total and per_file:  # a file cannot have more connections than there are
-            per_file = min(per_file, total)
         return replace(
             self._original,
-            max_connections=total,
-            per_file_connections=per_file,
+            max_connections=self.connections.value(),
+            per_file_connections=self.per_file.value(),
             part_size_mib=0 if part == AUTOMATIC_PART else part,
             bandwidth_limit_mib=self.bandwidth.value(),
             accelerate=self.accelerate.isChecked(),

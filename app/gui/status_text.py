@@ -89,8 +89,8 @@ def shows_progress(status: UploadStatus) -> bool:
     return status.state not in _FILE_GONE
 
 
-def is_paused(status: UploadStatus) -> bool:
-    """Stopped by the user or for a sign-in: Resume goes on (counted as paused in the status bar)."""
+def waits_for_resume(status: UploadStatus) -> bool:
+    """Paused by the user, or stopped until sign-in: what Resume continues (Retry is for failures)."""
     return status.state in (UploadState.PAUSED, UploadState.NEEDS_SIGN_IN)
 
 

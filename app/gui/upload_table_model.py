@@ -18,7 +18,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from app.core.models import UploadState, UploadStatus
 from app.gui.formatting import added_text, human_duration, human_size, human_speed, percent_text
-from app.gui.status_text import attention_color, is_paused, shows_progress, state_text, state_tip
+from app.gui.status_text import attention_color, shows_progress, state_text, state_tip, waits_for_resume
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -120,7 +120,7 @@ class _Tally:
             counts["active"] += sign
             self.speed += sign * status.speed
             self.remaining += sign * (status.size - sent)
-        elif is_paused(status):
+        elif waits_for_resume(status):
             counts["paused"] += sign
         else:
             counts["attention"] += sign

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core import scheduler
 from app.core.api import ApiClient
 from app.core.api_records import ApiInfo
 from app.core.concurrency import MAXIMUM, MINIMUM, START, ConcurrencyLimit
@@ -46,8 +47,10 @@ class Calls:
 
 
 def test_a_folder_goes_in_batches_of_single_puts(
-    journal: Journal, make_manager: MakeManager, make_file: MakeFile
+    journal: Journal, make_manager: MakeManager, make_file: MakeFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # finished files wait for a full batch however slow the machine (not 0.5 s), so the count is exact
+    monkeypatch.setattr(scheduler, "FINISH_DELAY", 60.0)
     calls = Calls()
     with LocalStack(port=0) as local, FaultProxy(calls.decide, base_url(local)) as api:
         files = [make_file(f"folder/f{n:03}.txt", 1000 + n) for n in range(120)]
@@ -64,10 +67,9 @@ def test_a_folder_goes_in_batches_of_single_puts(
             assert fetch(status.url) == path.read_bytes()  # type: ignore[arg-type]
     per_file = calls.counts["initialize"] + calls.counts["finalize"] + calls.counts["getPreSignedUrls"]
     assert per_file <= 3, calls.counts  # the first file finds out the API's kind alone
-    # 120 files at up to 50 per call: 3 of each at best (4 and 3 seen); a finish waits at most 0.5 s for
-    # company, so a loaded machine may send a few smaller batches
+    # 120 files at up to 50 per call: 3 of each at best (the starts go just ahead of need: 4 seen)
     assert calls.counts["initializeBatch"] <= 6, calls.counts
-    assert calls.counts["finalizeBatch"] <= 8, calls.counts
+    assert calls.counts["finalizeBatch"] <= 4, calls.counts  # 3 seen; 4 if the last files look last early
     records = [journal.get(upload_ref) for upload_ref in ids]
     assert all(record is not None and record.single for record in records), "a one-part file goes as one PUT"
 

@@ -79,6 +79,7 @@ def test_unknown_keys_ignored_and_wrong_values_fall_back(
     path.write_text(json.dumps({
         "max_connections": "many", "per_file_connections": 2, "part_size_mib": 3, "bandwidth_limit_mib": 4,
         "accelerate": 1, "overwrite": True, "key_template": "{oops", "api_url": "ftp://x", "future_key": [1],
+        "connections_format": 2,
     }), encoding="utf-8")  # fmt: skip
     with caplog.at_level(logging.WARNING):
         loaded = load_settings(path)
@@ -90,6 +91,22 @@ def test_unknown_keys_ignored_and_wrong_values_fall_back(
     logged = caplog.text
     for name in ("max_connections", "part_size_mib", "accelerate", "key_template", "api_url"):
         assert name in logged
+
+
+def test_connections_an_older_version_saved_are_automatic(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Older Settings dialogs could not say "automatic": one saved 1 and 1 whenever the user saved."""
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"max_connections": 1, "per_file_connections": 1, "part_size_mib": 64}))
+    with caplog.at_level(logging.WARNING):
+        loaded = load_settings(path)
+    assert (loaded.max_connections, loaded.per_file_connections, loaded.part_size_mib) == (0, 0, 64)
+    assert "older version" in caplog.text
+    save_settings(dataclasses.replace(loaded, max_connections=1, per_file_connections=1), path)
+    assert json.loads(path.read_text())["connections_format"] == 2
+    again = load_settings(path)
+    assert (again.max_connections, again.per_file_connections) == (1, 1), "a number chosen now is kept"
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b"\xff\xfe garbage"])

@@ -38,6 +38,7 @@ def test_edits_come_back(qtbot) -> None:
     qtbot.addWidget(dialog)
     dialog.connections.setValue(12)
     dialog.per_file.setValue(20)  # capped at the total
+    assert (dialog.per_file.maximum(), dialog.per_file.value()) == (12, 12)
     dialog.part_size.setValue(64)
     dialog.bandwidth.setValue(50)
     dialog.accelerate.setChecked(True)
