@@ -28,6 +28,9 @@ MakeManager = Callable[..., UploadManager]
 MakeFile = Callable[[str, int], Path]
 STOPPED = {UploadState.DONE, UploadState.FAILED, UploadState.CANCELLED}
 ROOT = Path(__file__).resolve().parents[2]
+shared_file_only = pytest.mark.skipif(
+    not ownership._SharedFile.usable(), reason="open-file-description locks are Linux's"
+)
 
 
 def peek(locks: UploadLocks, upload_ref: int) -> BusyElsewhereError | None:
@@ -161,12 +164,11 @@ def test_a_folder_of_uploads_takes_one_file_on_linux_and_a_file_each_elsewhere(
     assert all(owner_seen_from_outside(tmp_path, upload_ref) is None for upload_ref in range(1, 201))
 
 
+@shared_file_only
 def test_an_older_s3up_holding_its_lock_file_keeps_the_upload_and_its_leftover_file_goes(
     tmp_path: Path,
 ) -> None:
     """Before the shared file, s3up locked `upload-N.lock` on Linux too; an older s3up may still run."""
-    if not ownership._SharedFile.usable():
-        pytest.skip("open-file-description locks are Linux's")
     with held_by_another_process(tmp_path, 5, older_s3up=True) as older:
         ours, theirs = UploadLocks(tmp_path), UploadLocks(tmp_path)
         with pytest.raises(BusyElsewhereError) as raised:
@@ -182,11 +184,10 @@ def test_an_older_s3up_holding_its_lock_file_keeps_the_upload_and_its_leftover_f
         theirs.release_all()
 
 
+@shared_file_only
 def test_an_older_lock_file_that_cannot_be_locked_leaves_the_range_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not ownership._SharedFile.usable():
-        pytest.skip("open-file-description locks are Linux's")
     (tmp_path / "upload-9.lock").write_text("4242")
 
     def no_locks_left(_fd: int) -> bool:
@@ -203,11 +204,10 @@ def test_an_older_lock_file_that_cannot_be_locked_leaves_the_range_free(
     ours.release_all()
 
 
+@shared_file_only
 def test_a_file_system_without_open_file_description_locks_gets_a_lock_file_per_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not ownership._SharedFile.usable():
-        pytest.skip("open-file-description locks are Linux's")
     real_fcntl = ownership.fcntl.fcntl
 
     def without_ofd_locks(fd: int, command: int, *args: object) -> object:
