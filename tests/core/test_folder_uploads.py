@@ -167,14 +167,17 @@ def test_unfinished_uploads_from_any_computer_are_listed_taken_over_and_aborted(
     assert done.upload_id == file_id, "the parts already sent were kept"
     assert fetch(done.url) == path.read_bytes()  # type: ignore[arg-type]
 
-    left = add_one(here, request(make_file("left.bin", 12 * MIB), stack.api_url, "remote/left.bin"))
-    wait_for(here, left.id, {UploadState.UPLOADING, UploadState.DONE})
-    here.pause(left.id)
-    left_id = here.status(left.id).upload_id  # type: ignore[union-attr]
-    if here.status(left.id).state is not UploadState.DONE:  # type: ignore[union-attr]
-        here.abort_remote(stack.api_url, left_id)  # type: ignore[arg-type]
-        assert here.status(left.id).state is UploadState.CANCELLED  # type: ignore[union-attr]
-        assert left_id not in {u.file_id for u in here.remote_uploads(stack.api_url)}
+    with Journal(tmp_path / "slow-computer.sqlite3") as slow_journal:
+        slow = make_manager(slow_journal, owner, bandwidth_limit=4 * MIB)  # cannot finish before the pause
+        left = add_one(slow, request(make_file("left.bin", 12 * MIB), stack.api_url, "remote/left.bin"))
+        wait_for(slow, left.id, {UploadState.UPLOADING})
+        slow.pause(left.id)
+        left_id = slow.status(left.id).upload_id  # type: ignore[union-attr]
+        assert left_id in {u.file_id for u in slow.remote_uploads(stack.api_url)}
+        slow.abort_remote(stack.api_url, left_id)  # type: ignore[arg-type]
+        assert slow.status(left.id).state is UploadState.CANCELLED  # type: ignore[union-attr]
+        assert left_id not in {u.file_id for u in slow.remote_uploads(stack.api_url)}
+        slow.shutdown()
 
 
 def test_the_existing_deployment_cannot_list_other_computers_uploads(
