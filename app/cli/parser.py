@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app import __version__
-from app.core.settings import MAX_CONNECTIONS, MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB
+from app.core.settings import MAX_CONNECTIONS, MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB, setting_problem
 
 TOKEN_ENV = "S3UP_TOKEN"
 EXIT_USAGE = 2
@@ -150,6 +150,14 @@ def bandwidth(text: str) -> float:
     )
 
 
+def cdn_base_url(text: str) -> str:
+    """An argparse type: a link base as the settings take it (a URL with its scheme)."""
+    value = text.strip().rstrip("/")
+    if problem := setting_problem("cdn_base_url", value):
+        raise argparse.ArgumentTypeError(f"--cdn-base-url: {problem}")
+    return value
+
+
 upload_number = whole_number("The upload number", 1, MAX_UPLOAD_NUMBER, note=", as `s3up list` shows them")
 
 
@@ -178,7 +186,10 @@ def build_parser() -> Parser:
         "--key-prefix", default="", metavar="PREFIX", help="put the keys under this prefix (a folder)"
     )
     upload.add_argument(
-        "--cdn-base-url", metavar="URL", help="base URL of the links, for APIs that do not return them"
+        "--cdn-base-url",
+        metavar="URL",
+        type=cdn_base_url,
+        help="base URL of the links, for APIs that do not return them",
     )
     upload.add_argument(
         "--content-type", metavar="TYPE", help="Content-Type of the objects (default: from the extension)"

@@ -67,8 +67,9 @@ class AppSettings:
     notify_when_done: bool = True
 
 
-def _field_problem(name: str, value: Any) -> str | None:
-    """Why `value` cannot be the setting `name`, as a sentence, or None when it can."""
+def setting_problem(name: str, value: Any) -> str | None:
+    """Why `value` cannot be the setting `name`, as a sentence, or None when it can (for the dialogs too,
+    which check a field before anything is saved)."""
     if name in ("max_connections", "per_file_connections") and not 0 <= value <= MAX_CONNECTIONS:
         if name == "max_connections":
             return f"Connections must be automatic (0) or between 1 and {MAX_CONNECTIONS} (it is {value})."
@@ -81,8 +82,12 @@ def _field_problem(name: str, value: Any) -> str | None:
     if name == "bandwidth_limit_mib" and not (math.isfinite(value) and value >= 0):
         return f"The bandwidth limit must be 0 (unlimited) or a positive number of MiB/s (it is {value})."
     if name in ("api_url", "cdn_base_url") and value and not value.startswith(("https://", "http://")):
-        label = "The API URL" if name == "api_url" else "The CDN base URL"
-        return f'{label} must start with https:// (or http://), like "https://example.com/prod".'
+        label, like = (
+            ("The API URL", "https://example.com/prod")
+            if name == "api_url"
+            else ("The CDN base URL", "https://d111111abcdef8.cloudfront.net")
+        )
+        return f'{label} must start with https:// (or http://), like "{like}".'
     if name == "key_template":
         try:
             check_template(value)
@@ -106,7 +111,7 @@ def validate_settings(settings: AppSettings) -> list[str]:
         value = getattr(settings, field.name)
         if not _type_ok(field.default, value):
             problems.append(f"The setting {field.name} has the wrong type ({type(value).__name__}).")
-        elif problem := _field_problem(field.name, value):
+        elif problem := setting_problem(field.name, value):
             problems.append(problem)
     return problems
 
@@ -148,7 +153,7 @@ def load_settings(path: Path | None = None) -> AppSettings:
         value = data[field.name]
         if not _type_ok(field.default, value):
             log.warning("Setting %s has the wrong type (%r); using the default.", field.name, value)
-        elif problem := _field_problem(field.name, value):
+        elif problem := setting_problem(field.name, value):
             log.warning("Setting %s is out of range: %s Using the default.", field.name, problem)
         else:
             values[field.name] = float(value) if isinstance(field.default, float) else value

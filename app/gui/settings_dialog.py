@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -20,7 +21,13 @@ from PySide6.QtWidgets import (
 
 from app.core.concurrency import MINIMUM as MIN_ADAPTIVE_CONNECTIONS
 from app.core.keys import KeyTemplateError, check_template
-from app.core.settings import MAX_CONNECTIONS, MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB, AppSettings
+from app.core.settings import (
+    MAX_CONNECTIONS,
+    MAX_PART_SIZE_MIB,
+    MIN_PART_SIZE_MIB,
+    AppSettings,
+    setting_problem,
+)
 from app.gui.widgets import NoteLabel, hint_label, plain_buttons
 
 AUTOMATIC_PART = MIN_PART_SIZE_MIB - 1  # the part-size box shows "Automatic" at its minimum
@@ -43,14 +50,13 @@ class SettingsDialog(QDialog):
         self.connections.setSpecialValueText("Automatic")
         self.per_file = QSpinBox(minimum=0, maximum=MAX_CONNECTIONS, value=settings.per_file_connections)
         self.per_file.setSpecialValueText("No limit")
-        self._cap_per_file(self.connections.value())
-        self.connections.valueChanged.connect(self._cap_per_file)
         self.part_size = QSpinBox(minimum=AUTOMATIC_PART, maximum=MAX_PART_SIZE_MIB, suffix=" MiB")
         self.part_size.setSpecialValueText("Automatic")
         self.part_size.setValue(settings.part_size_mib if settings.part_size_mib else AUTOMATIC_PART)
-        self.bandwidth = QSpinBox(minimum=0, maximum=100_000, suffix=" MiB/s")
+        # decimals, as the settings file and the CLI take them (0.5 MiB/s on a thin line)
+        self.bandwidth = QDoubleSpinBox(minimum=0, maximum=100_000, decimals=2, suffix=" MiB/s")
         self.bandwidth.setSpecialValueText("Unlimited")
-        self.bandwidth.setValue(int(settings.bandwidth_limit_mib or 0))
+        self.bandwidth.setValue(settings.bandwidth_limit_mib or 0)
         self.accelerate = QCheckBox("Use S3 Transfer Acceleration")
         self.accelerate.setChecked(settings.accelerate)
         self.notify = QCheckBox("Notify me when a batch of uploads finishes")
@@ -102,16 +108,18 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(self.buttons)
 
-    def _cap_per_file(self, total: int) -> None:
-        """A file cannot have more connections than there are in all (an automatic total caps nothing)."""
-        self.per_file.setMaximum(total or MAX_CONNECTIONS)
-
     def _save(self) -> None:
+        """Refuse what could not be saved, with the field to mend (the per-file connections are not capped
+        here: the engine caps them at the total, and the user's number is kept for a later total)."""
         try:
             check_template(self.template.text().strip())
         except KeyTemplateError as error:
             self.note.show_error(error.message)
             self.template.setFocus()
+            return
+        if problem := setting_problem("cdn_base_url", self.settings().cdn_base_url):
+            self.note.show_error(problem)
+            self.cdn.setFocus()
             return
         self.accept()
 

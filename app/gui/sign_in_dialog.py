@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.core.api import ApiClient, ApiInfo, normalize_api_url
 from app.core.credentials import CredentialStore, KeyringUnavailableError, TokenFormatError, clean_token
 from app.core.errors import AccessDeniedError, AuthError, UploadError
+from app.core.settings import setting_problem
 from app.gui.bridge import UploadBridge
 from app.gui.resources import icon
 from app.gui.widgets import NoteLabel, hint_label, plain_buttons
@@ -166,6 +167,9 @@ class SignInDialog(QDialog):
             self._fail(error.message, self.token_edit)
             return
         cdn = self.cdn_edit.text().strip().rstrip("/")
+        if problem := setting_problem("cdn_base_url", cdn):  # it could not be saved with the API URL
+            self._fail(problem, self.cdn_edit)
+            return
         self._set_busy(True)
         known = self._probed
         if known is not None and known[:2] == (api_url, token):  # asked again after the note: go on

@@ -42,6 +42,10 @@ def parse_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["upload", "f", "--bandwidth-limit", "nan"], "--bandwidth-limit must be 0 (no limit)"),
         (["upload", "f", "--bandwidth-limit", "inf"], "--bandwidth-limit must be 0 (no limit)"),
         (["upload", "f", "--bandwidth-limit", "0.001"], "from 0.01 to 100,000 (it is '0.001')."),
+        (
+            ["upload", "f", "--cdn-base-url", "d111.cloudfront.net"],
+            '--cdn-base-url: The CDN base URL must start with https:// (or http://), like "https://',
+        ),
         (["list", "--recent", "-1"], "--recent must be a whole number from 0 to 1000 (it is '-1')."),
         (["list", "--recent", "1001"], "--recent must be a whole number from 0 to 1000"),
         (["resume", "0"], "The upload number must be a whole number from 1 up, as `s3up list` shows them"),
@@ -69,6 +73,11 @@ def test_every_number_outside_its_range_is_refused_with_a_sentence(
         (["upload", "f", "--part-size", "5120"], "part_size", 5120),
         (["upload", "f", "--bandwidth-limit", "0"], "bandwidth_limit", 0.0),
         (["upload", "f", "--bandwidth-limit", "0.5"], "bandwidth_limit", 0.5),
+        (
+            ["upload", "f", "--cdn-base-url", " https://d111.cloudfront.net/ "],
+            "cdn_base_url",
+            "https://d111.cloudfront.net",
+        ),
         (["list", "--recent", "0"], "recent", 0),
         (["abort", "12"], "id", 12),
     ],

@@ -125,7 +125,7 @@ def test_validation_messages() -> None:
                       cdn_base_url="cdn.example.com", key_template="{x")  # fmt: skip
     problems = validate_settings(bad)
     assert problems[:4] == [
-        'The CDN base URL must start with https:// (or http://), like "https://example.com/prod".',
+        'The CDN base URL must start with https:// (or http://), like "https://d111111abcdef8.cloudfront.net".',
         "Connections must be automatic (0) or between 1 and 64 (it is -1).",
         "Connections per file must be 0 (no cap) or between 1 and 64 (it is 65).",
         "The part size must be automatic (0) or between 5 and 5120 MiB (it is 4 MiB).",

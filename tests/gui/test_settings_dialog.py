@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from app.core.settings import AppSettings, to_transfer_settings
 from app.gui.settings_dialog import SettingsDialog
 
@@ -37,15 +39,15 @@ def test_edits_come_back(qtbot) -> None:
     dialog = SettingsDialog(AppSettings())
     qtbot.addWidget(dialog)
     dialog.connections.setValue(12)
-    dialog.per_file.setValue(20)  # capped at the total
-    assert (dialog.per_file.maximum(), dialog.per_file.value()) == (12, 12)
+    dialog.per_file.setValue(20)  # kept as typed; the engine caps it at the total
     dialog.part_size.setValue(64)
     dialog.bandwidth.setValue(50)
     dialog.accelerate.setChecked(True)
     dialog.template.setText("uploads/{date}/{relpath}")
     dialog.cdn.setText("https://d111.cloudfront.net/")
     edited = dialog.settings()
-    assert (edited.max_connections, edited.per_file_connections) == (12, 12)
+    assert (edited.max_connections, edited.per_file_connections) == (12, 20)
+    assert to_transfer_settings(edited).per_file_connections == 12
     assert (edited.part_size_mib, edited.bandwidth_limit_mib, edited.accelerate) == (64, 50, True)
     assert edited.key_template == "uploads/{date}/{relpath}"
     assert edited.cdn_base_url == "https://d111.cloudfront.net"
@@ -75,3 +77,36 @@ def test_the_fields_of_both_groups_line_up(qtbot) -> None:
         box.width() for box in (dialog.connections, dialog.per_file, dialog.part_size, dialog.bandwidth)
     }
     assert len(widths) == 1
+
+
+def test_typing_a_total_leaves_the_connections_per_file_as_they_are(qtbot) -> None:
+    dialog = SettingsDialog(AppSettings(per_file_connections=8))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.connections.lineEdit().selectAll()
+    qtbot.keyClicks(dialog.connections, "16")  # "1" first: a live cap would have cut the 8 to 1
+    qtbot.keyClick(dialog.connections, Qt.Key.Key_Tab)
+    assert (dialog.settings().max_connections, dialog.settings().per_file_connections) == (16, 8)
+
+
+def test_a_cdn_url_without_its_scheme_is_refused_before_anything_is_saved(qtbot) -> None:
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.cdn.setText("d111.cloudfront.net")
+    dialog.buttons.accepted.emit()
+    assert dialog.isVisible()
+    assert dialog.note.kind == "error"
+    assert "must start with https://" in dialog.note.text()
+    dialog.cdn.setText("https://d111.cloudfront.net")
+    dialog.buttons.accepted.emit()
+    assert not dialog.isVisible()
+
+
+def test_a_bandwidth_limit_below_one_mib_per_second_is_kept(qtbot) -> None:
+    dialog = SettingsDialog(AppSettings(bandwidth_limit_mib=0.5))
+    qtbot.addWidget(dialog)
+    assert dialog.bandwidth.text() == "0.50 MiB/s"
+    assert dialog.settings().bandwidth_limit_mib == 0.5
+    dialog.bandwidth.setValue(2.75)
+    assert dialog.settings().bandwidth_limit_mib == 2.75

@@ -117,6 +117,16 @@ def test_an_address_that_is_not_the_api_says_so(qtbot, bridge, credentials, loca
     assert dialog.api_url_edit.hasFocus()
 
 
+def test_a_cdn_url_without_its_scheme_is_refused_before_anything_is_sent(qtbot, bridge, credentials) -> None:
+    """It could not be saved with the API URL, so the next start would forget the API too."""
+    dialog = make_dialog(qtbot, bridge, credentials, api_url="https://api.example.test/prod")
+    dialog.token_edit.setText("a-token")
+    dialog.cdn_edit.setText("d111.cloudfront.net")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert "The CDN base URL must start with https://" in dialog.message_label.text()
+    assert dialog.sign_in_button.isEnabled(), "nothing was sent"
+
+
 def test_empty_fields_are_asked_for_before_anything_is_sent(qtbot, bridge, credentials) -> None:
     dialog = make_dialog(qtbot, bridge, credentials)
     qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
