@@ -72,6 +72,7 @@ class Reply:
     body: dict[str, Any]
 
 
+STARTUP_SECONDS = 60
 ALICE = Caller("alice", "org-7", "")
 BOB = Caller("bob", "org-2", "")
 
@@ -144,16 +145,17 @@ def rclone_serve_s3(workdir: Path) -> Iterator[RcloneS3]:
         )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
+        # Up in about 0.3 s; a run once saw it take over 15 s while busy loops held both cores.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"rclone serve s3 exited: {log_path.read_text()[-2000:]}")
             try:
                 requests.get(endpoint, timeout=1).close()
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline:
-                    raise RuntimeError("rclone serve s3 did not answer within 15 s") from None
+                    raise RuntimeError(f"rclone serve s3 did not answer within {STARTUP_SECONDS} s") from None
                 time.sleep(0.05)
         yield RcloneS3(endpoint, credentials)
     finally:
