@@ -63,7 +63,6 @@ class AppSettings:
     accelerate: bool = False
     key_template: str = DEFAULT_TEMPLATE
     last_metadata: str = DEFAULT_METADATA
-    overwrite: bool = False
     notify_when_done: bool = True
 
 

@@ -104,7 +104,6 @@ class FileAdder(QObject):
             collection.files,
             metadata_text=settings.last_metadata,
             template=settings.key_template,
-            overwrite=settings.overwrite,
             destination=session.api_description(),
             bridge=self._bridge,
             parent=self._window,
@@ -129,7 +128,6 @@ class FileAdder(QObject):
                 session.settings,
                 last_metadata=batch.metadata_text,
                 key_template=batch.template,
-                overwrite=batch.overwrite,
             )
         )
         api_url, cdn_base_url, accelerate = (

@@ -92,7 +92,6 @@ class MetadataDialog(QDialog):
         *,
         metadata_text: str,
         template: str,
-        overwrite: bool,
         destination: str,
         bridge: UploadBridge | None = None,
         parent: QWidget | None = None,
@@ -147,8 +146,8 @@ class MetadataDialog(QDialog):
         )
         self.key_note = NoteLabel(reserve_lines=2)
 
+        # unticked for every batch: replacing objects is never carried over from an earlier one
         self.overwrite_box = QCheckBox("Replace objects that already exist at these keys")
-        self.overwrite_box.setChecked(overwrite)
         self.overwrite_box.toggled.connect(self._show_taken)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)

@@ -83,9 +83,7 @@ def test_unknown_keys_ignored_and_wrong_values_fall_back(
     }), encoding="utf-8")  # fmt: skip
     with caplog.at_level(logging.WARNING):
         loaded = load_settings(path)
-    expected = dataclasses.replace(
-        AppSettings(), per_file_connections=2, bandwidth_limit_mib=4.0, overwrite=True
-    )
+    expected = dataclasses.replace(AppSettings(), per_file_connections=2, bandwidth_limit_mib=4.0)
     assert loaded == expected
     assert isinstance(loaded.bandwidth_limit_mib, float)
     logged = caplog.text

@@ -86,6 +86,28 @@ def test_dropping_a_folder_keeps_the_relative_paths_in_the_keys(
     assert window.session.settings.key_template == "uploads/{relpath}"  # remembered for next time
 
 
+def test_replacing_existing_objects_is_never_carried_over_to_the_next_batch(
+    qtbot, make_window, fake_manager, tmp_path
+) -> None:
+    first, second = tmp_path / "first.bin", tmp_path / "second.bin"
+    first.write_bytes(b"1")
+    second.write_bytes(b"2")
+    window = make_window(fake_manager)
+    drop(window, [first])
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is not None, timeout=5000)
+    window.adder.metadata_dialog.overwrite_box.setChecked(True)
+    start_batch(qtbot, window)
+    qtbot.waitUntil(lambda: len(fake_manager.requests) == 1, timeout=5000)
+    assert fake_manager.requests[0].overwrite
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is None, timeout=5000)
+    drop(window, [second])
+    qtbot.waitUntil(lambda: window.adder.metadata_dialog is not None, timeout=5000)
+    assert not window.adder.metadata_dialog.overwrite_box.isChecked()
+    start_batch(qtbot, window)
+    qtbot.waitUntil(lambda: len(fake_manager.requests) == 2, timeout=5000)
+    assert not fake_manager.requests[1].overwrite
+
+
 def test_a_refused_file_is_reported_and_the_others_still_start(
     qtbot, make_window, fake_manager, tmp_path, monkeypatch
 ) -> None:

@@ -22,9 +22,7 @@ def dialog(qtbot, tmp_path: Path) -> MetadataDialog:
         FoundFile(tmp_path / "clip.mov", tmp_path, "clip.mov", 10),
         FoundFile(tmp_path / "still.jpg", tmp_path, "still.jpg", 20),
     ]
-    dialog = MetadataDialog(
-        files, metadata_text=VALID, template="{filename}", overwrite=False, destination="api.example.test"
-    )
+    dialog = MetadataDialog(files, metadata_text=VALID, template="{filename}", destination="api.example.test")
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -104,7 +102,6 @@ def make(qtbot, tmp_path: Path, metadata_text: str, count: int = 3, bridge=None)
         files,
         metadata_text=metadata_text,
         template="{filename}",
-        overwrite=False,
         destination="api.test",
         bridge=bridge,
     )
