@@ -356,8 +356,10 @@ def cmd_login(args: argparse.Namespace, interruption: Interruption) -> int:
 def cmd_logout(args: argparse.Namespace, interruption: Interruption) -> int:
     api_url = api_url_of(args.api)
     interruption.outcome = "the token may still be stored: run `s3up logout` again"
-    CredentialStore().delete(api_url)
-    print(f"Signed out of {api_url}; the stored token was deleted.")
+    if CredentialStore().delete(api_url):
+        print(f"Signed out of {api_url}; the stored token was deleted.")
+    else:
+        print(f"No token was stored for {api_url}; there was nothing to delete.")
     return EXIT_OK
 
 

@@ -233,21 +233,23 @@ class CredentialStore:
             raise self._failure("store", error) from error
         self.forget_session(account)
 
-    def delete(self, api_url: str) -> None:
-        """Forget the token, in the session memory and in the keyring. A missing token is fine."""
+    def delete(self, api_url: str) -> bool:
+        """Forget the token, in the session memory and in the keyring. A missing token is fine: False
+        says the keyring held none (or there is no keyring)."""
         account = normalize_api_url(api_url)
         self.forget_session(account)
         backend = self._backend()
         if backend is None:
-            return
+            return False
         from keyring.errors import PasswordDeleteError
 
         try:
             backend.delete_password(SERVICE, account)
         except PasswordDeleteError:
-            pass  # there was none
+            return False  # there was none
         except Exception as error:
             raise self._failure("delete", error) from error
+        return True
 
     def remember_for_session(self, api_url: str, token: str) -> None:
         """Keep the token in this process only (never on disk); `get` returns it before the keyring's.

@@ -269,7 +269,11 @@ def test_login_stores_the_token_and_upload_uses_it(stack: LocalStack, home: Path
     assert upload.returncode == 0, upload.stderr
     out = run_cli(home, "logout", **env)
     assert out.returncode == 0
+    assert "the stored token was deleted" in out.stdout
     assert json.loads(keyring_file.read_text()) == {}
+    again = run_cli(home, "logout", **env)
+    assert again.returncode == 0
+    assert "No token was stored" in again.stdout, "a second logout deleted nothing"
 
 
 def test_an_upload_running_in_another_process_is_left_alone(
