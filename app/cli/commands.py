@@ -22,6 +22,7 @@ from app.cli.context import (
     PAUSED_OUTCOME,
     CliError,
     api_url_of,
+    cdn_of,
     remember_api,
     token_for,
 )
@@ -76,11 +77,16 @@ def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
     interruption.check()
     info = ApiClient(api_url, token).probe()  # creates nothing; stops at a wrong URL or a refused token
     interruption.check()
+    cdn_base_url = cdn_of(api_url, args.cdn_base_url)
     if not info.extended:
         _require_core_fields(metadata)
-        if not args.cdn_base_url:
-            print("s3up: this API does not return links; pass --cdn-base-url to get them.", file=sys.stderr)
-    remember_api(api_url)
+        if not cdn_base_url:
+            print(
+                "s3up: this API does not return links; pass --cdn-base-url to get them "
+                "(it is remembered for next time).",
+                file=sys.stderr,
+            )
+    remember_api(api_url, args.cdn_base_url)
     with engine(args, {api_url: token}.get, interruption) as manager:
         interruption.outcome = PAUSED_OUTCOME
         watch = Watch(manager, args)
@@ -94,7 +100,7 @@ def cmd_upload(args: argparse.Namespace, interruption: Interruption) -> int:
                     content_type=args.content_type,
                     overwrite=args.overwrite,
                     accelerate=args.accelerate,
-                    cdn_base_url=args.cdn_base_url,
+                    cdn_base_url=cdn_base_url,
                 )
                 for found, key in keyed[start : start + ADD_CHUNK]
             ]

@@ -29,12 +29,23 @@ def api_url_of(given: str | None) -> str:
     return normalize_api_url(url)
 
 
-def remember_api(api_url: str) -> None:
-    """Make `api_url` the default of the next command."""
+def remember_api(api_url: str, cdn_base_url: str | None = None) -> None:
+    """Make `api_url` the default of the next command, with `cdn_base_url` when given. A CDN belongs to
+    its API: another API's is forgotten."""
     settings = load_settings()
-    if settings.api_url != api_url:
-        settings.api_url = api_url
+    cdn = cdn_base_url or (settings.cdn_base_url if settings.api_url == api_url else "")
+    if (settings.api_url, settings.cdn_base_url) != (api_url, cdn):
+        settings.api_url, settings.cdn_base_url = api_url, cdn
         save_settings(settings)
+
+
+def cdn_of(api_url: str, given: str | None) -> str | None:
+    """The links' base: `--cdn-base-url`, else the one saved with this API (by the app or an earlier
+    command)."""
+    if given:
+        return given
+    settings = load_settings()
+    return (settings.cdn_base_url or None) if settings.api_url == api_url else None
 
 
 def token_for(api_url: str, args: argparse.Namespace) -> str:

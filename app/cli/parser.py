@@ -189,7 +189,7 @@ def build_parser() -> Parser:
         "--cdn-base-url",
         metavar="URL",
         type=cdn_base_url,
-        help="base URL of the links, for APIs that do not return them",
+        help="base URL of the links, for APIs that do not return them (remembered with the API)",
     )
     upload.add_argument(
         "--content-type", metavar="TYPE", help="Content-Type of the objects (default: from the extension)"

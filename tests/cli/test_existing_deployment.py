@@ -79,6 +79,26 @@ def test_a_40_mib_file_uploads_and_its_link_serves_identical_bytes(
         assert fetch(record["url"]) == path.read_bytes()
 
 
+def test_the_cdn_base_url_is_remembered_with_its_api(
+    existing: LocalStack, home: Path, tmp_path: Path
+) -> None:
+    first, second = make_file(tmp_path, "first.bin", 10), make_file(tmp_path, "second.bin", 10)
+    given = run_cli(home, *upload(existing, first, "--key", "existing/cdn-first.bin", "--json"))
+    assert given.returncode == 0, given.stderr
+    base = ["--api", existing.api_url, "--token", existing.token, "--metadata", METADATA, "--json"]
+    remembered = run_cli(home, "upload", str(second), "--key", "existing/cdn-second.bin", *base)
+    assert remembered.returncode == 0, remembered.stderr
+    assert "pass --cdn-base-url" not in remembered.stderr
+    (record,) = [json.loads(line) for line in remembered.stdout.splitlines()]
+    assert record["url"] == f"{existing.cdn_base_url}/existing/cdn-second.bin"
+    assert fetch(record["url"]) == second.read_bytes()
+    with LocalStack(port=0, core_only=True) as other:  # another API: the CDN stays with its own
+        elsewhere = ["--api", other.api_url, "--token", other.token, "--metadata", METADATA]
+        result = run_cli(home, "upload", str(second), "--key", "elsewhere.bin", *elsewhere)
+        assert result.returncode == 0, result.stderr
+        assert "pass --cdn-base-url to get them" in result.stderr
+
+
 def test_ctrl_c_mid_upload_then_resume_all_finishes_it(
     existing: LocalStack, home: Path, tmp_path: Path
 ) -> None:
