@@ -68,14 +68,6 @@ def request(path: Path, api_url: str, key: str, **extra: object) -> UploadReques
     return UploadRequest(path=path, api_url=api_url, key=key, metadata=METADATA, **extra)  # type: ignore[arg-type]
 
 
-def add_one(manager: UploadManager, one: UploadRequest) -> UploadStatus:
-    """Add one file as the CLI and the app add files (`add_many`); its refusal is raised."""
-    result = manager.add_many([one])
-    if result.refused:
-        raise result.refused[0][1]
-    return result.added[0]
-
-
 def fetch(url: str) -> bytes:
     response = requests.get(url, timeout=30)
     response.raise_for_status()

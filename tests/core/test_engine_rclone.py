@@ -11,7 +11,8 @@ from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from backend.local import LocalStack
 from tests.backend.support import RcloneS3
-from tests.core.conftest import add_one, fetch, request, wait_for
+from tests.core.adding import add_one
+from tests.core.conftest import fetch, request, wait_for
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
 STOPPED = {UploadState.DONE, UploadState.FAILED, UploadState.FILE_CHANGED, UploadState.NEEDS_SIGN_IN}

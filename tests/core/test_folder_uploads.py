@@ -20,7 +20,8 @@ from app.core.journal import Journal
 from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from backend.local import LocalStack
-from tests.core.conftest import add_one, fetch, request, wait_for
+from tests.core.adding import add_one
+from tests.core.conftest import fetch, request, wait_for
 from tests.fault_proxy import Fault, FaultProxy, Seen
 
 MakeManager = Callable[..., UploadManager]

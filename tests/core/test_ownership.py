@@ -22,7 +22,8 @@ from app.core.manager import UploadManager
 from app.core.models import MIB, UploadState
 from app.core.ownership import BusyElsewhereError, UploadLocks
 from backend.local import LocalStack
-from tests.core.conftest import add_one, fetch, request, wait_for, wait_for_parts
+from tests.core.adding import add_one
+from tests.core.conftest import fetch, request, wait_for, wait_for_parts
 
 MakeManager = Callable[..., UploadManager]
 MakeFile = Callable[[str, int], Path]

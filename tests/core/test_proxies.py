@@ -28,7 +28,8 @@ from app.core.proxies import Proxy, open_route, proxy_for
 from app.core.transfer import ConnectionCache, PartStopper, SentPart, _proxy_refused, send_part
 from backend.local import LocalStack
 from tests.background_server import BackgroundServer
-from tests.core.conftest import add_one, fetch, request, wait_for
+from tests.core.adding import add_one
+from tests.core.conftest import fetch, request, wait_for
 from tests.forward_proxy import ForwardProxy
 
 MakeManager = Callable[..., UploadManager]

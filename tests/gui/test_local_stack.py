@@ -16,7 +16,7 @@ from app.gui import main_window
 from app.gui.main_window import MainWindow
 from app.gui.sign_in_dialog import SignInDialog
 from app.gui.upload_table_model import Column
-from tests.core.conftest import add_one
+from tests.core.adding import add_one
 from tests.gui.test_drop import drop, start_batch
 
 pytestmark = pytest.mark.slow

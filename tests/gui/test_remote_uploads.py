@@ -26,7 +26,7 @@ from app.gui.main_window import MainWindow
 from app.gui.remote_dialog import EMPTY, NOT_SIGNED_IN, RemoteUploadsDialog
 from app.gui.remote_model import RemoteColumn
 from backend.local import LocalStack
-from tests.core.conftest import add_one
+from tests.core.adding import add_one
 
 pytestmark = pytest.mark.slow
 

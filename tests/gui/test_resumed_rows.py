@@ -20,7 +20,7 @@ from app.core.models import MIB, TransferSettings, UploadRequest, UploadState, U
 from app.gui.main_window import MainWindow
 from app.gui.upload_table_model import Column
 from backend.local import LocalStack
-from tests.core.conftest import add_one
+from tests.core.adding import add_one
 
 pytestmark = pytest.mark.slow
 
