@@ -11,7 +11,7 @@ import argparse
 from app.cli.tokens import given_token, no_token_sentence
 from app.core.api import normalize_api_url
 from app.core.credentials import CredentialStore
-from app.core.settings import load_settings, save_settings
+from app.core.settings import AppSettings, load_settings, save_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PAUSED_OUTCOME = "what was started is paused, and `s3up resume --all` continues it"
@@ -33,7 +33,7 @@ def remember_api(api_url: str, cdn_base_url: str | None = None) -> None:
     """Make `api_url` the default of the next command, with `cdn_base_url` when given. A CDN belongs to
     its API: another API's is forgotten."""
     settings = load_settings()
-    cdn = cdn_base_url or (settings.cdn_base_url if settings.api_url == api_url else "")
+    cdn = cdn_base_url or _saved_cdn(settings, api_url) or ""
     if (settings.api_url, settings.cdn_base_url) != (api_url, cdn):
         settings.api_url, settings.cdn_base_url = api_url, cdn
         save_settings(settings)
@@ -42,9 +42,11 @@ def remember_api(api_url: str, cdn_base_url: str | None = None) -> None:
 def cdn_of(api_url: str, given: str | None) -> str | None:
     """The links' base: `--cdn-base-url`, else the one saved with this API (by the app or an earlier
     command)."""
-    if given:
-        return given
-    settings = load_settings()
+    return given or _saved_cdn(load_settings(), api_url)
+
+
+def _saved_cdn(settings: AppSettings, api_url: str) -> str | None:
+    """The CDN base URL saved with `api_url` (the app's, or an earlier command's)."""
     return (settings.cdn_base_url or None) if settings.api_url == api_url else None
 
 

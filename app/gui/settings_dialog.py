@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.concurrency import MINIMUM as MIN_ADAPTIVE_CONNECTIONS
-from app.core.keys import KeyTemplateError, check_template
 from app.core.settings import (
     MAX_CONNECTIONS,
     MAX_PART_SIZE_MIB,
@@ -111,16 +110,12 @@ class SettingsDialog(QDialog):
     def _save(self) -> None:
         """Refuse what could not be saved, with the field to mend (the per-file connections are not capped
         here: the engine caps them at the total, and the user's number is kept for a later total)."""
-        try:
-            check_template(self.template.text().strip())
-        except KeyTemplateError as error:
-            self.note.show_error(error.message)
-            self.template.setFocus()
-            return
-        if problem := setting_problem("cdn_base_url", self.settings().cdn_base_url):
-            self.note.show_error(problem)
-            self.cdn.setFocus()
-            return
+        edited = self.settings()
+        for name, field in (("key_template", self.template), ("cdn_base_url", self.cdn)):
+            if problem := setting_problem(name, getattr(edited, name)):
+                self.note.show_error(problem)
+                field.setFocus()
+                return
         self.accept()
 
     def settings(self) -> AppSettings:
